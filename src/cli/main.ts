@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { isMensageiroError } from '../core/errors.js';
+import { addServerCommand } from './server-command.js';
+
+const program = new Command()
+  .name('mensageiro')
+  .description('Instant messaging on one durable core, spoken in five classroom protocols')
+  .version('0.1.0');
+
+addServerCommand(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(`mensageiro: ${isMensageiroError(error) || error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { CONFIG_KEYS, DEFAULTS, envName, loadConfig, type ServerConfig } from '../server/config.js';
+import { startServer } from '../server/server.js';
+
+const HELP: Partial<Record<keyof ServerConfig, string>> = {
+  host: 'address to listen on',
+  data: 'data directory for the embedded SQLite store',
+  sync: 'FULL fsyncs every group commit; NORMAL is faster and may lose the last commits on power loss',
+  nativePort: 'native (seed 000) port, or "off"',
+  mmPort: 'MeuMensageiro (seed 001) port, or "off"',
+  zapPort: 'zap (seed 002) port, or "off"',
+  p2pPort: 'P2P directory (seed 003) port, or "off"',
+  lobbyPort: 'lobby (seed 004) port, or "off"',
+  maxFrame: 'largest frame accepted, in bytes',
+  maxConnections: 'connections in total',
+  maxConnectionsPerIp: 'connections from one address',
+  maxWriteBuffer: 'bytes queued to one client before it is dropped as a slow consumer',
+  handshakeTimeout: 'ms a native client has to identify itself',
+  seedHandshakeTimeout: 'ms a seed-dialect client has to send its first frame',
+  p2pKeepalive: 'ms of silence after which a P2P directory client is dropped',
+  zapFrameIdle: 'ms after which an undelimited zap 05/10 frame is taken as complete',
+  logLevel: 'trace, debug, info, warn, error or silent',
+  users: 'users.csv to load at start-up (seed 001)',
+  messages: 'messages.csv that read mm messages are appended to (default <data>/messages.csv)',
+};
+
+const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export function addServerCommand(program: Command): void {
+  const command = program
+    .command('server')
+    .description('start the server on every dialect port, with the embedded store')
+    .option('--config <file>', 'JSON config file with the same keys as the flags, camelCased');
+  for (const key of CONFIG_KEYS) {
+    const fallback = DEFAULTS[key];
+    command.option(
+      `--${flagName(key)} <value>`,
+      `${HELP[key] ?? key} (env ${envName(key)}${fallback === null ? '' : `, default ${String(fallback)}`})`,
+    );
+  }
+  command.action(async (options: Record<string, unknown>) => {
+    const { config: file, ...flags } = options;
+    const config = loadConfig({ flags, env: process.env, file: (file as string | undefined) ?? null });
+    const server = await startServer(config);
+    const stop = (signal: string) => {
+      server.log.info({ signal }, 'signal received');
+      server
+        .close()
+        .then(() => process.exit(0))
+        .catch((error: unknown) => {
+          server.log.error({ err: error }, 'unclean shutdown');
+          process.exit(1);
+        });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,119 @@
+import type { Hub } from './hub.js';
+import type { AccountId, InboxItem } from './types.js';
+
+const PAGE = 512;
+
+/** Where a stream writes: one connection of a dialect session. */
+export interface InboxSink {
+  deliver(items: InboxItem[]): void;
+  /** False while the connection's write buffer is over its high-water mark. */
+  writable(): boolean;
+  /** Calls back once, when the buffer has drained. */
+  onDrain(callback: () => void): void;
+  /** The store failed under the stream; the session should close so the client resumes. */
+  onError(error: unknown): void;
+}
+
+/**
+ * One session's view of a user's inbox: everything after a seq, first from the store, then
+ * live from the bus, with no gap and no duplicate. Live items that arrive while the connection
+ * is backed up are not buffered here: they are in the store, and the next pull fetches them,
+ * so a slow reader costs the server no memory.
+ */
+export class InboxStream {
+  private next: number;
+  private pulling = false;
+  private pullAgain = false;
+  private closed = false;
+  private unsubscribe: (() => void) | null = null;
+  private ackScheduled = false;
+  private delivered: number;
+
+  constructor(
+    private readonly hub: Hub,
+    readonly user: AccountId,
+    afterSeq: number,
+    private readonly sink: InboxSink,
+    /** For clients that never ack: written to the socket counts as delivered. */
+    private readonly autoAck: boolean,
+  ) {
+    this.next = afterSeq + 1;
+    this.delivered = afterSeq;
+  }
+
+  /** The last seq written to the sink. */
+  get lastSeq(): number {
+    return this.next - 1;
+  }
+
+  start(): void {
+    this.unsubscribe = this.hub.bus.subscribe(this.hub.inboxSubject(this.user), (payload) =>
+      this.onLive(payload as InboxItem),
+    );
+    void this.pull();
+  }
+
+  stop(): void {
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  private onLive(item: InboxItem): void {
+    if (this.closed || item.seq < this.next) return;
+    if (!this.pulling && item.seq === this.next && this.sink.writable()) {
+      this.emit([item]);
+      return;
+    }
+    void this.pull();
+  }
+
+  private emit(items: InboxItem[]): void {
+    this.next = items[items.length - 1]!.seq + 1;
+    this.sink.deliver(items);
+    if (this.autoAck) this.scheduleAck();
+  }
+
+  private async pull(): Promise<void> {
+    if (this.pulling) {
+      this.pullAgain = true;
+      return;
+    }
+    this.pulling = true;
+    try {
+      do {
+        this.pullAgain = false;
+        while (!this.closed) {
+          if (!this.sink.writable()) {
+            await new Promise<void>((resolve) => this.sink.onDrain(resolve));
+            continue;
+          }
+          const items = await this.hub.store.readInbox(this.user, this.next - 1, PAGE);
+          if (this.closed || items.length === 0) break;
+          this.emit(items);
+          if (items.length < PAGE) break;
+        }
+      } while (this.pullAgain && !this.closed);
+    } catch (error) {
+      if (!this.closed) this.sink.onError(error);
+    } finally {
+      this.pulling = false;
+    }
+  }
+
+  private scheduleAck(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      const upTo = this.next - 1;
+      const before = this.delivered;
+      if (upTo <= before) return;
+      this.delivered = upTo;
+      // A failed ack only delays receipts: the next write acks the larger range.
+      this.hub.ack(this.user, upTo).catch(() => {
+        if (this.delivered === upTo) this.delivered = before;
+      });
+    });
+  }
+}

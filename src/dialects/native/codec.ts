@@ -1,0 +1,126 @@
+import zlib from 'node:zlib';
+import { MensageiroError } from '../../core/errors.js';
+import { FrameBuffer } from '../frame-buffer.js';
+import { decodeUtf8 } from '../text.js';
+
+/**
+ * Native framing (seed 000): `<decimal byte length>,<JSON>`, or `z<length>,<raw DEFLATE>`.
+ * Pure: bytes in, JSON objects out. It never throws; every failure is a MensageiroError result.
+ */
+
+export const DEFAULT_MAX_FRAME = 1024 * 1024;
+
+export type NativeObject = Record<string, unknown>;
+
+export type NativeFrame =
+  | { ok: true; message: NativeObject; compressed: boolean }
+  | { ok: false; error: MensageiroError };
+
+const COMMA = 0x2c;
+const Z = 0x7a;
+const ZERO = 0x30;
+const NINE = 0x39;
+const isSpace = (byte: number) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+
+export class NativeDecoder {
+  private readonly buffer = new FrameBuffer();
+  private readonly maxDigits: number;
+  private dead = false;
+
+  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {
+    this.maxDigits = String(maxFrame).length;
+  }
+
+  /** Whether a fatal error ended the stream: nothing more will be decoded. */
+  get failed(): boolean {
+    return this.dead;
+  }
+
+  push(chunk: Buffer): NativeFrame[] {
+    if (this.dead) return [];
+    this.buffer.push(chunk);
+    const frames: NativeFrame[] = [];
+    for (;;) {
+      const frame = this.next();
+      if (frame === null) break;
+      frames.push(frame);
+      if (!frame.ok && frame.error.fatal) {
+        this.dead = true;
+        this.buffer.clear();
+        break;
+      }
+    }
+    return frames;
+  }
+
+  private next(): NativeFrame | null {
+    const buffer = this.buffer;
+    // Tolerated: whitespace between frames, which line-minded clients add.
+    while (buffer.length > 0 && isSpace(buffer.byteAt(0))) buffer.skip(1);
+    if (buffer.length === 0) return null;
+    const compressed = buffer.byteAt(0) === Z;
+    const start = compressed ? 1 : 0;
+    let length = 0;
+    let index = start;
+    for (;; index++) {
+      const byte = buffer.byteAt(index);
+      if (byte === -1) return null;
+      if (byte === COMMA) break;
+      if (byte < ZERO || byte > NINE) {
+        return fatal('bad_frame', 'a frame starts with its decimal byte length and a comma');
+      }
+      if (index - start >= this.maxDigits) return fatal('too_large', `frames are limited to ${this.maxFrame} bytes`);
+      length = length * 10 + (byte - ZERO);
+    }
+    if (index === start) return fatal('bad_frame', 'a frame starts with its decimal byte length and a comma');
+    if (length > this.maxFrame) return fatal('too_large', `frames are limited to ${this.maxFrame} bytes`);
+    const headerLength = index + 1;
+    if (buffer.length < headerLength + length) return null;
+    buffer.skip(headerLength);
+    const body = buffer.take(length);
+    try {
+      return { ok: true, message: this.parse(body, compressed), compressed };
+    } catch (error) {
+      if (error instanceof MensageiroError) return { ok: false, error };
+      throw error;
+    }
+  }
+
+  private parse(body: Buffer, compressed: boolean): NativeObject {
+    let bytes = body;
+    if (compressed) {
+      try {
+        bytes = zlib.inflateRawSync(body, { maxOutputLength: this.maxFrame });
+      } catch (error) {
+        const tooLarge = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        throw new MensageiroError(
+          tooLarge ? 'too_large' : 'bad_deflate',
+          tooLarge ? `inflated frames are limited to ${this.maxFrame} bytes` : 'the frame is not raw DEFLATE data',
+        );
+      }
+    }
+    const text = decodeUtf8(bytes);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new MensageiroError('bad_json', 'the frame is not valid JSON');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new MensageiroError('bad_json', 'a frame holds one JSON object');
+    }
+    return value as NativeObject;
+  }
+}
+
+function fatal(code: 'bad_frame' | 'too_large', text: string): NativeFrame {
+  return { ok: false, error: new MensageiroError(code, text, true) };
+}
+
+/** Encodes one object as a native frame, compressed when asked. */
+export function encodeNative(message: NativeObject, compress = false): Buffer {
+  const json = Buffer.from(JSON.stringify(message), 'utf8');
+  if (!compress) return Buffer.concat([Buffer.from(`${json.length},`, 'latin1'), json]);
+  const packed = zlib.deflateRawSync(json);
+  return Buffer.concat([Buffer.from(`z${packed.length},`, 'latin1'), packed]);
+}

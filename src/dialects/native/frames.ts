@@ -1,0 +1,45 @@
+import type { MensageiroError } from '../../core/errors.js';
+import type { InboxItem } from '../../core/types.js';
+import type { NativeObject } from './codec.js';
+
+/** Server-to-client frame shapes of the native dialect; docs/protocols.md lists them all. */
+
+export function itemFrame(item: InboxItem): NativeObject {
+  switch (item.kind) {
+    case 'msg': {
+      const { msg } = item;
+      // `id` stays the sender's, as seed 000 says; server additions go under other names.
+      return { type: 'msg', id: msg.from, to: msg.to, text: msg.text, mid: msg.mid, seq: item.seq, at: msg.at, ts: msg.ts };
+    }
+    case 'receipt': {
+      const { receipt } = item;
+      return {
+        type: 'receipt',
+        status: receipt.status,
+        by: receipt.by,
+        conv: receipt.conv,
+        mid: receipt.mid,
+        ts: receipt.ts,
+        at: receipt.at,
+        seq: item.seq,
+      };
+    }
+    case 'group': {
+      const { group } = item;
+      return {
+        type: 'group',
+        gid: group.id,
+        name: group.name,
+        creator: group.creator,
+        members: group.members,
+        ts: group.ts,
+        at: group.at,
+        seq: item.seq,
+      };
+    }
+  }
+}
+
+export function errorFrame(error: MensageiroError, extra: NativeObject = {}): NativeObject {
+  return { type: 'error', code: error.code, text: error.message, ...extra };
+}

@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import { MensageiroError } from '../core/errors.js';
+
+/** A port number, 0 for any free port, or null when the listener is off. */
+export type PortSetting = number | null;
+
+export interface ServerConfig {
+  host: string;
+  data: string;
+  sync: 'FULL' | 'NORMAL';
+  nativePort: PortSetting;
+  mmPort: PortSetting;
+  zapPort: PortSetting;
+  p2pPort: PortSetting;
+  lobbyPort: PortSetting;
+  maxFrame: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  maxWriteBuffer: number;
+  /** Handshake timeout for the native dialect, whose clients are programs. */
+  handshakeTimeout: number;
+  /** Handshake timeout for the seed dialects, whose users may be reading a menu first. */
+  seedHandshakeTimeout: number;
+  p2pKeepalive: number;
+  zapFrameIdle: number;
+  logLevel: string;
+  users: string | null;
+  messages: string | null;
+}
+
+export const DEFAULTS: ServerConfig = {
+  host: '0.0.0.0',
+  data: './data',
+  sync: 'FULL',
+  nativePort: 7333,
+  mmPort: 3333,
+  zapPort: 12345,
+  p2pPort: 10000,
+  lobbyPort: 18000,
+  maxFrame: 1024 * 1024,
+  maxConnections: 20_000,
+  maxConnectionsPerIp: 20_000,
+  maxWriteBuffer: 8 * 1024 * 1024,
+  handshakeTimeout: 10_000,
+  seedHandshakeTimeout: 5 * 60_000,
+  p2pKeepalive: 15_000,
+  zapFrameIdle: 50,
+  logLevel: 'info',
+  users: null,
+  messages: null,
+};
+
+type Kind = 'string' | 'number' | 'port' | 'sync' | 'path';
+
+const KINDS: Record<keyof ServerConfig, Kind> = {
+  host: 'string',
+  data: 'string',
+  sync: 'sync',
+  nativePort: 'port',
+  mmPort: 'port',
+  zapPort: 'port',
+  p2pPort: 'port',
+  lobbyPort: 'port',
+  maxFrame: 'number',
+  maxConnections: 'number',
+  maxConnectionsPerIp: 'number',
+  maxWriteBuffer: 'number',
+  handshakeTimeout: 'number',
+  seedHandshakeTimeout: 'number',
+  p2pKeepalive: 'number',
+  zapFrameIdle: 'number',
+  logLevel: 'string',
+  users: 'path',
+  messages: 'path',
+};
+
+export const CONFIG_KEYS = Object.keys(KINDS) as Array<keyof ServerConfig>;
+
+/** `nativePort` is `--native-port` on the command line and `MENSAGEIRO_NATIVE_PORT` in the environment. */
+export function envName(key: string): string {
+  return `MENSAGEIRO_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+function coerce(key: keyof ServerConfig, raw: unknown, source: string): unknown {
+  const kind = KINDS[key];
+  const fail = (expected: string) =>
+    new MensageiroError('bad_request', `${source}: ${key} must be ${expected}, got ${JSON.stringify(raw)}`);
+  switch (kind) {
+    case 'string':
+      if (typeof raw !== 'string' || raw === '') throw fail('a non-empty string');
+      return raw;
+    case 'path':
+      if (raw === null || raw === '') return null;
+      if (typeof raw !== 'string') throw fail('a path');
+      return raw;
+    case 'sync': {
+      const value = String(raw).toUpperCase();
+      if (value !== 'FULL' && value !== 'NORMAL') throw fail('FULL or NORMAL');
+      return value;
+    }
+    case 'number': {
+      const value = typeof raw === 'number' ? raw : Number(raw);
+      if (!Number.isFinite(value) || value < 0) throw fail('a non-negative number');
+      return value;
+    }
+    case 'port': {
+      if (raw === null || raw === false || raw === 'off') return null;
+      const value = typeof raw === 'number' ? raw : Number(raw);
+      if (!Number.isInteger(value) || value < 0 || value > 65535) throw fail('a port (0-65535) or "off"');
+      return value;
+    }
+  }
+}
+
+export interface ConfigSources {
+  /** Values from the command line, already camelCased; undefined means not given. */
+  flags?: Partial<Record<keyof ServerConfig, unknown>>;
+  env?: NodeJS.ProcessEnv;
+  /** A JSON file with the same keys as the flags, camelCased. */
+  file?: string | null;
+}
+
+/** The one config loader: defaults, then the file, then the environment, then the flags. */
+export function loadConfig(sources: ConfigSources = {}): ServerConfig {
+  const config: Record<string, unknown> = { ...DEFAULTS };
+  const apply = (values: Record<string, unknown>, source: string) => {
+    for (const [key, raw] of Object.entries(values)) {
+      if (raw === undefined) continue;
+      if (!(key in KINDS)) throw new MensageiroError('bad_request', `${source}: unknown setting ${key}`);
+      config[key] = coerce(key as keyof ServerConfig, raw, source);
+    }
+  };
+  if (sources.file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(sources.file, 'utf8'));
+    } catch (error) {
+      throw new MensageiroError('bad_request', `config file ${sources.file}: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new MensageiroError('bad_request', `config file ${sources.file}: expected a JSON object`);
+    }
+    apply(parsed as Record<string, unknown>, sources.file);
+  }
+  const env = sources.env ?? {};
+  const fromEnv: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const value = env[envName(key)];
+    if (value !== undefined) fromEnv[key] = value;
+  }
+  apply(fromEnv, 'environment');
+  apply(sources.flags ?? {}, 'command line');
+  return config as unknown as ServerConfig;
+}

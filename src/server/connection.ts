@@ -1,0 +1,119 @@
+import type net from 'node:net';
+import type { Logger } from 'pino';
+
+export interface ConnectionOptions {
+  /** Past this many queued bytes the client is a slow consumer and is disconnected. */
+  maxWriteBuffer: number;
+  /** Below this, producers may keep writing; above it they should wait for drain. */
+  highWaterMark: number;
+}
+
+let nextConnectionId = 1;
+
+/** IPv4 clients on a dual-stack socket show up as ::ffff:a.b.c.d; the seeds print a.b.c.d. */
+export function plainAddress(address: string | undefined): string {
+  if (!address) return '0.0.0.0';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/**
+ * One client socket, as sessions see it: batched writes (one writev per event-loop turn),
+ * a bounded write buffer, and the activity marks that the listener's sweep reads.
+ */
+export class Connection {
+  readonly id = nextConnectionId++;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly connectedAt = Date.now();
+  lastActivity = Date.now();
+  /** Set by the session once the client has identified itself; ends the handshake timeout. */
+  established = false;
+  private outgoing: Buffer[] = [];
+  private outgoingBytes = 0;
+  private flushScheduled = false;
+  private closed = false;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly options: ConnectionOptions,
+    readonly log: Logger,
+  ) {
+    this.remoteAddress = plainAddress(socket.remoteAddress);
+    this.remotePort = socket.remotePort ?? 0;
+    socket.on('drain', () => this.notifyDrain());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get bufferedBytes(): number {
+    return this.outgoingBytes + this.socket.writableLength;
+  }
+
+  send(bytes: Buffer): void {
+    if (this.closed) return;
+    this.outgoing.push(bytes);
+    this.outgoingBytes += bytes.length;
+    if (this.bufferedBytes > this.options.maxWriteBuffer) {
+      this.log.warn({ conn: this.id, buffered: this.bufferedBytes }, 'slow consumer disconnected');
+      this.destroy();
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  writable(): boolean {
+    return !this.closed && this.bufferedBytes < this.options.highWaterMark;
+  }
+
+  onDrain(callback: () => void): void {
+    if (this.writable() || this.closed) {
+      callback();
+      return;
+    }
+    this.drainWaiters.push(callback);
+  }
+
+  /** Flushes what is queued, then closes the socket gracefully. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.socket.end();
+    // A peer that never reads would hold the socket half-closed forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.notifyDrain();
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    this.socket.destroy();
+    this.notifyDrain();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.outgoing.length === 0) return;
+    const batch = this.outgoing;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    this.socket.cork();
+    for (const bytes of batch) this.socket.write(bytes);
+    this.socket.uncork();
+    if (this.writable()) this.notifyDrain();
+  }
+
+  private notifyDrain(): void {
+    if (!this.closed && !this.writable()) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,137 @@
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { MensageiroError } from '../core/errors.js';
+import type { ServerConfig } from './config.js';
+import { Connection } from './connection.js';
+import type { Dialect, DialectContext, Session } from './dialect.js';
+
+/** Shared across every listener, so the limits hold for the server as a whole. */
+export class ConnectionLimits {
+  private total = 0;
+  private readonly perIp = new Map<string, number>();
+
+  constructor(private readonly config: ServerConfig) {}
+
+  /** Returns an error when the connection must be refused, or null after counting it. */
+  admit(ip: string): MensageiroError | null {
+    if (this.total >= this.config.maxConnections) {
+      return new MensageiroError('too_many_connections', 'the server is full, try again later', true);
+    }
+    const fromIp = this.perIp.get(ip) ?? 0;
+    if (fromIp >= this.config.maxConnectionsPerIp) {
+      return new MensageiroError('too_many_connections', 'too many connections from your address', true);
+    }
+    this.total++;
+    this.perIp.set(ip, fromIp + 1);
+    return null;
+  }
+
+  release(ip: string): void {
+    this.total--;
+    const fromIp = (this.perIp.get(ip) ?? 1) - 1;
+    if (fromIp <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, fromIp);
+  }
+
+  get count(): number {
+    return this.total;
+  }
+}
+
+const SWEEP_INTERVAL_MS = 250;
+
+/** One TCP port speaking one dialect, with its connections' lifecycle and timeouts. */
+export class DialectListener {
+  private readonly server: net.Server;
+  private readonly sessions = new Map<Connection, Session>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    readonly dialect: Dialect,
+    private readonly context: DialectContext,
+    private readonly limits: ConnectionLimits,
+  ) {
+    this.log = context.log.child({ dialect: dialect.name });
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+    const address = this.server.address() as net.AddressInfo;
+    return address.port;
+  }
+
+  /** Stops accepting, then closes every connection. */
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of this.sessions.keys()) connection.close();
+    await closed;
+  }
+
+  private accept(socket: net.Socket): void {
+    const connection = new Connection(
+      socket,
+      { maxWriteBuffer: this.context.config.maxWriteBuffer, highWaterMark: 256 * 1024 },
+      this.log,
+    );
+    socket.on('error', (error) => this.log.debug({ conn: connection.id, err: error.message }, 'socket error'));
+    const refusal = this.limits.admit(connection.remoteAddress);
+    if (refusal) {
+      this.log.warn({ ip: connection.remoteAddress, reason: refusal.message }, 'connection refused');
+      if (this.dialect.refuse) this.dialect.refuse(connection, refusal);
+      connection.close();
+      return;
+    }
+    const session = this.dialect.createSession(connection, this.context);
+    this.sessions.set(connection, session);
+    socket.on('data', (chunk: Buffer) => {
+      connection.lastActivity = Date.now();
+      try {
+        session.onData(chunk);
+      } catch (error) {
+        this.log.error({ conn: connection.id, err: error }, 'session failed; closing its connection');
+        connection.destroy();
+      }
+    });
+    socket.once('close', () => {
+      this.sessions.delete(connection);
+      this.limits.release(connection.remoteAddress);
+      try {
+        session.onClose();
+      } catch (error) {
+        this.log.error({ conn: connection.id, err: error }, 'session cleanup failed');
+      }
+    });
+  }
+
+  /** One timer for every connection of this port, instead of one per connection. */
+  private sweep(): void {
+    const now = Date.now();
+    const handshake = this.dialect.handshakeTimeoutMs(this.context.config);
+    const idle = this.dialect.idleTimeoutMs(this.context.config);
+    for (const connection of this.sessions.keys()) {
+      if (connection.isClosed) continue;
+      if (!connection.established && handshake !== null && now - connection.connectedAt > handshake) {
+        this.log.info({ conn: connection.id, ip: connection.remoteAddress }, 'handshake timeout');
+        connection.destroy();
+      } else if (idle !== null && now - connection.lastActivity > idle) {
+        this.log.info({ conn: connection.id, ip: connection.remoteAddress }, 'idle timeout');
+        connection.destroy();
+      }
+    }
+  }
+}

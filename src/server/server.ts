@@ -1,0 +1,72 @@
+import type { Logger } from 'pino';
+import { Hub } from '../core/hub.js';
+import type { Bus, Store } from '../core/ports.js';
+import { LocalBus } from '../bus/local-bus.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { nativeDialect } from '../dialects/native/session.js';
+import type { PortSetting, ServerConfig } from './config.js';
+import type { Dialect } from './dialect.js';
+import { ConnectionLimits, DialectListener } from './listener.js';
+import { createLogger } from './logger.js';
+
+export type DialectName = 'native' | 'mm' | 'zap' | 'p2p' | 'lobby';
+
+/** Each dialect with the setting that holds its port. */
+const DIALECTS: Array<{ dialect: Dialect; port: (config: ServerConfig) => PortSetting }> = [
+  { dialect: nativeDialect, port: (config) => config.nativePort },
+];
+
+export interface RunningServer {
+  hub: Hub;
+  store: Store;
+  log: Logger;
+  /** The bound port of every listener that is on. */
+  ports: Partial<Record<DialectName, number>>;
+  listeners: DialectListener[];
+  close(): Promise<void>;
+}
+
+export interface ServerParts {
+  log?: Logger;
+  store?: Store;
+  bus?: Bus;
+}
+
+export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
+  const log = parts.log ?? createLogger(config.logLevel);
+  const store = parts.store ?? new SqliteStore({ dataDir: config.data, synchronous: config.sync });
+  const bus = parts.bus ?? new LocalBus();
+  const hub = new Hub({ store, bus });
+  const limits = new ConnectionLimits(config);
+  const context = { hub, config, log };
+  const listeners: DialectListener[] = [];
+  const ports: RunningServer['ports'] = {};
+  try {
+    for (const { dialect, port } of DIALECTS) {
+      const wanted = port(config);
+      if (wanted === null) continue;
+      const listener = new DialectListener(dialect, context, limits);
+      const bound = await listener.listen(wanted, config.host);
+      listeners.push(listener);
+      ports[dialect.name as DialectName] = bound;
+      log.info({ dialect: dialect.name, port: bound, host: config.host }, 'listening');
+    }
+  } catch (error) {
+    await Promise.all(listeners.map((listener) => listener.close()));
+    await store.close();
+    throw error;
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      log.info('shutting down: no new connections, flushing the store');
+      await Promise.all(listeners.map((listener) => listener.close()));
+      await bus.close();
+      await store.close();
+      log.info('stopped');
+    })();
+    return closing;
+  };
+  return { hub, store, log, ports, listeners, close };
+}

@@ -1,0 +1,76 @@
+import type Database from 'better-sqlite3';
+
+/** Each entry moves the schema one version up; `PRAGMA user_version` records where a file is. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE accounts (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),
+    username TEXT,
+    username_key TEXT UNIQUE,
+    secret_hash TEXT,
+    group_name TEXT,
+    creator INTEGER,
+    client_ts INTEGER,
+    created_at INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    delivered_seq INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE group_members (
+    group_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    PRIMARY KEY (group_id, position)
+  ) WITHOUT ROWID;
+  CREATE TABLE messages (
+    mid INTEGER PRIMARY KEY,
+    sender INTEGER NOT NULL,
+    conv INTEGER NOT NULL,
+    cid TEXT,
+    text TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX messages_dedup ON messages (sender, cid) WHERE cid IS NOT NULL;
+  CREATE INDEX messages_conv ON messages (conv, sender, mid);
+  -- One ordered stream per user: kind 1 = message (mid), 2 = receipt (body), 3 = group (body).
+  CREATE TABLE inbox (
+    user INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    mid INTEGER,
+    body TEXT,
+    PRIMARY KEY (user, seq)
+  ) WITHOUT ROWID;
+  -- Watermarks: how far each member has received a group, and what receipts were already sent.
+  CREATE TABLE group_delivered (
+    group_id INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    mid INTEGER NOT NULL,
+    PRIMARY KEY (group_id, member)
+  ) WITHOUT ROWID;
+  CREATE TABLE receipt_marks (
+    sender INTEGER NOT NULL,
+    conv INTEGER NOT NULL,
+    by_id INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    mid INTEGER NOT NULL,
+    PRIMARY KEY (sender, conv, by_id, status)
+  ) WITHOUT ROWID;
+  CREATE TABLE tokens (
+    hash TEXT PRIMARY KEY,
+    account INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
+];
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

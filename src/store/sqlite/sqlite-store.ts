@@ -1,0 +1,449 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { MensageiroError } from '../../core/errors.js';
+import type { AppendResult, NewAccount, NewGroup, NewMessage, ReadMark, Store } from '../../core/ports.js';
+import type {
+  Account,
+  AccountId,
+  Delivery,
+  Group,
+  InboxItem,
+  Receipt,
+  ReceiptStatus,
+  StoredMessage,
+} from '../../core/types.js';
+import { GroupCommit } from '../group-commit.js';
+import { migrate } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /** A directory (the file is `mensageiro.db` in it) or ':memory:'. */
+  dataDir: string;
+  /** FULL (default) fsyncs every commit; NORMAL trades the last commits on power loss for speed. */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+const KIND_MSG = 1;
+const KIND_RECEIPT = 2;
+const KIND_GROUP = 3;
+const STATUS_CODE: Record<ReceiptStatus, number> = { delivered: 1, read: 2 };
+
+interface AccountRow {
+  id: number;
+  kind: string;
+  username: string | null;
+  secret_hash: string | null;
+  group_name: string | null;
+  creator: number | null;
+  client_ts: number | null;
+  created_at: number;
+}
+
+interface InboxRow {
+  seq: number;
+  kind: number;
+  body: string | null;
+  mid: number | null;
+  sender: number | null;
+  conv: number | null;
+  cid: string | null;
+  text: string | null;
+  ts: number | null;
+  at: number | null;
+}
+
+interface RangeRow {
+  mid: number;
+  sender: number;
+  conv: number;
+  ts: number;
+}
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly commits: GroupCommit;
+  private readonly sql;
+
+  constructor(options: SqliteStoreOptions) {
+    let file = ':memory:';
+    if (options.dataDir !== ':memory:') {
+      fs.mkdirSync(options.dataDir, { recursive: true });
+      file = path.join(options.dataDir, 'mensageiro.db');
+    }
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.db.pragma('foreign_keys = OFF');
+    migrate(this.db);
+    const db = this.db;
+    this.sql = {
+      insertAccount: db.prepare(
+        `INSERT INTO accounts (id, kind, username, username_key, secret_hash, group_name, creator, client_ts, created_at)
+         VALUES (@id, @kind, @username, @usernameKey, @secretHash, @groupName, @creator, @clientTs, @createdAt)`,
+      ),
+      accountById: db.prepare(`SELECT * FROM accounts WHERE id = ?`),
+      accountByUsername: db.prepare(`SELECT * FROM accounts WHERE username_key = ? AND kind = 'user'`),
+      idExists: db.prepare(`SELECT 1 FROM accounts WHERE id = ?`).pluck(),
+      insertToken: db.prepare(`INSERT OR REPLACE INTO tokens (hash, account, created_at) VALUES (?, ?, ?)`),
+      tokenAccount: db.prepare(`SELECT account FROM tokens WHERE hash = ?`).pluck(),
+      insertMember: db.prepare(`INSERT INTO group_members (group_id, position, member) VALUES (?, ?, ?)`),
+      members: db.prepare(`SELECT member FROM group_members WHERE group_id = ? ORDER BY position`).pluck(),
+      bumpSeq: db.prepare(`UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`).pluck(),
+      inboxState: db.prepare(`SELECT delivered_seq AS delivered, last_seq AS last FROM accounts WHERE id = ?`),
+      setDelivered: db.prepare(`UPDATE accounts SET delivered_seq = ? WHERE id = ?`),
+      insertMessage: db.prepare(
+        `INSERT INTO messages (sender, conv, cid, text, ts, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING mid`,
+      ).pluck(),
+      messageByCid: db.prepare(`SELECT * FROM messages WHERE sender = ? AND cid = ?`),
+      insertInbox: db.prepare(`INSERT INTO inbox (user, seq, kind, mid, body) VALUES (?, ?, ?, ?, ?)`),
+      readInbox: db.prepare(
+        `SELECT i.seq, i.kind, i.body, m.mid, m.sender, m.conv, m.cid, m.text, m.ts, m.at
+         FROM inbox i LEFT JOIN messages m ON i.kind = ${KIND_MSG} AND m.mid = i.mid
+         WHERE i.user = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
+      ),
+      messagesInRange: db.prepare(
+        `SELECT m.mid, m.sender, m.conv, m.ts FROM inbox i JOIN messages m ON m.mid = i.mid
+         WHERE i.user = ? AND i.seq > ? AND i.seq <= ? AND i.kind = ${KIND_MSG} ORDER BY i.seq`,
+      ),
+      raiseGroupDelivered: db.prepare(
+        `INSERT INTO group_delivered (group_id, member, mid) VALUES (?, ?, ?)
+         ON CONFLICT (group_id, member) DO UPDATE SET mid = max(mid, excluded.mid)`,
+      ),
+      groupDelivered: db.prepare(`SELECT mid FROM group_delivered WHERE group_id = ? AND member = ?`).pluck(),
+      lastFromSenderUpToMid: db.prepare(
+        `SELECT mid, ts FROM messages WHERE conv = ? AND sender = ? AND mid <= ? ORDER BY mid DESC LIMIT 1`,
+      ),
+      lastFromSenderUpToTs: db.prepare(
+        `SELECT mid, ts FROM messages WHERE conv = ? AND sender = ? AND ts <= ? ORDER BY mid DESC LIMIT 1`,
+      ),
+      groupSendersUpToMid: db.prepare(
+        `SELECT DISTINCT sender FROM messages WHERE conv = ? AND sender != ? AND mid <= ?`,
+      ).pluck(),
+      groupSendersUpToTs: db.prepare(
+        `SELECT DISTINCT sender FROM messages WHERE conv = ? AND sender != ? AND ts <= ?`,
+      ).pluck(),
+      receiptMark: db.prepare(
+        `SELECT mid FROM receipt_marks WHERE sender = ? AND conv = ? AND by_id = ? AND status = ?`,
+      ).pluck(),
+      setReceiptMark: db.prepare(
+        `INSERT INTO receipt_marks (sender, conv, by_id, status, mid) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (sender, conv, by_id, status) DO UPDATE SET mid = excluded.mid`,
+      ),
+    };
+    this.commits = new GroupCommit(
+      (body) => this.db.transaction(body).immediate(),
+      (op) => this.db.transaction(op)(),
+    );
+  }
+
+  get committedBatches(): number {
+    return this.commits.committedBatches;
+  }
+
+  createAccount(account: NewAccount): Promise<Account> {
+    return this.commits.submit(() => {
+      const createdAt = Date.now();
+      this.insertAccountRow({
+        id: account.id,
+        kind: 'user',
+        username: account.username ?? null,
+        secretHash: account.secretHash ?? null,
+        groupName: null,
+        creator: null,
+        clientTs: null,
+        createdAt,
+      });
+      return {
+        id: account.id,
+        username: account.username ?? null,
+        secretHash: account.secretHash ?? null,
+        createdAt,
+      };
+    });
+  }
+
+  async getAccount(id: AccountId): Promise<Account | null> {
+    const row = this.sql.accountById.get(id) as AccountRow | undefined;
+    return row && row.kind === 'user' ? toAccount(row) : null;
+  }
+
+  async findAccountByUsername(username: string): Promise<Account | null> {
+    const row = this.sql.accountByUsername.get(username.toLowerCase()) as AccountRow | undefined;
+    return row ? toAccount(row) : null;
+  }
+
+  async idExists(id: AccountId): Promise<boolean> {
+    return this.sql.idExists.get(id) !== undefined;
+  }
+
+  saveToken(tokenHash: string, account: AccountId, at: number): Promise<void> {
+    return this.commits.submit(() => {
+      this.sql.insertToken.run(tokenHash, account, at);
+    });
+  }
+
+  async accountForToken(tokenHash: string): Promise<AccountId | null> {
+    return (this.sql.tokenAccount.get(tokenHash) as number | undefined) ?? null;
+  }
+
+  createGroup(group: NewGroup): Promise<{ group: Group; deliveries: Delivery[] }> {
+    return this.commits.submit(() => {
+      this.insertAccountRow({
+        id: group.id,
+        kind: 'group',
+        username: null,
+        secretHash: null,
+        groupName: group.name,
+        creator: group.creator,
+        clientTs: group.ts,
+        createdAt: group.at,
+      });
+      group.members.forEach((member, position) => this.sql.insertMember.run(group.id, position, member));
+      const stored: Group = { ...group, members: [...group.members] };
+      const deliveries = group.members.map((member) =>
+        this.appendItem(member, KIND_GROUP, group.id, JSON.stringify(stored), (seq) => ({
+          seq,
+          kind: 'group',
+          group: stored,
+        })),
+      );
+      return { group: stored, deliveries };
+    });
+  }
+
+  async getGroup(id: AccountId): Promise<Group | null> {
+    const row = this.sql.accountById.get(id) as AccountRow | undefined;
+    if (!row || row.kind !== 'group') return null;
+    return {
+      id: row.id,
+      name: row.group_name ?? '',
+      creator: row.creator ?? 0,
+      members: this.sql.members.all(id) as number[],
+      ts: row.client_ts ?? 0,
+      at: row.created_at,
+    };
+  }
+
+  appendMessage(input: NewMessage): Promise<AppendResult> {
+    return this.commits.submit(() => {
+      if (input.cid !== null) {
+        const existing = this.sql.messageByCid.get(input.from, input.cid) as
+          | (Omit<StoredMessage, 'from' | 'to'> & { sender: number; conv: number })
+          | undefined;
+        if (existing) {
+          const message: StoredMessage = {
+            mid: existing.mid,
+            from: existing.sender,
+            to: existing.conv,
+            cid: existing.cid,
+            text: existing.text,
+            ts: existing.ts,
+            at: existing.at,
+          };
+          return { message, duplicate: true, deliveries: [] };
+        }
+      }
+      const mid = this.sql.insertMessage.get(
+        input.from,
+        input.to,
+        input.cid,
+        input.text,
+        input.ts,
+        input.at,
+      ) as number;
+      const message: StoredMessage = {
+        mid,
+        from: input.from,
+        to: input.to,
+        cid: input.cid,
+        text: input.text,
+        ts: input.ts,
+        at: input.at,
+      };
+      const deliveries = input.recipients.map((user) =>
+        this.appendItem(user, KIND_MSG, mid, null, (seq) => ({ seq, kind: 'msg', msg: message })),
+      );
+      return { message, duplicate: false, deliveries };
+    });
+  }
+
+  async readInbox(user: AccountId, afterSeq: number, limit: number): Promise<InboxItem[]> {
+    const rows = this.sql.readInbox.all(user, afterSeq, limit) as InboxRow[];
+    return rows.map(toInboxItem);
+  }
+
+  async inboxState(user: AccountId): Promise<{ delivered: number; last: number }> {
+    const row = this.sql.inboxState.get(user) as { delivered: number; last: number } | undefined;
+    return row ?? { delivered: 0, last: 0 };
+  }
+
+  ackDelivered(user: AccountId, upToSeq: number, at: number): Promise<Delivery[]> {
+    return this.commits.submit(() => {
+      const state = this.sql.inboxState.get(user) as { delivered: number; last: number } | undefined;
+      if (!state) return [];
+      const upTo = Math.min(upToSeq, state.last);
+      if (upTo <= state.delivered) return [];
+      const rows = this.sql.messagesInRange.all(user, state.delivered, upTo) as RangeRow[];
+      this.sql.setDelivered.run(upTo, user);
+      // Watermarks: one receipt per (sender, conversation) for the whole range, not one per message.
+      const lastPerConversation = new Map<string, RangeRow>();
+      for (const row of rows) lastPerConversation.set(`${row.sender}:${row.conv}`, row);
+      const deliveries: Delivery[] = [];
+      for (const row of lastPerConversation.values()) {
+        if (row.conv === user) {
+          deliveries.push(
+            this.appendReceipt(row.sender, { status: 'delivered', by: user, conv: user, mid: row.mid, ts: row.ts, at }),
+          );
+        } else {
+          this.sql.raiseGroupDelivered.run(row.conv, user, row.mid);
+        }
+      }
+      const groupSenders = new Set<string>();
+      for (const row of lastPerConversation.values()) {
+        if (row.conv === user) continue;
+        const key = `${row.sender}:${row.conv}`;
+        if (groupSenders.has(key)) continue;
+        groupSenders.add(key);
+        const receipt = this.groupDeliveryReceipt(row.conv, row.sender, at);
+        if (receipt) deliveries.push(receipt);
+      }
+      return deliveries;
+    });
+  }
+
+  markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Promise<Delivery[]> {
+    return this.commits.submit(() => {
+      const target = this.sql.accountById.get(conv) as AccountRow | undefined;
+      if (!target) return [];
+      const deliveries: Delivery[] = [];
+      if (target.kind === 'group') {
+        const members = this.sql.members.all(conv) as number[];
+        if (!members.includes(reader)) return [];
+        const senders = (
+          'mid' in mark
+            ? this.sql.groupSendersUpToMid.all(conv, reader, mark.mid)
+            : this.sql.groupSendersUpToTs.all(conv, reader, mark.ts)
+        ) as number[];
+        for (const sender of senders) {
+          const delivery = this.readReceipt(reader, conv, conv, sender, mark, at);
+          if (delivery) deliveries.push(delivery);
+        }
+      } else {
+        const delivery = this.readReceipt(reader, reader, reader, conv, mark, at);
+        if (delivery) deliveries.push(delivery);
+      }
+      return deliveries;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.commits.drained();
+    if (this.db.open) this.db.close();
+  }
+
+  private readReceipt(
+    reader: AccountId,
+    messageConv: AccountId,
+    receiptConv: AccountId,
+    sender: AccountId,
+    mark: ReadMark,
+    at: number,
+  ): Delivery | null {
+    const last = (
+      'mid' in mark
+        ? this.sql.lastFromSenderUpToMid.get(messageConv, sender, mark.mid)
+        : this.sql.lastFromSenderUpToTs.get(messageConv, sender, mark.ts)
+    ) as { mid: number; ts: number } | undefined;
+    if (!last) return null;
+    const already = (this.sql.receiptMark.get(sender, receiptConv, reader, STATUS_CODE.read) as number | undefined) ?? 0;
+    if (last.mid <= already) return null;
+    this.sql.setReceiptMark.run(sender, receiptConv, reader, STATUS_CODE.read, last.mid);
+    return this.appendReceipt(sender, { status: 'read', by: reader, conv: receiptConv, mid: last.mid, ts: last.ts, at });
+  }
+
+  /** A group message is delivered once every member but its sender has it. */
+  private groupDeliveryReceipt(group: AccountId, sender: AccountId, at: number): Delivery | null {
+    const members = (this.sql.members.all(group) as number[]).filter((m) => m !== sender);
+    let everyone = Number.MAX_SAFE_INTEGER;
+    for (const member of members) {
+      const mid = (this.sql.groupDelivered.get(group, member) as number | undefined) ?? 0;
+      everyone = Math.min(everyone, mid);
+    }
+    const last = this.sql.lastFromSenderUpToMid.get(group, sender, everyone) as
+      | { mid: number; ts: number }
+      | undefined;
+    if (!last) return null;
+    const already =
+      (this.sql.receiptMark.get(sender, group, group, STATUS_CODE.delivered) as number | undefined) ?? 0;
+    if (last.mid <= already) return null;
+    this.sql.setReceiptMark.run(sender, group, group, STATUS_CODE.delivered, last.mid);
+    return this.appendReceipt(sender, { status: 'delivered', by: group, conv: group, mid: last.mid, ts: last.ts, at });
+  }
+
+  private appendReceipt(to: AccountId, receipt: Receipt): Delivery {
+    return this.appendItem(to, KIND_RECEIPT, receipt.mid, JSON.stringify(receipt), (seq) => ({
+      seq,
+      kind: 'receipt',
+      receipt,
+    }));
+  }
+
+  private appendItem(
+    to: AccountId,
+    kind: number,
+    mid: number | null,
+    body: string | null,
+    build: (seq: number) => InboxItem,
+  ): Delivery {
+    const seq = this.sql.bumpSeq.get(to) as number | undefined;
+    if (seq === undefined) throw new MensageiroError('unknown_account', `no account ${to}`);
+    this.sql.insertInbox.run(to, seq, kind, mid, body);
+    return { to, item: build(seq) };
+  }
+
+  private insertAccountRow(row: {
+    id: number;
+    kind: 'user' | 'group';
+    username: string | null;
+    secretHash: string | null;
+    groupName: string | null;
+    creator: number | null;
+    clientTs: number | null;
+    createdAt: number;
+  }): void {
+    try {
+      this.sql.insertAccount.run({ ...row, usernameKey: row.username?.toLowerCase() ?? null });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (message.includes('accounts.username_key')) {
+        throw new MensageiroError('username_taken', `username ${row.username} is taken`);
+      }
+      if (message.includes('accounts.id')) throw new MensageiroError('conflict', `id ${row.id} exists`);
+      throw error;
+    }
+  }
+}
+
+function toAccount(row: AccountRow): Account {
+  return { id: row.id, username: row.username, secretHash: row.secret_hash, createdAt: row.created_at };
+}
+
+function toInboxItem(row: InboxRow): InboxItem {
+  if (row.kind === KIND_MSG) {
+    return {
+      seq: row.seq,
+      kind: 'msg',
+      msg: {
+        mid: row.mid!,
+        from: row.sender!,
+        to: row.conv!,
+        cid: row.cid,
+        text: row.text!,
+        ts: row.ts!,
+        at: row.at!,
+      },
+    };
+  }
+  if (row.kind === KIND_RECEIPT) return { seq: row.seq, kind: 'receipt', receipt: JSON.parse(row.body!) as Receipt };
+  return { seq: row.seq, kind: 'group', group: JSON.parse(row.body!) as Group };
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Real sockets and real server processes: keep parallelism modest on a 2-core box.
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2 } },
+  },
+});
