@@ -11,6 +11,8 @@ const program = new Command()
 addServerCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  console.error(`mensageiro: ${isMensageiroError(error) || error instanceof Error ? error.message : String(error)}`);
+  console.error(
+    `mensageiro: ${isMensageiroError(error) || error instanceof Error ? error.message : String(error)}`,
+  );
   process.exit(1);
 });

@@ -76,13 +76,18 @@ export class Hub {
   }> {
     const username = request.username ?? null;
     if (username !== null && !validUsername(username)) {
-      throw new MensageiroError('bad_request', 'a username is 1 to 32 of A-Z a-z 0-9 _ . - and not all digits');
+      throw new MensageiroError(
+        'bad_request',
+        'a username is 1 to 32 of A-Z a-z 0-9 _ . - and not all digits',
+      );
     }
     if (request.secret !== undefined && request.secret.length === 0) {
       throw new MensageiroError('bad_request', 'an empty secret is no secret');
     }
     const secretHash = request.secret === undefined ? null : await hashSecret(request.secret);
-    const account = await this.createWithRandomId((id) => this.store.createAccount({ id, username, secretHash }));
+    const account = await this.createWithRandomId((id) =>
+      this.store.createAccount({ id, username, secretHash }),
+    );
     const token = secretHash === null ? null : await this.issueToken(account.id);
     return { account, token };
   }
@@ -98,7 +103,8 @@ export class Hub {
     const account = await this.findAccount(credentials);
     if (!account) throw new MensageiroError('auth_failed', 'wrong account or secret');
     if (account.secretHash === null) {
-      if (credentials.secret !== undefined) throw new MensageiroError('auth_failed', 'this account has no secret');
+      if (credentials.secret !== undefined)
+        throw new MensageiroError('auth_failed', 'this account has no secret');
       return { account, token: null };
     }
     if (credentials.secret === undefined || !(await verifySecret(credentials.secret, account.secretHash))) {
@@ -111,10 +117,14 @@ export class Hub {
    * Sign-in for dialects with no credentials (native `new`, zap 03, the mm username). Accounts
    * that have a secret are refused: they must sign in where the secret can be checked.
    */
-  async signInWithoutSecret(lookup: { id?: AccountId; username?: string }, createIfMissing: boolean): Promise<Account> {
+  async signInWithoutSecret(
+    lookup: { id?: AccountId; username?: string },
+    createIfMissing: boolean,
+  ): Promise<Account> {
     let account = await this.findAccount(lookup);
     if (!account && createIfMissing && lookup.id !== undefined) {
-      if (await this.store.idExists(lookup.id)) throw new MensageiroError('conflict', `${lookup.id} is a group`);
+      if (await this.store.idExists(lookup.id))
+        throw new MensageiroError('conflict', `${lookup.id} is a group`);
       account = await this.store.createAccount({ id: lookup.id }).catch(async (error: unknown) => {
         // Two connections racing to create the same seed-000 id: the loser just signs in.
         const existing = await this.store.getAccount(lookup.id!);
@@ -122,7 +132,8 @@ export class Hub {
         throw error;
       });
     }
-    if (!account) throw new MensageiroError('unknown_account', `unknown user ${lookup.username ?? lookup.id}`);
+    if (!account)
+      throw new MensageiroError('unknown_account', `unknown user ${lookup.username ?? lookup.id}`);
     if (account.secretHash !== null) {
       throw new MensageiroError('auth_required', 'this account has a secret: sign in with it');
     }
@@ -208,7 +219,10 @@ export class Hub {
       if (!members.includes(recipient.account.id)) members.push(recipient.account.id);
     }
     if (members.length > MAX_GROUP_SIZE) {
-      throw new MensageiroError('group_too_large', `a group has at most ${MAX_GROUP_SIZE} members, creator included`);
+      throw new MensageiroError(
+        'group_too_large',
+        `a group has at most ${MAX_GROUP_SIZE} members, creator included`,
+      );
     }
     const at = this.now();
     const { group, deliveries } = await this.createWithRandomId((id) =>

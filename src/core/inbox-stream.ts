@@ -8,6 +8,8 @@ export interface InboxSink {
   deliver(items: InboxItem[]): void;
   /** False while the connection's write buffer is over its high-water mark. */
   writable(): boolean;
+  /** False once the connection is closing: the stream stops for good. */
+  open(): boolean;
   /** Calls back once, when the buffer has drained. */
   onDrain(callback: () => void): void;
   /** The store failed under the stream; the session should close so the client resumes. */
@@ -84,6 +86,10 @@ export class InboxStream {
       do {
         this.pullAgain = false;
         while (!this.closed) {
+          if (!this.sink.open()) {
+            this.stop();
+            break;
+          }
           if (!this.sink.writable()) {
             await new Promise<void>((resolve) => this.sink.onDrain(resolve));
             continue;

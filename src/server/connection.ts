@@ -71,8 +71,10 @@ export class Connection {
     return !this.closed && this.bufferedBytes < this.options.highWaterMark;
   }
 
+  /** Calls back once the buffer is below the high-water mark; never, if the connection closes first. */
   onDrain(callback: () => void): void {
-    if (this.writable() || this.closed) {
+    if (this.closed) return;
+    if (this.writable()) {
       callback();
       return;
     }
@@ -111,7 +113,11 @@ export class Connection {
   }
 
   private notifyDrain(): void {
-    if (!this.closed && !this.writable()) return;
+    if (this.closed) {
+      this.drainWaiters = [];
+      return;
+    }
+    if (!this.writable()) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();

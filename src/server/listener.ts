@@ -88,7 +88,9 @@ export class DialectListener {
       { maxWriteBuffer: this.context.config.maxWriteBuffer, highWaterMark: 256 * 1024 },
       this.log,
     );
-    socket.on('error', (error) => this.log.debug({ conn: connection.id, err: error.message }, 'socket error'));
+    socket.on('error', (error) =>
+      this.log.debug({ conn: connection.id, err: error.message }, 'socket error'),
+    );
     const refusal = this.limits.admit(connection.remoteAddress);
     if (refusal) {
       this.log.warn({ ip: connection.remoteAddress, reason: refusal.message }, 'connection refused');

@@ -13,8 +13,7 @@ export const DEFAULT_MAX_FRAME = 1024 * 1024;
 export type NativeObject = Record<string, unknown>;
 
 export type NativeFrame =
-  | { ok: true; message: NativeObject; compressed: boolean }
-  | { ok: false; error: MensageiroError };
+  { ok: true; message: NativeObject; compressed: boolean } | { ok: false; error: MensageiroError };
 
 const COMMA = 0x2c;
 const Z = 0x7a;
@@ -62,14 +61,15 @@ export class NativeDecoder {
     const start = compressed ? 1 : 0;
     let length = 0;
     let index = start;
-    for (;; index++) {
+    for (; ; index++) {
       const byte = buffer.byteAt(index);
       if (byte === -1) return null;
       if (byte === COMMA) break;
       if (byte < ZERO || byte > NINE) {
         return fatal('bad_frame', 'a frame starts with its decimal byte length and a comma');
       }
-      if (index - start >= this.maxDigits) return fatal('too_large', `frames are limited to ${this.maxFrame} bytes`);
+      if (index - start >= this.maxDigits)
+        return fatal('too_large', `frames are limited to ${this.maxFrame} bytes`);
       length = length * 10 + (byte - ZERO);
     }
     if (index === start) return fatal('bad_frame', 'a frame starts with its decimal byte length and a comma');
@@ -95,7 +95,9 @@ export class NativeDecoder {
         const tooLarge = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
         throw new MensageiroError(
           tooLarge ? 'too_large' : 'bad_deflate',
-          tooLarge ? `inflated frames are limited to ${this.maxFrame} bytes` : 'the frame is not raw DEFLATE data',
+          tooLarge
+            ? `inflated frames are limited to ${this.maxFrame} bytes`
+            : 'the frame is not raw DEFLATE data',
         );
       }
     }

@@ -9,7 +9,16 @@ export function itemFrame(item: InboxItem): NativeObject {
     case 'msg': {
       const { msg } = item;
       // `id` stays the sender's, as seed 000 says; server additions go under other names.
-      return { type: 'msg', id: msg.from, to: msg.to, text: msg.text, mid: msg.mid, seq: item.seq, at: msg.at, ts: msg.ts };
+      return {
+        type: 'msg',
+        id: msg.from,
+        to: msg.to,
+        text: msg.text,
+        mid: msg.mid,
+        seq: item.seq,
+        at: msg.at,
+        ts: msg.ts,
+      };
     }
     case 'receipt': {
       const { receipt } = item;

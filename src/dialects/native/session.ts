@@ -155,7 +155,11 @@ export class NativeSession implements Session {
     const account = await this.hub.signInWithoutSecret({ id: frame.id }, true);
     const extended = frame.acks !== undefined || frame.resume !== undefined || frame.compress !== undefined;
     if (frame.compress === true) this.compress = true;
-    const options: StartOptions = { legacy: !extended, acks: frame.acks === true, resume: optionalSeq(frame, 'resume') };
+    const options: StartOptions = {
+      legacy: !extended,
+      acks: frame.acks === true,
+      resume: optionalSeq(frame, 'resume'),
+    };
     await this.start(account, options, null);
   }
 
@@ -213,6 +217,7 @@ export class NativeSession implements Session {
       {
         deliver: (items) => this.deliver(items),
         writable: () => this.connection.writable(),
+        open: () => !this.connection.isClosed,
         onDrain: (callback) => this.connection.onDrain(callback),
         onError: (error) => {
           this.connection.log.error({ err: error }, 'inbox stream failed');
@@ -257,7 +262,15 @@ export class NativeSession implements Session {
       this.hub.commitSend(prepared).then(
         ({ message, duplicate }) => {
           if (cid !== null) {
-            this.reply({ type: 'sent', ...echo, mid: message.mid, to: message.to, at: message.at, ts: message.ts, duplicate });
+            this.reply({
+              type: 'sent',
+              ...echo,
+              mid: message.mid,
+              to: message.to,
+              at: message.at,
+              ts: message.ts,
+              duplicate,
+            });
           }
         },
         (error: unknown) => this.fail(error, echo),
@@ -291,7 +304,10 @@ export class NativeSession implements Session {
       if (isAccountId(member) || (typeof member === 'string' && member.length > 0)) return member;
       throw bad('members are account ids or usernames');
     });
-    const group = await this.hub.createGroup(account.id, { name: optionalString(frame, 'name'), members: wanted });
+    const group = await this.hub.createGroup(account.id, {
+      name: optionalString(frame, 'name'),
+      members: wanted,
+    });
     const cid = frame.cid;
     this.reply({ type: 'group.created', gid: group.id, ...(cid === undefined ? {} : { cid }) });
   }

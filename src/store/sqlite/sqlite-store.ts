@@ -88,12 +88,18 @@ export class SqliteStore implements Store {
       tokenAccount: db.prepare(`SELECT account FROM tokens WHERE hash = ?`).pluck(),
       insertMember: db.prepare(`INSERT INTO group_members (group_id, position, member) VALUES (?, ?, ?)`),
       members: db.prepare(`SELECT member FROM group_members WHERE group_id = ? ORDER BY position`).pluck(),
-      bumpSeq: db.prepare(`UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`).pluck(),
-      inboxState: db.prepare(`SELECT delivered_seq AS delivered, last_seq AS last FROM accounts WHERE id = ?`),
+      bumpSeq: db
+        .prepare(`UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`)
+        .pluck(),
+      inboxState: db.prepare(
+        `SELECT delivered_seq AS delivered, last_seq AS last FROM accounts WHERE id = ?`,
+      ),
       setDelivered: db.prepare(`UPDATE accounts SET delivered_seq = ? WHERE id = ?`),
-      insertMessage: db.prepare(
-        `INSERT INTO messages (sender, conv, cid, text, ts, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING mid`,
-      ).pluck(),
+      insertMessage: db
+        .prepare(
+          `INSERT INTO messages (sender, conv, cid, text, ts, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING mid`,
+        )
+        .pluck(),
       messageByCid: db.prepare(`SELECT * FROM messages WHERE sender = ? AND cid = ?`),
       insertInbox: db.prepare(`INSERT INTO inbox (user, seq, kind, mid, body) VALUES (?, ?, ?, ?, ?)`),
       readInbox: db.prepare(
@@ -116,15 +122,15 @@ export class SqliteStore implements Store {
       lastFromSenderUpToTs: db.prepare(
         `SELECT mid, ts FROM messages WHERE conv = ? AND sender = ? AND ts <= ? ORDER BY mid DESC LIMIT 1`,
       ),
-      groupSendersUpToMid: db.prepare(
-        `SELECT DISTINCT sender FROM messages WHERE conv = ? AND sender != ? AND mid <= ?`,
-      ).pluck(),
-      groupSendersUpToTs: db.prepare(
-        `SELECT DISTINCT sender FROM messages WHERE conv = ? AND sender != ? AND ts <= ?`,
-      ).pluck(),
-      receiptMark: db.prepare(
-        `SELECT mid FROM receipt_marks WHERE sender = ? AND conv = ? AND by_id = ? AND status = ?`,
-      ).pluck(),
+      groupSendersUpToMid: db
+        .prepare(`SELECT DISTINCT sender FROM messages WHERE conv = ? AND sender != ? AND mid <= ?`)
+        .pluck(),
+      groupSendersUpToTs: db
+        .prepare(`SELECT DISTINCT sender FROM messages WHERE conv = ? AND sender != ? AND ts <= ?`)
+        .pluck(),
+      receiptMark: db
+        .prepare(`SELECT mid FROM receipt_marks WHERE sender = ? AND conv = ? AND by_id = ? AND status = ?`)
+        .pluck(),
       setReceiptMark: db.prepare(
         `INSERT INTO receipt_marks (sender, conv, by_id, status, mid) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (sender, conv, by_id, status) DO UPDATE SET mid = excluded.mid`,
@@ -228,8 +234,7 @@ export class SqliteStore implements Store {
     return this.commits.submit(() => {
       if (input.cid !== null) {
         const existing = this.sql.messageByCid.get(input.from, input.cid) as
-          | (Omit<StoredMessage, 'from' | 'to'> & { sender: number; conv: number })
-          | undefined;
+          (Omit<StoredMessage, 'from' | 'to'> & { sender: number; conv: number }) | undefined;
         if (existing) {
           const message: StoredMessage = {
             mid: existing.mid,
@@ -292,7 +297,14 @@ export class SqliteStore implements Store {
       for (const row of lastPerConversation.values()) {
         if (row.conv === user) {
           deliveries.push(
-            this.appendReceipt(row.sender, { status: 'delivered', by: user, conv: user, mid: row.mid, ts: row.ts, at }),
+            this.appendReceipt(row.sender, {
+              status: 'delivered',
+              by: user,
+              conv: user,
+              mid: row.mid,
+              ts: row.ts,
+              at,
+            }),
           );
         } else {
           this.sql.raiseGroupDelivered.run(row.conv, user, row.mid);
@@ -355,10 +367,18 @@ export class SqliteStore implements Store {
         : this.sql.lastFromSenderUpToTs.get(messageConv, sender, mark.ts)
     ) as { mid: number; ts: number } | undefined;
     if (!last) return null;
-    const already = (this.sql.receiptMark.get(sender, receiptConv, reader, STATUS_CODE.read) as number | undefined) ?? 0;
+    const already =
+      (this.sql.receiptMark.get(sender, receiptConv, reader, STATUS_CODE.read) as number | undefined) ?? 0;
     if (last.mid <= already) return null;
     this.sql.setReceiptMark.run(sender, receiptConv, reader, STATUS_CODE.read, last.mid);
-    return this.appendReceipt(sender, { status: 'read', by: reader, conv: receiptConv, mid: last.mid, ts: last.ts, at });
+    return this.appendReceipt(sender, {
+      status: 'read',
+      by: reader,
+      conv: receiptConv,
+      mid: last.mid,
+      ts: last.ts,
+      at,
+    });
   }
 
   /** A group message is delivered once every member but its sender has it. */
@@ -370,14 +390,20 @@ export class SqliteStore implements Store {
       everyone = Math.min(everyone, mid);
     }
     const last = this.sql.lastFromSenderUpToMid.get(group, sender, everyone) as
-      | { mid: number; ts: number }
-      | undefined;
+      { mid: number; ts: number } | undefined;
     if (!last) return null;
     const already =
       (this.sql.receiptMark.get(sender, group, group, STATUS_CODE.delivered) as number | undefined) ?? 0;
     if (last.mid <= already) return null;
     this.sql.setReceiptMark.run(sender, group, group, STATUS_CODE.delivered, last.mid);
-    return this.appendReceipt(sender, { status: 'delivered', by: group, conv: group, mid: last.mid, ts: last.ts, at });
+    return this.appendReceipt(sender, {
+      status: 'delivered',
+      by: group,
+      conv: group,
+      mid: last.mid,
+      ts: last.ts,
+      at,
+    });
   }
 
   private appendReceipt(to: AccountId, receipt: Receipt): Delivery {
@@ -444,6 +470,7 @@ function toInboxItem(row: InboxRow): InboxItem {
       },
     };
   }
-  if (row.kind === KIND_RECEIPT) return { seq: row.seq, kind: 'receipt', receipt: JSON.parse(row.body!) as Receipt };
+  if (row.kind === KIND_RECEIPT)
+    return { seq: row.seq, kind: 'receipt', receipt: JSON.parse(row.body!) as Receipt };
   return { seq: row.seq, kind: 'group', group: JSON.parse(row.body!) as Group };
 }
