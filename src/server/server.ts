@@ -4,6 +4,7 @@ import type { Bus, Store } from '../core/ports.js';
 import { LocalBus } from '../bus/local-bus.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { nativeDialect } from '../dialects/native/session.js';
+import { zapDialect } from '../dialects/zap/session.js';
 import type { PortSetting, ServerConfig } from './config.js';
 import type { Dialect } from './dialect.js';
 import { ConnectionLimits, DialectListener } from './listener.js';
@@ -14,6 +15,7 @@ export type DialectName = 'native' | 'mm' | 'zap' | 'p2p' | 'lobby';
 /** Each dialect with the setting that holds its port. */
 const DIALECTS: Array<{ dialect: Dialect; port: (config: ServerConfig) => PortSetting }> = [
   { dialect: nativeDialect, port: (config) => config.nativePort },
+  { dialect: zapDialect, port: (config) => config.zapPort },
 ];
 
 export interface RunningServer {
