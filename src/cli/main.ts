@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { isMensageiroError } from '../core/errors.js';
+import { addChatCommand } from './chat-command.js';
 import { addServerCommand } from './server-command.js';
 
 const program = new Command()
@@ -9,6 +10,7 @@ const program = new Command()
   .version('0.1.0');
 
 addServerCommand(program);
+addChatCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(

@@ -25,4 +25,8 @@ export interface Dialect {
   createSession(connection: Connection, context: DialectContext): Session;
   /** Tell a refused client why, in the dialect's own words, where it has a way to. */
   refuse?(connection: Connection, error: MensageiroError): void;
+  /** Runs before the port opens (say, to load a users file). */
+  start?(context: DialectContext): Promise<void>;
+  /** Runs after the port has closed, before the store does. */
+  stop?(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { LocalBus } from '../bus/local-bus.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { nativeDialect } from '../dialects/native/session.js';
 import { zapDialect } from '../dialects/zap/session.js';
+import { createMmDialect } from '../dialects/mm/session.js';
 import type { PortSetting, ServerConfig } from './config.js';
 import type { Dialect } from './dialect.js';
 import { ConnectionLimits, DialectListener } from './listener.js';
@@ -12,10 +13,11 @@ import { createLogger } from './logger.js';
 
 export type DialectName = 'native' | 'mm' | 'zap' | 'p2p' | 'lobby';
 
-/** Each dialect with the setting that holds its port. */
-const DIALECTS: Array<{ dialect: Dialect; port: (config: ServerConfig) => PortSetting }> = [
-  { dialect: nativeDialect, port: (config) => config.nativePort },
-  { dialect: zapDialect, port: (config) => config.zapPort },
+/** Each dialect with the setting that holds its port; a factory, since some keep per-server state. */
+const DIALECTS: Array<{ create: () => Dialect; port: (config: ServerConfig) => PortSetting }> = [
+  { create: () => nativeDialect, port: (config) => config.nativePort },
+  { create: createMmDialect, port: (config) => config.mmPort },
+  { create: () => zapDialect, port: (config) => config.zapPort },
 ];
 
 export interface RunningServer {
@@ -42,11 +44,16 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const limits = new ConnectionLimits(config);
   const context = { hub, config, log };
   const listeners: DialectListener[] = [];
+  const started: Dialect[] = [];
   const ports: RunningServer['ports'] = {};
+  const stopDialects = () => Promise.all(started.map((dialect) => dialect.stop?.()));
   try {
-    for (const { dialect, port } of DIALECTS) {
+    for (const { create, port } of DIALECTS) {
       const wanted = port(config);
       if (wanted === null) continue;
+      const dialect = create();
+      await dialect.start?.(context);
+      started.push(dialect);
       const listener = new DialectListener(dialect, context, limits);
       const bound = await listener.listen(wanted, config.host);
       listeners.push(listener);
@@ -55,6 +62,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     }
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close()));
+    await stopDialects();
     await store.close();
     throw error;
   }
@@ -64,6 +72,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     closing ??= (async () => {
       log.info('shutting down: no new connections, flushing the store');
       await Promise.all(listeners.map((listener) => listener.close()));
+      await stopDialects();
       await bus.close();
       await store.close();
       log.info('stopped');

@@ -1,0 +1,95 @@
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CliProcess } from './helpers/cli-process.js';
+import { LineTestClient } from './helpers/line-client.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+let server: TestServer | null = null;
+const processes: CliProcess[] = [];
+afterEach(async () => {
+  for (const p of processes.splice(0)) await p.kill();
+  await server?.close();
+  server = null;
+});
+
+function chat(args: string[]): CliProcess {
+  const cli = new CliProcess(['chat', '--dialect', 'mm', ...args]);
+  processes.push(cli);
+  return cli;
+}
+
+describe('mensageiro chat --dialect mm', () => {
+  it('follows the seed client loop against our server, both ways with a raw mm client', async () => {
+    server = await startTestServer({ users: path.resolve(import.meta.dirname, '../examples/users.csv') });
+    const port = String(server.ports.mm);
+    const alice = chat(['--host', '127.0.0.1', '--port', port, 'alice']);
+    await alice.waitLine((l) => l.startsWith('connected'), 'connected');
+    const bob = await LineTestClient.connect(server.ports.mm!);
+    await bob.write('bob\n');
+    await bob.waitLine((l) => l === 'f', 'bob logged in');
+    alice.type('@bob oi, bob\\ com barra');
+    // Like a person pressing Enter: fetch until the message is there (bounded).
+    for (let tries = 1; tries <= 50 && !bob.lines.some((l) => l.startsWith('@alice')); tries++) {
+      await bob.write('\n');
+      await bob.waitCount((l) => l === 'f', tries + 1, 'fetch reply');
+    }
+    // One backslash typed, escaped once on the wire.
+    expect(bob.lines).toContain('@alice oi, bob\\\\ com barra');
+    await bob.write('@alice linha 1\\nlinha 2\n');
+    await bob.waitLine((l) => l === 'f', 'ack');
+    alice.type('');
+    // The escaped line break arrives as a real one.
+    expect(await alice.waitLine((l) => l.startsWith('bob:'), 'fetched message')).toBe('bob: linha 1');
+    expect(alice.lines).toContain('linha 2');
+    alice.type('@nobody hi');
+    expect(await alice.waitLine((l) => l.includes('unknown user nobody'), 'notice')).toBe(
+      '* unknown user nobody',
+    );
+    bob.close();
+  });
+
+  it('asks for the username when none is given, and works against a minimal seed-style server', async () => {
+    // A server written to the seed and nothing more: it answers each line with its queue and `f`.
+    const queue = ['@carol hello from a classmate'];
+    const seen: string[] = [];
+    const tiny = net.createServer((socket) => {
+      let buffer = '';
+      socket.on('data', (chunk) => {
+        buffer += chunk.toString();
+        let at: number;
+        while ((at = buffer.indexOf('\n')) >= 0) {
+          seen.push(buffer.slice(0, at));
+          buffer = buffer.slice(at + 1);
+          socket.write(
+            queue
+              .splice(0)
+              .map((l) => `${l}\n`)
+              .join('') + 'f\n',
+          );
+        }
+      });
+    });
+    await new Promise<void>((resolve) => tiny.listen(0, '127.0.0.1', resolve));
+    const port = String((tiny.address() as net.AddressInfo).port);
+    const cli = chat(['--server', `127.0.0.1:${port}`]);
+    cli.type('dave');
+    expect(await cli.waitLine((l) => l.startsWith('carol:'), 'pending message')).toBe(
+      'carol: hello from a classmate',
+    );
+    cli.type('@carol oi');
+    await new Promise<void>((resolve, reject) => {
+      const check = setInterval(() => {
+        if (seen.includes('@carol oi')) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+      setTimeout(() => reject(new Error(`server saw ${JSON.stringify(seen)}`)), 10_000).unref();
+    });
+    expect(seen[0]).toBe('dave');
+    cli.endInput();
+    await cli.exited;
+    tiny.close();
+  });
+});
