@@ -11,6 +11,7 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   zapPort: 'zap (seed 002) port, or "off"',
   p2pPort: 'P2P directory (seed 003) port, or "off"',
   lobbyPort: 'lobby (seed 004) port, or "off"',
+  metricsPort: 'Prometheus /metrics port, or "off"',
   maxFrame: 'largest frame accepted, in bytes',
   maxConnections: 'connections in total',
   maxConnectionsPerIp: 'connections from one address',

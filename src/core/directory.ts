@@ -5,6 +5,8 @@ export interface PeerEntry {
   ip: string;
   port: number;
   registeredAt: number;
+  /** Whoever registered the name; only they can remove it. */
+  owner: object | null;
 }
 
 /** The seed-003 registry of active peers: who is online and where to reach them. */
@@ -13,9 +15,9 @@ export class Directory {
 
   constructor(private readonly now: () => number) {}
 
-  register(name: string, ip: string, port: number): PeerEntry {
+  register(name: string, ip: string, port: number, owner: object | null = null): PeerEntry {
     if (this.entries.has(name)) throw new MensageiroError('name_taken', `name ${name} is already active`);
-    const entry: PeerEntry = { name, ip, port, registeredAt: this.now() };
+    const entry: PeerEntry = { name, ip, port, registeredAt: this.now(), owner };
     this.entries.set(name, entry);
     return entry;
   }
@@ -29,7 +31,8 @@ export class Directory {
     return [...this.entries.keys()].filter((name) => name !== except);
   }
 
-  remove(name: string): void {
-    this.entries.delete(name);
+  /** Removes `name` if `owner` registered it (a stale session must not drop a newer one). */
+  remove(name: string, owner: object | null = null): void {
+    if (this.entries.get(name)?.owner === owner) this.entries.delete(name);
   }
 }

@@ -13,6 +13,7 @@ export interface ServerConfig {
   zapPort: PortSetting;
   p2pPort: PortSetting;
   lobbyPort: PortSetting;
+  metricsPort: PortSetting;
   maxFrame: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
@@ -37,6 +38,7 @@ export const DEFAULTS: ServerConfig = {
   zapPort: 12345,
   p2pPort: 10000,
   lobbyPort: 18000,
+  metricsPort: 9464,
   maxFrame: 1024 * 1024,
   maxConnections: 20_000,
   maxConnectionsPerIp: 20_000,
@@ -61,6 +63,7 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   zapPort: 'port',
   p2pPort: 'port',
   lobbyPort: 'port',
+  metricsPort: 'port',
   maxFrame: 'number',
   maxConnections: 'number',
   maxConnectionsPerIp: 'number',

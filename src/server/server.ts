@@ -6,18 +6,23 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { nativeDialect } from '../dialects/native/session.js';
 import { zapDialect } from '../dialects/zap/session.js';
 import { createMmDialect } from '../dialects/mm/session.js';
+import { lobbyDialect } from '../dialects/lobby/session.js';
+import { p2pDialect } from '../dialects/p2p/session.js';
+import { createMetrics, serveMetrics } from './metrics.js';
 import type { PortSetting, ServerConfig } from './config.js';
 import type { Dialect } from './dialect.js';
 import { ConnectionLimits, DialectListener } from './listener.js';
 import { createLogger } from './logger.js';
 
-export type DialectName = 'native' | 'mm' | 'zap' | 'p2p' | 'lobby';
+export type DialectName = 'native' | 'mm' | 'zap' | 'p2p' | 'lobby' | 'metrics';
 
 /** Each dialect with the setting that holds its port; a factory, since some keep per-server state. */
 const DIALECTS: Array<{ create: () => Dialect; port: (config: ServerConfig) => PortSetting }> = [
   { create: () => nativeDialect, port: (config) => config.nativePort },
   { create: createMmDialect, port: (config) => config.mmPort },
   { create: () => zapDialect, port: (config) => config.zapPort },
+  { create: () => p2pDialect, port: (config) => config.p2pPort },
+  { create: () => lobbyDialect, port: (config) => config.lobbyPort },
 ];
 
 export interface RunningServer {
@@ -47,6 +52,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const started: Dialect[] = [];
   const ports: RunningServer['ports'] = {};
   const stopDialects = () => Promise.all(started.map((dialect) => dialect.stop?.()));
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | null = null;
   try {
     for (const { create, port } of DIALECTS) {
       const wanted = port(config);
@@ -60,6 +66,15 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       ports[dialect.name as DialectName] = bound;
       log.info({ dialect: dialect.name, port: bound, host: config.host }, 'listening');
     }
+    if (config.metricsPort !== null) {
+      metricsServer = await serveMetrics(
+        createMetrics(() => listeners),
+        config.metricsPort,
+        config.host,
+      );
+      ports.metrics = metricsServer.boundPort;
+      log.info({ dialect: 'metrics', port: metricsServer.boundPort, host: config.host }, 'listening');
+    }
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close()));
     await stopDialects();
@@ -72,6 +87,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     closing ??= (async () => {
       log.info('shutting down: no new connections, flushing the store');
       await Promise.all(listeners.map((listener) => listener.close()));
+      await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
       await stopDialects();
       await bus.close();
       await store.close();

@@ -44,6 +44,8 @@ export async function spawnServer(
       '0',
       '--lobby-port',
       '0',
+      '--metrics-port',
+      '0',
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -27,6 +27,7 @@ export async function startTestServer(
       zapPort: 0,
       p2pPort: 0,
       lobbyPort: 0,
+      metricsPort: 0,
       logLevel: 'silent',
       ...flags,
     },
