@@ -1,8 +1,15 @@
 import type { Command } from 'commander';
 import { MensageiroError } from '../core/errors.js';
+import { runLobbyChat } from './chat-lobby.js';
 import { runMmChat } from './chat-mm.js';
 
-const DEFAULT_PORTS: Record<string, number> = { native: 7333, mm: 3333, zap: 12345, lobby: 18000 };
+const DEFAULT_PORTS: Record<string, number> = {
+  native: 7333,
+  mm: 3333,
+  zap: 12345,
+  p2p: 10000,
+  lobby: 18000,
+};
 
 export interface Endpoint {
   host: string;
@@ -44,6 +51,8 @@ export function addChatCommand(program: Command): void {
         switch (options.dialect) {
           case 'mm':
             return runMmChat({ ...endpoint, user: profile });
+          case 'lobby':
+            return runLobbyChat(endpoint);
           default:
             throw new MensageiroError(
               'bad_request',

@@ -1,0 +1,25 @@
+import { LobbyClient } from '../client/lobby-client.js';
+import type { Endpoint } from './chat-command.js';
+import { Terminal } from './terminal.js';
+
+/** The seed-004 lobby: every line typed is broadcast to the room; /quit sends `:D`. */
+export async function runLobbyChat(endpoint: Endpoint): Promise<void> {
+  const terminal = new Terminal();
+  const client = new LobbyClient();
+  client.on('line', (line) => terminal.print(line));
+  await client.connect(endpoint.host, endpoint.port);
+  terminal.print(`in the lobby at ${endpoint.host}:${endpoint.port}; type to talk, /quit to leave`);
+  terminal.prompt();
+  await new Promise<void>((resolve) => {
+    client.on('close', () => {
+      terminal.print('* disconnected');
+      terminal.close();
+      resolve();
+    });
+    terminal.onClose(() => client.leave());
+    terminal.onLine((line) => {
+      if (line.trim() === '/quit') client.leave();
+      else if (line.length > 0) client.say(line);
+    });
+  });
+}

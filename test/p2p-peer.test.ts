@@ -1,0 +1,94 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CliProcess } from './helpers/cli-process.js';
+import { LineTestClient } from './helpers/line-client.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+let server: TestServer;
+const processes: CliProcess[] = [];
+const cleanups: Array<() => void> = [];
+afterEach(async () => {
+  for (const p of processes.splice(0)) await p.kill();
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  await server.close();
+});
+
+function peerProcess(name: string): CliProcess {
+  const cli = new CliProcess(['p2p', name, '--server', `127.0.0.1:${server.ports.p2p}`]);
+  processes.push(cli);
+  return cli;
+}
+
+describe('mensageiro p2p', () => {
+  it('two peers chat through our directory, driven over stdin/stdout', async () => {
+    server = await startTestServer();
+    const ana = peerProcess('ana');
+    const bia = peerProcess('bia');
+    await ana.waitLine((l) => l.includes('registered as ana'), 'ana registered');
+    await bia.waitLine((l) => l.includes('registered as bia'), 'bia registered');
+    ana.type('hello?');
+    await ana.waitLine((l) => l.includes('no active P2P connection'), 'no-peer error');
+    ana.type('/chat nobody');
+    await ana.waitLine((l) => l.includes('user not found: nobody'), 'not found');
+    ana.type('/list');
+    expect(await ana.waitLine((l) => l.startsWith('active:'), 'list')).toBe('active: bia');
+    ana.type('/chat bia');
+    await ana.waitLine((l) => l.includes('chatting with bia'), 'chat opened');
+    ana.type('oi bia, tudo bem?');
+    expect(await bia.waitLine((l) => l.includes('diz:'), 'message at bia')).toBe(
+      'ana diz: oi bia, tudo bem?',
+    );
+    bia.type('tudo ótimo');
+    expect(await ana.waitLine((l) => l.includes('diz:'), 'reply at ana')).toBe('bia diz: tudo ótimo');
+    ana.type('/bye');
+    await bia.waitLine((l) => l === '* ana saiu', 'bye seen by bia');
+    ana.type('/exit');
+    expect(await ana.exited).toBe(0);
+  });
+
+  it('talks to a raw-socket peer that follows the table, both ways, and to two peers at once', async () => {
+    server = await startTestServer();
+    // A classmate's peer: it listens, registers with USER, and speaks plain CRLF lines.
+    const incoming: string[] = [];
+    let rawSide: net.Socket | null = null;
+    const classmate = net.createServer((socket) => {
+      rawSide = socket;
+      socket.on('data', (chunk) => incoming.push(...chunk.toString().split('\r\n').filter(Boolean)));
+    });
+    await new Promise<void>((resolve) => classmate.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => classmate.close());
+    const directory = await LineTestClient.connect(server.ports.p2p!);
+    cleanups.push(() => directory.close());
+    await directory.write(`USER colega:${(classmate.address() as net.AddressInfo).port}\r\nLIST\r\n`);
+    await directory.waitLine((l) => l.startsWith('LIST'), 'colega registered');
+
+    const ana = peerProcess('ana');
+    await ana.waitLine((l) => l.includes('registered as ana'), 'ana registered');
+    ana.type('/chat colega');
+    await ana.waitLine((l) => l.includes('chatting with colega'), 'chat with the raw peer');
+    ana.type('oi colega');
+    const wait = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+      if (!check()) throw new Error(`raw peer never saw ${what}: ${JSON.stringify(incoming)}`);
+    };
+    await wait('USER and the message', () => incoming.includes('oi colega'));
+    expect(incoming.slice(0, 2)).toEqual(['USER ana', 'oi colega']);
+    rawSide!.write('oi ana, aqui é o colega\r\n');
+    expect(await ana.waitLine((l) => l.startsWith('colega diz:'), 'raw reply')).toBe(
+      'colega diz: oi ana, aqui é o colega',
+    );
+
+    // A second, incoming peer: the user picks who each line goes to.
+    const bia = peerProcess('bia');
+    await bia.waitLine((l) => l.includes('registered as bia'), 'bia registered');
+    bia.type('/chat ana');
+    await ana.waitLine((l) => l === '* bia conectou', 'bia connected to ana');
+    ana.type('@bia só para a bia');
+    expect(await bia.waitLine((l) => l.includes('diz:'), 'direct line')).toBe('ana diz: só para a bia');
+    ana.type('de volta ao colega');
+    await wait('the current-peer line', () => incoming.includes('de volta ao colega'));
+    expect(incoming).not.toContain('só para a bia');
+    rawSide!.write('DISC\r\n');
+    await ana.waitLine((l) => l === '* colega saiu', 'raw peer left');
+  });
+});
