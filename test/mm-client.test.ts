@@ -36,8 +36,10 @@ describe('mensageiro chat --dialect mm', () => {
     }
     // One backslash typed, escaped once on the wire.
     expect(bob.lines).toContain('@alice oi, bob\\\\ com barra');
+    const replies = bob.lines.filter((l) => l === 'f').length;
     await bob.write('@alice linha 1\\nlinha 2\n');
-    await bob.waitLine((l) => l === 'f', 'ack');
+    // The reply's own `f` comes after the message is stored.
+    await bob.waitCount((l) => l === 'f', replies + 1, 'reply to the send');
     alice.type('');
     // The escaped line break arrives as a real one.
     expect(await alice.waitLine((l) => l.startsWith('bob:'), 'fetched message')).toBe('bob: linha 1');

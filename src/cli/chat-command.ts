@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { MensageiroError } from '../core/errors.js';
 import { runLobbyChat } from './chat-lobby.js';
 import { runMmChat } from './chat-mm.js';
+import { runChat } from './chat-native.js';
+import type { ProfileOptions } from './profile.js';
 
 const DEFAULT_PORTS: Record<string, number> = {
   native: 7333,
@@ -42,10 +44,13 @@ export function addChatCommand(program: Command): void {
     .option('--server <host:port>', 'server address')
     .option('--host <host>', 'server host (default 127.0.0.1)')
     .option('--port <port>', "server port (default: the dialect's classic port)")
+    .option('--home <dir>', 'where profiles are kept (default ~/.mensageiro)')
+    .option('--username <name>', 'on first run: the username to register')
+    .option('--secret <secret>', 'on first run: a secret for the account; later: to sign in with it')
     .action(
       async (
         profile: string | undefined,
-        options: { dialect: string; server?: string; host?: string; port?: string },
+        options: { dialect: string; server?: string; host?: string; port?: string } & ProfileOptions,
       ) => {
         const endpoint = endpointOf(options, options.dialect);
         switch (options.dialect) {
@@ -53,6 +58,9 @@ export function addChatCommand(program: Command): void {
             return runMmChat({ ...endpoint, user: profile });
           case 'lobby':
             return runLobbyChat(endpoint);
+          case 'native':
+          case 'zap':
+            return runChat(profile ?? 'default', options.dialect, endpoint, options);
           default:
             throw new MensageiroError(
               'bad_request',

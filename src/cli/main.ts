@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { isMensageiroError } from '../core/errors.js';
 import { addChatCommand } from './chat-command.js';
+import { addOneShotCommands } from './oneshot-commands.js';
 import { addP2pCommand } from './p2p-command.js';
 import { addServerCommand } from './server-command.js';
 
@@ -13,6 +14,7 @@ const program = new Command()
 addServerCommand(program);
 addChatCommand(program);
 addP2pCommand(program);
+addOneShotCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(

@@ -57,5 +57,7 @@ export class Terminal {
 
   close(): void {
     this.rl.close();
+    // readline lets go of the stream but a piped stdin still holds the process open until EOF.
+    (this.input as NodeJS.ReadStream).destroy?.();
   }
 }

@@ -128,6 +128,8 @@ export class NativeSession implements Session {
         return;
       case 'dir.addr':
         return this.onDirAddr(frame);
+      case 'lookup':
+        return this.onLookup(frame);
       case 'ping':
         this.connection.established = true;
         this.reply({ type: 'pong' });
@@ -346,6 +348,21 @@ export class NativeSession implements Session {
     const account = this.requireAccount();
     if (typeof frame.text !== 'string') throw bad('lobby needs "text"');
     this.hub.lobby.post(account.username ?? String(account.id), account.id, frame.text);
+  }
+
+  /** Resolves a username or id to an account or group, so clients can keep contacts by id. */
+  private async onLookup(frame: NativeObject): Promise<void> {
+    this.requireAccount();
+    const name = frame.name;
+    if (!isAccountId(name) && (typeof name !== 'string' || name.length === 0))
+      throw bad('lookup needs "name"');
+    const found = await this.hub.resolve(name as string | number);
+    if (!found) throw new MensageiroError('unknown_recipient', `unknown user ${String(name)}`);
+    this.reply(
+      found.kind === 'user'
+        ? { type: 'lookup', name, id: found.account.id, username: found.account.username, kind: 'user' }
+        : { type: 'lookup', name, id: found.group.id, groupName: found.group.name, kind: 'group' },
+    );
   }
 
   private onDirAddr(frame: NativeObject): void {

@@ -1,0 +1,322 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+export type MessageState = 'sending' | 'sent' | 'delivered' | 'read' | 'received';
+
+export interface StoredIdentity {
+  id: number;
+  username: string | null;
+  token: string | null;
+  server: string;
+  dialect: string;
+}
+
+export interface LocalMessage {
+  localId: number;
+  direction: 'in' | 'out';
+  /** The peer's id for a 1:1 chat, the group's id for a group; null until an outgoing one is acked. */
+  conv: number | null;
+  /** What the user typed as the recipient (alias, username or id), for outgoing messages. */
+  target: string | null;
+  from: number | null;
+  text: string;
+  cid: string | null;
+  mid: number | null;
+  ts: number;
+  state: MessageState;
+  readLocally: boolean;
+}
+
+export interface Contact {
+  alias: string;
+  id: number;
+  username: string | null;
+}
+
+export interface LocalGroup {
+  id: number;
+  name: string;
+  members: number[];
+}
+
+const RANK: Record<MessageState, number> = { sending: 0, sent: 1, delivered: 2, read: 3, received: 0 };
+
+export function defaultHome(): string {
+  return path.join(os.homedir(), '.mensageiro');
+}
+
+interface MessageRow {
+  local_id: number;
+  direction: 'in' | 'out';
+  conv: number | null;
+  target: string | null;
+  sender: number | null;
+  text: string;
+  cid: string | null;
+  mid: number | null;
+  ts: number;
+  state: MessageState;
+  read_locally: number;
+}
+
+const toMessage = (row: MessageRow): LocalMessage => ({
+  localId: row.local_id,
+  direction: row.direction,
+  conv: row.conv,
+  target: row.target,
+  from: row.sender,
+  text: row.text,
+  cid: row.cid,
+  mid: row.mid,
+  ts: row.ts,
+  state: row.state,
+  readLocally: row.read_locally === 1,
+});
+
+/**
+ * Everything a client keeps between runs (seed 002: "deverá restaurar o estado anterior ao
+ * encerramento"): identity, contacts, groups, and the full history with each message's state.
+ * One SQLite file per profile, readable only by its owner.
+ */
+export class LocalState {
+  private readonly db: Database.Database;
+
+  constructor(readonly file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    fs.chmodSync(file, 0o600);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS contacts (alias TEXT PRIMARY KEY COLLATE NOCASE, id INTEGER NOT NULL, username TEXT);
+      CREATE TABLE IF NOT EXISTS groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL, members TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS messages (
+        local_id INTEGER PRIMARY KEY,
+        direction TEXT NOT NULL,
+        conv INTEGER,
+        target TEXT,
+        sender INTEGER,
+        text TEXT NOT NULL,
+        cid TEXT UNIQUE,
+        mid INTEGER,
+        ts INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        read_locally INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS messages_in ON messages (mid) WHERE direction = 'in';
+      CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, local_id);
+    `);
+  }
+
+  static open(home: string, profile: string): LocalState {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(profile)) throw new Error(`bad profile name ${profile}`);
+    return new LocalState(path.join(home, `${profile}.db`));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private getSetting(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
+      { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  private setSetting(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run(key, value);
+  }
+
+  get identity(): StoredIdentity | null {
+    const raw = this.getSetting('identity');
+    return raw === null ? null : (JSON.parse(raw) as StoredIdentity);
+  }
+
+  set identity(identity: StoredIdentity) {
+    this.setSetting('identity', JSON.stringify(identity));
+  }
+
+  get lastSeq(): number {
+    return Number(this.getSetting('lastSeq') ?? 0);
+  }
+
+  set lastSeq(seq: number) {
+    this.setSetting('lastSeq', String(seq));
+  }
+
+  addContact(contact: Contact): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO contacts (alias, id, username) VALUES (?, ?, ?)')
+      .run(contact.alias, contact.id, contact.username);
+  }
+
+  /** After a send to a username succeeds, the username becomes a contact, as in any messenger. */
+  rememberUsername(username: string, id: number): void {
+    if (/^\d+$/.test(username) || this.contact(username) || this.contacts().some((c) => c.id === id)) return;
+    this.addContact({ alias: username, id, username });
+  }
+
+  contacts(): Contact[] {
+    return this.db.prepare('SELECT alias, id, username FROM contacts ORDER BY alias').all() as Contact[];
+  }
+
+  contact(alias: string): Contact | null {
+    return (
+      (this.db.prepare('SELECT alias, id, username FROM contacts WHERE alias = ?').get(alias) as
+        Contact | undefined) ?? null
+    );
+  }
+
+  saveGroup(group: LocalGroup): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO groups (id, name, members) VALUES (?, ?, ?)')
+      .run(group.id, group.name, JSON.stringify(group.members));
+  }
+
+  groups(): LocalGroup[] {
+    const rows = this.db.prepare('SELECT id, name, members FROM groups ORDER BY name, id').all() as Array<{
+      id: number;
+      name: string;
+      members: string;
+    }>;
+    return rows.map((row) => ({ id: row.id, name: row.name, members: JSON.parse(row.members) as number[] }));
+  }
+
+  group(idOrName: number | string): LocalGroup | null {
+    return (
+      this.groups().find(
+        (g) =>
+          g.id === Number(idOrName) ||
+          (g.name !== '' && g.name.toLowerCase() === String(idOrName).toLowerCase()),
+      ) ?? null
+    );
+  }
+
+  /** An outgoing message as the user typed it, before the server has it. */
+  addOutgoing(message: {
+    cid: string;
+    target: string;
+    conv: number | null;
+    text: string;
+    ts: number;
+  }): LocalMessage {
+    const info = this.db
+      .prepare(
+        `INSERT INTO messages (direction, conv, target, text, cid, ts, state) VALUES ('out', ?, ?, ?, ?, ?, 'sending')`,
+      )
+      .run(message.conv, message.target, message.text, message.cid, message.ts);
+    return this.byLocalId(Number(info.lastInsertRowid))!;
+  }
+
+  /** The server acknowledged: the message is durable there. */
+  markSent(cid: string, mid: number | null, conv: number): LocalMessage | null {
+    this.db
+      .prepare(
+        `UPDATE messages SET mid = ?, conv = ?, state = CASE WHEN state = 'sending' THEN 'sent' ELSE state END WHERE cid = ?`,
+      )
+      .run(mid, conv, cid);
+    return this.byCid(cid);
+  }
+
+  /** The send failed for good (say, an unknown recipient): it leaves the history. */
+  dropOutgoing(cid: string): void {
+    this.db.prepare(`DELETE FROM messages WHERE cid = ? AND state = 'sending'`).run(cid);
+  }
+
+  pendingOutgoing(): LocalMessage[] {
+    return (
+      this.db
+        .prepare(`SELECT * FROM messages WHERE direction = 'out' AND state = 'sending' ORDER BY local_id`)
+        .all() as MessageRow[]
+    ).map(toMessage);
+  }
+
+  /** Stores an incoming message once; false if it was already there (a resend). */
+  addIncoming(message: {
+    mid: number | null;
+    from: number;
+    conv: number;
+    text: string;
+    ts: number;
+  }): boolean {
+    const info = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO messages (direction, conv, sender, text, mid, ts, state) VALUES ('in', ?, ?, ?, ?, ?, 'received')`,
+      )
+      .run(message.conv, message.from, message.text, message.mid, message.ts);
+    return info.changes > 0;
+  }
+
+  /**
+   * A receipt watermark: outgoing messages in `conv` up to `mid` (or client time `ts`) reach
+   * `status`. Returns the newest message that moved, for display.
+   */
+  applyReceipt(
+    conv: number,
+    status: 'delivered' | 'read',
+    upTo: { mid?: number; ts?: number },
+  ): LocalMessage | null {
+    const rank = RANK[status];
+    const candidates = (
+      this.db
+        .prepare(
+          `SELECT * FROM messages WHERE direction = 'out' AND conv = ? AND state != 'sending' ORDER BY local_id`,
+        )
+        .all(conv) as MessageRow[]
+    )
+      .map(toMessage)
+      .filter((m) => (upTo.mid !== undefined ? m.mid !== null && m.mid <= upTo.mid : m.ts <= (upTo.ts ?? 0)))
+      .filter((m) => RANK[m.state] < rank);
+    const update = this.db.prepare('UPDATE messages SET state = ? WHERE local_id = ?');
+    this.db.transaction(() => {
+      for (const message of candidates) update.run(status, message.localId);
+    })();
+    const last = candidates[candidates.length - 1];
+    return last ? { ...last, state: status } : null;
+  }
+
+  /** Unread incoming messages, newest per conversation, optionally for one conversation. */
+  unread(conv?: number): Array<{ conv: number; mid: number | null; ts: number; count: number }> {
+    const rows = this.db
+      .prepare(
+        `SELECT conv, MAX(mid) AS mid, MAX(ts) AS ts, COUNT(*) AS count FROM messages
+         WHERE direction = 'in' AND read_locally = 0 ${conv === undefined ? '' : 'AND conv = ?'} GROUP BY conv`,
+      )
+      .all(...(conv === undefined ? [] : [conv])) as Array<{
+      conv: number;
+      mid: number | null;
+      ts: number;
+      count: number;
+    }>;
+    return rows;
+  }
+
+  markReadLocally(conv: number): void {
+    this.db.prepare(`UPDATE messages SET read_locally = 1 WHERE direction = 'in' AND conv = ?`).run(conv);
+  }
+
+  /** The last `limit` messages of one conversation, or of all, oldest first. */
+  history(conv: number | null, limit: number): LocalMessage[] {
+    const rows = (
+      conv === null
+        ? this.db.prepare('SELECT * FROM messages ORDER BY local_id DESC LIMIT ?').all(limit)
+        : this.db
+            .prepare('SELECT * FROM messages WHERE conv = ? ORDER BY local_id DESC LIMIT ?')
+            .all(conv, limit)
+    ) as MessageRow[];
+    return rows.reverse().map(toMessage);
+  }
+
+  private byLocalId(localId: number): LocalMessage | null {
+    const row = this.db.prepare('SELECT * FROM messages WHERE local_id = ?').get(localId) as
+      MessageRow | undefined;
+    return row ? toMessage(row) : null;
+  }
+
+  private byCid(cid: string): LocalMessage | null {
+    const row = this.db.prepare('SELECT * FROM messages WHERE cid = ?').get(cid) as MessageRow | undefined;
+    return row ? toMessage(row) : null;
+  }
+}
