@@ -7,3 +7,11 @@ export { LocalBus } from './bus/local-bus.js';
 export { startServer, type RunningServer } from './server/server.js';
 export { loadConfig, type ServerConfig } from './server/config.js';
 export { NativeDecoder, encodeNative } from './dialects/native/codec.js';
+export {
+  Client,
+  type ClientOptions,
+  type ClientEvents,
+  type IncomingMessage,
+  type IncomingReceipt,
+} from './client/client.js';
+export { LocalState } from './client/local-state.js';

@@ -162,6 +162,8 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   markRead(conv: number, mid: number): void {
+    // What was read was received first: the delivered receipt should not trail the read one.
+    this.flushAck();
     this.write({ type: 'read', conv, mid });
   }
 
@@ -319,6 +321,7 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'welcome':
         return this.onWelcome(frame);
       case 'msg':
+        this.advance(frame.seq);
         this.emit('message', {
           mid: frame.mid as number,
           seq: frame.seq as number,
@@ -328,13 +331,15 @@ export class Client extends EventEmitter<ClientEvents> {
           ts: frame.ts as number,
           at: frame.at as number,
         });
-        return this.received(frame.seq);
+        return this.scheduleAck();
       case 'receipt':
+        this.advance(frame.seq);
         this.emit('receipt', frame as unknown as IncomingReceipt);
-        return this.received(frame.seq);
+        return this.scheduleAck();
       case 'group':
+        this.advance(frame.seq);
         this.emit('group', frame as unknown as IncomingGroup);
-        return this.received(frame.seq);
+        return this.scheduleAck();
       case 'sent': {
         const ack = frame as unknown as SentAck;
         ack.cid = String(frame.cid);
@@ -424,11 +429,13 @@ export class Client extends EventEmitter<ClientEvents> {
     waiter?.reject(error);
   }
 
+  private advance(seq: unknown): void {
+    if (typeof seq === 'number' && seq > this.lastSeq) this.lastSeq = seq;
+  }
+
   /** Acks after the handlers ran, once per turn for everything received in it. */
-  private received(seq: unknown): void {
-    if (typeof seq !== 'number' || seq <= this.lastSeq) return;
-    this.lastSeq = seq;
-    this.ackTimer ??= setImmediate(() => this.flushAck());
+  private scheduleAck(): void {
+    if (this.lastSeq > this.acked) this.ackTimer ??= setImmediate(() => this.flushAck());
   }
 
   private flushAck(): void {
