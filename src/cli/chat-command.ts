@@ -45,6 +45,8 @@ export function addChatCommand(program: Command): void {
     .option('--host <host>', 'server host (default 127.0.0.1)')
     .option('--port <port>', "server port (default: the dialect's classic port)")
     .option('--home <dir>', 'where profiles are kept (default ~/.mensageiro)')
+    .option('--tls', "connect with TLS (native only; the server's --tls-port)")
+    .option('--ca <file>', 'trust only this certificate authority (implies --tls)')
     .option('--username <name>', 'on first run: the username to register')
     .option('--secret <secret>', 'on first run: a secret for the account; later: to sign in with it')
     .action(

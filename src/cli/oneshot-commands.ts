@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Client } from '../client/client.js';
 import { MensageiroError } from '../core/errors.js';
 import { endpointOf } from './chat-command.js';
-import { openProfile, serverLabel, type ProfileOptions } from './profile.js';
+import { openProfile, serverLabel, tlsOption, type ProfileOptions } from './profile.js';
 
 interface CommonOptions extends ProfileOptions {
   profile: string;
@@ -14,7 +14,15 @@ function common(command: Command): Command {
   return command
     .option('--profile <name>', 'local profile (one account each)', 'default')
     .option('--server <host:port>', 'native server address', '127.0.0.1:7333')
-    .option('--home <dir>', 'where profiles are kept (default ~/.mensageiro)');
+    .option('--home <dir>', 'where profiles are kept (default ~/.mensageiro)')
+    .option('--tls', "connect with TLS (the server's --tls-port)")
+    .option('--ca <file>', 'trust only this certificate authority (implies --tls)');
+}
+
+/** The SDK says why in parentheses at the end of its message ("... (ECONNREFUSED ...)"). */
+function reasonOf(message: string): string {
+  const match = /( \([^()]*\))$/.exec(message);
+  return match ? match[1]! : '';
 }
 
 /** A client for a profile with no reconnect: one-shot commands fail fast when the server is away. */
@@ -31,13 +39,17 @@ async function connectOnce(options: CommonOptions & { username?: string; secret?
     register: { username: options.username, secret: options.secret },
     resumeFrom: identity ? state.lastSeq : 0,
     reconnect: false,
+    tls: tlsOption(options),
   });
   try {
     await client.connect();
   } catch (error) {
     state.close();
     throw error instanceof MensageiroError && error.code === 'timeout'
-      ? new MensageiroError('timeout', `cannot reach the server at ${serverLabel(endpoint)}`)
+      ? new MensageiroError(
+          'timeout',
+          `cannot reach the server at ${serverLabel(endpoint)}${reasonOf(error.message)}`,
+        )
       : error;
   }
   state.identity = {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { LocalState, defaultHome } from '../client/local-state.js';
 import { NativeLink } from '../client/chat-link.js';
 import type { Endpoint } from './chat-command.js';
@@ -6,6 +7,15 @@ export interface ProfileOptions {
   home?: string;
   username?: string;
   secret?: string;
+  /** Connect with TLS; `ca` pins a certificate authority file (for a self-signed server). */
+  tls?: boolean;
+  ca?: string;
+}
+
+/** The SDK's TLS option from the command line's --tls and --ca. */
+export function tlsOption(options: ProfileOptions): boolean | { ca: Buffer } | undefined {
+  if (options.ca) return { ca: fs.readFileSync(options.ca) };
+  return options.tls ? true : undefined;
 }
 
 export function openProfile(profile: string, options: ProfileOptions): LocalState {
@@ -24,6 +34,7 @@ export function nativeLinkFor(state: LocalState, endpoint: Endpoint, options: Pr
         : undefined,
     register: { username: options.username, secret: options.secret },
     resumeFrom: identity?.dialect === 'native' ? state.lastSeq : 0,
+    tls: tlsOption(options),
   });
 }
 

@@ -23,6 +23,16 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   logLevel: 'trace, debug, info, warn, error or silent',
   users: 'users.csv to load at start-up (seed 001)',
   messages: 'messages.csv that read mm messages are appended to (default <data>/messages.csv)',
+  writeStallTimeout: 'ms a client may leave its buffer full before it is dropped as a slow consumer',
+  messageBurst: 'messages an account may send at once (0 turns the limit off)',
+  messageRate: 'messages per second an account may send after the burst',
+  registerBurst: 'registrations one address may make at once (0 turns the limit off)',
+  registerRate: 'registrations per second one address may make after the burst',
+  signInBurst: 'sign-in attempts one address may make at once (0 turns the limit off)',
+  signInRate: 'sign-in attempts per second one address may make after the burst',
+  tlsPort: 'native-over-TLS port, used when --tls-cert and --tls-key are given',
+  tlsCert: 'PEM certificate (chain) for TLS',
+  tlsKey: 'PEM private key for TLS',
 };
 
 const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -124,6 +124,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private acked: number;
   private firstConnect: Pending<void> | null = null;
   private lobbyJoined = false;
+  private lastError: string | null = null;
   private watched = new Set<number>();
 
   constructor(private readonly options: ClientOptions) {
@@ -263,7 +264,7 @@ export class Client extends EventEmitter<ClientEvents> {
     socket.setNoDelay(true);
     socket.once(tlsOptions ? 'secureConnect' : 'connect', () => this.signIn());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => undefined);
+    socket.on('error', (error) => (this.lastError = error.message));
     socket.once('close', () => this.onClose(socket));
   }
 
@@ -293,8 +294,9 @@ export class Client extends EventEmitter<ClientEvents> {
     if (wasOnline) this.emit('disconnected', { reason: 'connection closed' });
     if (this.closedByUser) return;
     if (this.options.reconnect === false) {
+      const why = this.lastError ? ` (${this.lastError})` : '';
       this.firstConnect?.reject(
-        new MensageiroError('timeout', `cannot reach ${this.options.host}:${this.options.port}`),
+        new MensageiroError('timeout', `cannot reach ${this.options.host}:${this.options.port}${why}`),
       );
       this.firstConnect = null;
       return;

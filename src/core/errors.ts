@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'name_taken'
   | 'too_many_connections'
   | 'slow_consumer'
+  | 'rate_limited'
   | 'timeout'
   | 'shutting_down'
   | 'internal';

@@ -3,6 +3,7 @@ import { MensageiroError } from './errors.js';
 import { Lobby } from './lobby.js';
 import type { Bus, NewMessage, ReadMark, Store } from './ports.js';
 import { Presence } from './presence.js';
+import { RateLimiter, type RateLimit } from './rate-limiter.js';
 import { hashSecret, hashToken, newToken, randomAccountId, verifySecret } from './secrets.js';
 import { MAX_ACCOUNT_ID, MAX_GROUP_SIZE } from './types.js';
 import type { Account, AccountId, Delivery, Group, InboxItem, StoredMessage } from './types.js';
@@ -11,10 +12,31 @@ import { InboxStream, type InboxSink } from './inbox-stream.js';
 const USERNAME = /^[A-Za-z0-9_.-]{1,32}$/;
 const ID_RETRIES = 8;
 
+export interface HubLimits {
+  /** Messages per account. Signal allows a burst of 60, then one a second. */
+  messages: RateLimit;
+  /** Registrations per IP address. */
+  registrations: RateLimit;
+  /** Sign-in attempts per IP address. */
+  signIns: RateLimit;
+}
+
+export const DEFAULT_LIMITS: HubLimits = {
+  messages: { burst: 60, perSecond: 1 },
+  registrations: { burst: 30, perSecond: 0.1 },
+  signIns: { burst: 30, perSecond: 1 },
+};
+
 export interface HubOptions {
   store: Store;
   bus: Bus;
   now?: () => number;
+  limits?: HubLimits;
+}
+
+/** Where a request comes from: the client's IP address, for the per-address limits. */
+export interface Origin {
+  ip: string;
 }
 
 export interface Credentials {
@@ -59,21 +81,36 @@ export class Hub {
   readonly lobby: Lobby;
   readonly directory: Directory;
   readonly now: () => number;
+  private readonly messageLimit: RateLimiter;
+  private readonly registrationLimit: RateLimiter;
+  private readonly signInLimit: RateLimiter;
 
   constructor(options: HubOptions) {
     this.store = options.store;
     this.bus = options.bus;
     this.now = options.now ?? Date.now;
+    const limits = options.limits ?? DEFAULT_LIMITS;
+    this.messageLimit = new RateLimiter('messages', limits.messages, this.now);
+    this.registrationLimit = new RateLimiter(
+      'registrations from your address',
+      limits.registrations,
+      this.now,
+    );
+    this.signInLimit = new RateLimiter('sign-in attempts from your address', limits.signIns, this.now);
     this.presence = new Presence(this.bus);
     this.lobby = new Lobby(this.bus, this.now);
     this.directory = new Directory(this.now);
   }
 
   /** Creates an account with a random id; returns a session token when it has a secret. */
-  async register(request: { username?: string; secret?: string } = {}): Promise<{
+  async register(
+    request: { username?: string; secret?: string } = {},
+    origin?: Origin,
+  ): Promise<{
     account: Account;
     token: string | null;
   }> {
+    if (origin) this.registrationLimit.take(origin.ip);
     const username = request.username ?? null;
     if (username !== null && !validUsername(username)) {
       throw new MensageiroError(
@@ -93,7 +130,11 @@ export class Hub {
   }
 
   /** Sign-in with a secret or a token, for the dialects that carry one. */
-  async signIn(credentials: Credentials): Promise<{ account: Account; token: string | null }> {
+  async signIn(
+    credentials: Credentials,
+    origin?: Origin,
+  ): Promise<{ account: Account; token: string | null }> {
+    if (origin) this.signInLimit.take(origin.ip);
     if (credentials.token !== undefined) {
       const id = await this.store.accountForToken(hashToken(credentials.token));
       const account = id === null ? null : await this.store.getAccount(id);
@@ -120,7 +161,9 @@ export class Hub {
   async signInWithoutSecret(
     lookup: { id?: AccountId; username?: string },
     createIfMissing: boolean,
+    origin?: Origin,
   ): Promise<Account> {
+    if (origin) this.signInLimit.take(origin.ip);
     let account = await this.findAccount(lookup);
     if (!account && createIfMissing && lookup.id !== undefined) {
       if (await this.store.idExists(lookup.id))
@@ -174,6 +217,7 @@ export class Hub {
    * messages share one group commit and keep their order.
    */
   async prepareSend(from: AccountId, request: SendRequest): Promise<NewMessage> {
+    this.messageLimit.take(from);
     const recipient = await this.resolve(request.to);
     if (!recipient) throw new MensageiroError('unknown_recipient', `unknown recipient ${request.to}`);
     let to: AccountId;

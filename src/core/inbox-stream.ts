@@ -96,8 +96,14 @@ export class InboxStream {
           }
           const items = await this.hub.store.readInbox(this.user, this.next - 1, PAGE);
           if (this.closed || items.length === 0) break;
-          this.emit(items);
-          if (items.length < PAGE) break;
+          // Item by item, so a connection holds at most its high-water mark plus one frame;
+          // what does not fit now is read again from the store after the drain.
+          let fits = 0;
+          while (fits < items.length && (fits === 0 || this.sink.writable())) {
+            this.emit(items.slice(fits, fits + 1));
+            fits++;
+          }
+          if (fits === items.length && items.length < PAGE) break;
         }
       } while (this.pullAgain && !this.closed);
     } catch (error) {

@@ -27,6 +27,17 @@ export interface ServerConfig {
   logLevel: string;
   users: string | null;
   messages: string | null;
+  /** A connection whose buffer stays over the high-water mark this long is dropped (ms). */
+  writeStallTimeout: number;
+  messageBurst: number;
+  messageRate: number;
+  registerBurst: number;
+  registerRate: number;
+  signInBurst: number;
+  signInRate: number;
+  tlsPort: PortSetting;
+  tlsCert: string | null;
+  tlsKey: string | null;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -50,6 +61,16 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
   users: null,
   messages: null,
+  writeStallTimeout: 30_000,
+  messageBurst: 60,
+  messageRate: 1,
+  registerBurst: 30,
+  registerRate: 0.1,
+  signInBurst: 30,
+  signInRate: 1,
+  tlsPort: 7334,
+  tlsCert: null,
+  tlsKey: null,
 };
 
 type Kind = 'string' | 'number' | 'port' | 'sync' | 'path';
@@ -75,6 +96,16 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   logLevel: 'string',
   users: 'path',
   messages: 'path',
+  writeStallTimeout: 'number',
+  messageBurst: 'number',
+  messageRate: 'number',
+  registerBurst: 'number',
+  registerRate: 'number',
+  signInBurst: 'number',
+  signInRate: 'number',
+  tlsPort: 'port',
+  tlsCert: 'path',
+  tlsKey: 'path',
 };
 
 export const CONFIG_KEYS = Object.keys(KINDS) as Array<keyof ServerConfig>;

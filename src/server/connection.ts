@@ -28,6 +28,8 @@ export class Connection {
   lastActivity = Date.now();
   /** Set by the session once the client has identified itself; ends the handshake timeout. */
   established = false;
+  /** Since when the buffer has been over the high-water mark with no drain; null when it is not. */
+  blockedSince: number | null = null;
   private outgoing: Buffer[] = [];
   private outgoingBytes = 0;
   private flushScheduled = false;
@@ -41,7 +43,10 @@ export class Connection {
   ) {
     this.remoteAddress = plainAddress(socket.remoteAddress);
     this.remotePort = socket.remotePort ?? 0;
-    socket.on('drain', () => this.notifyDrain());
+    socket.on('drain', () => {
+      this.blockedSince = null;
+      this.notifyDrain();
+    });
   }
 
   get isClosed(): boolean {
@@ -68,7 +73,9 @@ export class Connection {
   }
 
   writable(): boolean {
-    return !this.closed && this.bufferedBytes < this.options.highWaterMark;
+    const writable = !this.closed && this.bufferedBytes < this.options.highWaterMark;
+    if (!writable && this.blockedSince === null) this.blockedSince = Date.now();
+    return writable;
   }
 
   /** Calls back once the buffer is below the high-water mark; never, if the connection closes first. */

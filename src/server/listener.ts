@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { MensageiroError } from '../core/errors.js';
 import type { ServerConfig } from './config.js';
@@ -51,9 +52,18 @@ export class DialectListener {
     readonly dialect: Dialect,
     private readonly context: DialectContext,
     private readonly limits: ConnectionLimits,
+    /** With a certificate and key, the port speaks TLS; the session sees a plain stream. */
+    secure?: tls.TlsOptions,
   ) {
-    this.log = context.log.child({ dialect: dialect.name });
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.log = context.log.child({ dialect: dialect.name, ...(secure ? { tls: true } : {}) });
+    this.server = secure
+      ? tls.createServer({ ...secure, noDelay: true }, (socket) => this.accept(socket))
+      : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    if (secure) {
+      this.server.on('tlsClientError', (error, socket) => {
+        this.log.info({ ip: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
+      });
+    }
   }
 
   get connectionCount(): number {
@@ -125,6 +135,7 @@ export class DialectListener {
     const now = Date.now();
     const handshake = this.dialect.handshakeTimeoutMs(this.context.config);
     const idle = this.dialect.idleTimeoutMs(this.context.config);
+    const stall = this.context.config.writeStallTimeout;
     for (const connection of this.sessions.keys()) {
       if (connection.isClosed) continue;
       if (!connection.established && handshake !== null && now - connection.connectedAt > handshake) {
@@ -132,6 +143,17 @@ export class DialectListener {
         connection.destroy();
       } else if (idle !== null && now - connection.lastActivity > idle) {
         this.log.info({ conn: connection.id, ip: connection.remoteAddress }, 'idle timeout');
+        connection.destroy();
+      } else if (
+        connection.blockedSince !== null &&
+        now - connection.blockedSince > stall &&
+        !connection.writable()
+      ) {
+        // It stopped reading: drop it; it resumes from the store when it comes back.
+        this.log.warn(
+          { conn: connection.id, ip: connection.remoteAddress, buffered: connection.bufferedBytes },
+          'slow consumer disconnected',
+        );
         connection.destroy();
       }
     }

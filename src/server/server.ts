@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Hub } from '../core/hub.js';
 import type { Bus, Store } from '../core/ports.js';
@@ -14,11 +15,23 @@ import type { Dialect } from './dialect.js';
 import { ConnectionLimits, DialectListener } from './listener.js';
 import { createLogger } from './logger.js';
 
-export type DialectName = 'native' | 'mm' | 'zap' | 'p2p' | 'lobby' | 'metrics';
+export type DialectName = 'native' | 'tls' | 'mm' | 'zap' | 'p2p' | 'lobby' | 'metrics';
 
 /** Each dialect with the setting that holds its port; a factory, since some keep per-server state. */
-const DIALECTS: Array<{ create: () => Dialect; port: (config: ServerConfig) => PortSetting }> = [
+const DIALECTS: Array<{
+  create: () => Dialect;
+  port: (config: ServerConfig) => PortSetting;
+  /** The key in `ports` when it is not the dialect's name; TLS listeners need a certificate. */
+  key?: DialectName;
+  tls?: boolean;
+}> = [
   { create: () => nativeDialect, port: (config) => config.nativePort },
+  {
+    create: () => nativeDialect,
+    port: (config) => (config.tlsCert && config.tlsKey ? config.tlsPort : null),
+    key: 'tls',
+    tls: true,
+  },
   { create: createMmDialect, port: (config) => config.mmPort },
   { create: () => zapDialect, port: (config) => config.zapPort },
   { create: () => p2pDialect, port: (config) => config.p2pPort },
@@ -45,7 +58,15 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const log = parts.log ?? createLogger(config.logLevel);
   const store = parts.store ?? new SqliteStore({ dataDir: config.data, synchronous: config.sync });
   const bus = parts.bus ?? new LocalBus();
-  const hub = new Hub({ store, bus });
+  const hub = new Hub({
+    store,
+    bus,
+    limits: {
+      messages: { burst: config.messageBurst, perSecond: config.messageRate },
+      registrations: { burst: config.registerBurst, perSecond: config.registerRate },
+      signIns: { burst: config.signInBurst, perSecond: config.signInRate },
+    },
+  });
   const limits = new ConnectionLimits(config);
   const context = { hub, config, log };
   const listeners: DialectListener[] = [];
@@ -54,17 +75,23 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const stopDialects = () => Promise.all(started.map((dialect) => dialect.stop?.()));
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | null = null;
   try {
-    for (const { create, port } of DIALECTS) {
-      const wanted = port(config);
+    for (const entry of DIALECTS) {
+      const wanted = entry.port(config);
       if (wanted === null) continue;
-      const dialect = create();
-      await dialect.start?.(context);
-      started.push(dialect);
-      const listener = new DialectListener(dialect, context, limits);
+      const dialect = entry.create();
+      if (!started.includes(dialect)) {
+        await dialect.start?.(context);
+        started.push(dialect);
+      }
+      const secure = entry.tls
+        ? { cert: fs.readFileSync(config.tlsCert!), key: fs.readFileSync(config.tlsKey!) }
+        : undefined;
+      const listener = new DialectListener(dialect, context, limits, secure);
       const bound = await listener.listen(wanted, config.host);
       listeners.push(listener);
-      ports[dialect.name as DialectName] = bound;
-      log.info({ dialect: dialect.name, port: bound, host: config.host }, 'listening');
+      const key = entry.key ?? (dialect.name as DialectName);
+      ports[key] = bound;
+      log.info({ dialect: key, port: bound, host: config.host }, 'listening');
     }
     if (config.metricsPort !== null) {
       metricsServer = await serveMetrics(

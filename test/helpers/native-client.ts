@@ -14,8 +14,13 @@ export function frame(value: unknown): string {
  * codec), so the tests check the wire, not the code that produced it.
  */
 export function parseFrames(bytes: Buffer): Frame[] {
+  return parseFramesFrom(bytes, 0).frames;
+}
+
+/** Parses complete frames from `start`; returns them and where the next one begins. */
+export function parseFramesFrom(bytes: Buffer, start: number): { frames: Frame[]; next: number } {
   const frames: Frame[] = [];
-  let at = 0;
+  let at = start;
   while (at < bytes.length) {
     const compressed = bytes[at] === 0x7a;
     const comma = bytes.indexOf(0x2c, at);
@@ -27,18 +32,30 @@ export function parseFrames(bytes: Buffer): Frame[] {
     frames.push(JSON.parse(body.toString('utf8')) as Frame);
     at = comma + 1 + length;
   }
-  return frames;
+  return { frames, next: at };
 }
 
 export class NativeTestClient {
+  private parsed: Frame[] = [];
+  private pending = Buffer.alloc(0);
+  private chunksSeen = 0;
+
   private constructor(readonly raw: RawSocket) {}
 
   static async connect(port: number): Promise<NativeTestClient> {
     return new NativeTestClient(await RawSocket.connect(port));
   }
 
+  /** Every frame received so far; only new bytes are parsed on each call. */
   get frames(): Frame[] {
-    return parseFrames(this.raw.received);
+    const fresh = this.raw.chunks.slice(this.chunksSeen);
+    if (fresh.length === 0) return this.parsed;
+    this.chunksSeen = this.raw.chunks.length;
+    const bytes = Buffer.concat([this.pending, ...fresh]);
+    const { frames, next } = parseFramesFrom(bytes, 0);
+    for (const frame of frames) this.parsed.push(frame);
+    this.pending = bytes.subarray(next);
+    return this.parsed;
   }
 
   send(value: unknown): Promise<void> {

@@ -6,14 +6,17 @@ import net from 'node:net';
  */
 export class RawSocket {
   readonly socket: net.Socket;
-  received = Buffer.alloc(0);
   closed = false;
+  /** Every chunk received, in order; readers that parse incrementally keep their own index. */
+  readonly chunks: Buffer[] = [];
+  private joined = Buffer.alloc(0);
+  private joinedChunks = 0;
   private waiters: Array<() => void> = [];
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
+      this.chunks.push(chunk);
       this.wake();
     });
     socket.on('close', () => {
@@ -34,6 +37,15 @@ export class RawSocket {
     return new Promise((resolve, reject) =>
       this.socket.write(data, (error) => (error ? reject(error) : resolve())),
     );
+  }
+
+  /** Every byte received so far (joined lazily, so large transfers stay linear). */
+  get received(): Buffer {
+    if (this.joinedChunks < this.chunks.length) {
+      this.joined = Buffer.concat([this.joined, ...this.chunks.slice(this.joinedChunks)]);
+      this.joinedChunks = this.chunks.length;
+    }
+    return this.joined;
   }
 
   get text(): string {

@@ -71,9 +71,11 @@ export class MmSession implements Session {
         // The same escaping both ways: `\n` is a line break and `\\` a backslash.
         await this.hub.send(this.account.id, { to: parsed.dest, text: unescapeText(parsed.text) });
       } catch (error) {
-        if (!isMensageiroError(error) || error.code !== 'unknown_recipient') throw error;
+        if (!isMensageiroError(error)) throw error;
         // Discarded, as the seed says, and the user is told in-band.
-        notes.push(notices.unknownUser(parsed.dest));
+        if (error.code === 'unknown_recipient') notes.push(notices.unknownUser(parsed.dest));
+        else if (error.code === 'rate_limited') notes.push(error.message);
+        else throw error;
       }
     }
     await this.reply(notes);
@@ -81,13 +83,17 @@ export class MmSession implements Session {
 
   private async login(name: string): Promise<void> {
     try {
-      this.account = await this.hub.signInWithoutSecret({ username: name }, false);
+      this.account = await this.hub.signInWithoutSecret({ username: name }, false, {
+        ip: this.connection.remoteAddress,
+      });
     } catch (error) {
       if (!isMensageiroError(error)) throw error;
       const text =
         error.code === 'auth_required'
           ? `${name} signs in with a secret; use the native client`
-          : notices.unknownUser(name);
+          : error.code === 'rate_limited'
+            ? error.message
+            : notices.unknownUser(name);
       this.refuse(text);
       return;
     }

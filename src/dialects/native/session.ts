@@ -46,6 +46,7 @@ export class NativeSession implements Session {
   private readonly decoder: NativeDecoder;
   private readonly work: OrderedWork;
   private readonly hub: Hub;
+  private readonly origin: { ip: string };
   private account: Account | null = null;
   private inbox: InboxStream | null = null;
   private legacy = false;
@@ -57,6 +58,7 @@ export class NativeSession implements Session {
     context: DialectContext,
   ) {
     this.hub = context.hub;
+    this.origin = { ip: connection.remoteAddress };
     this.decoder = new NativeDecoder(context.config.maxFrame);
     this.work = new OrderedWork((error) => this.fail(error));
   }
@@ -154,7 +156,7 @@ export class NativeSession implements Session {
   private async onNew(frame: NativeObject): Promise<void> {
     this.assertSignedOut();
     if (!isAccountId(frame.id)) throw bad('new needs "id", an integer in [1, 10^13)');
-    const account = await this.hub.signInWithoutSecret({ id: frame.id }, true);
+    const account = await this.hub.signInWithoutSecret({ id: frame.id }, true, this.origin);
     const extended = frame.acks !== undefined || frame.resume !== undefined || frame.compress !== undefined;
     if (frame.compress === true) this.compress = true;
     const options: StartOptions = {
@@ -169,7 +171,7 @@ export class NativeSession implements Session {
     this.assertSignedOut();
     const username = optionalString(frame, 'username');
     const secret = optionalString(frame, 'secret');
-    const { account, token } = await this.hub.register({ username, secret });
+    const { account, token } = await this.hub.register({ username, secret }, this.origin);
     if (frame.compress === true) this.compress = true;
     await this.start(account, { legacy: false, acks: frame.acks === true, resume: null }, token);
   }
@@ -178,12 +180,15 @@ export class NativeSession implements Session {
     this.assertSignedOut();
     const id = frame.id;
     if (id !== undefined && !isAccountId(id)) throw bad('id must be an integer in [1, 10^13)');
-    const { account, token } = await this.hub.signIn({
-      id: id as number | undefined,
-      username: optionalString(frame, 'username'),
-      secret: optionalString(frame, 'secret'),
-      token: optionalString(frame, 'token'),
-    });
+    const { account, token } = await this.hub.signIn(
+      {
+        id: id as number | undefined,
+        username: optionalString(frame, 'username'),
+        secret: optionalString(frame, 'secret'),
+        token: optionalString(frame, 'token'),
+      },
+      this.origin,
+    );
     if (frame.compress === true) this.compress = true;
     const options = { legacy: false, acks: frame.acks === true, resume: optionalSeq(frame, 'resume') };
     await this.start(account, options, token);

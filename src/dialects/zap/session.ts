@@ -102,7 +102,7 @@ export class ZapSession implements Session {
   private async handle(frame: ZapFrame): Promise<void> {
     switch (frame.code) {
       case '01': {
-        const { account } = await this.hub.register();
+        const { account } = await this.hub.register({}, { ip: this.connection.remoteAddress });
         this.send({ code: '02', id: account.id });
         this.enter(account.id);
         return;
@@ -126,7 +126,7 @@ export class ZapSession implements Session {
   private async onConnect(id: number): Promise<void> {
     if (this.me === id) return;
     try {
-      await this.hub.signInWithoutSecret({ id }, false);
+      await this.hub.signInWithoutSecret({ id }, false, { ip: this.connection.remoteAddress });
     } catch (error) {
       this.connection.log.info(
         { conn: this.connection.id, id, reason: (error as Error).message },
