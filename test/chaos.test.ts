@@ -40,64 +40,82 @@ afterEach(async () => {
 });
 
 describe('chaos: SIGKILL under load', () => {
-  it(`loses and duplicates nothing that was acknowledged, across ${KILLS} kills`, async () => {
-    const dataDir = tempDir();
-    const port = await freePort();
-    const args = ['--native-port', String(port), '--message-burst', '0', '--sign-in-burst', '0', '--register-burst', '0'];
-    const start = async () => (server = await spawnServer(dataDir, args));
-    await start();
-    const options = { host: '127.0.0.1', port, minReconnectDelayMs: 20, maxReconnectDelayMs: 200 };
-
-    const receiver = new Client({ ...options, register: { username: 'sink' } });
-    const received: string[] = [];
-    receiver.on('message', (m) => received.push(m.text));
-    const senders = Array.from({ length: SENDERS }, (_, i) => new Client({ ...options, register: { username: `source${i}` } }));
-    await Promise.all([receiver, ...senders].map((c) => c.connect()));
-
-    const acked = new Set<string>();
-    let stop = false;
-    const load = senders.map(async (sender, i) => {
-      let n = 0;
-      const inFlight = new Set<Promise<unknown>>();
-      while (!stop) {
-        if (inFlight.size >= WINDOW) {
-          await Promise.race(inFlight);
-          continue;
-        }
-        const text = `${i}:${n++}`;
-        const sent = sender.send(receiver.id!, text).then(() => acked.add(text));
-        inFlight.add(sent);
-        void sent.finally(() => inFlight.delete(sent));
-        if (n % WINDOW === 0) await sleep(1);
-      }
-      await Promise.all(inFlight);
-    });
-
-    for (let kill = 1; kill <= KILLS; kill++) {
-      await sleep(150 + Math.random() * 450);
-      await server!.kill('SIGKILL');
-      const db = new Database(path.join(dataDir, 'mensageiro.db'), { readonly: true });
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      db.close();
+  it(
+    `loses and duplicates nothing that was acknowledged, across ${KILLS} kills`,
+    async () => {
+      const dataDir = tempDir();
+      const port = await freePort();
+      const args = [
+        '--native-port',
+        String(port),
+        '--message-burst',
+        '0',
+        '--sign-in-burst',
+        '0',
+        '--register-burst',
+        '0',
+      ];
+      const start = async () => (server = await spawnServer(dataDir, args));
       await start();
-    }
-    stop = true;
-    // Every send still in an outbox goes again after the last restart, and is acknowledged.
-    await Promise.all(load);
-    await until(() => senders.every((s) => s.unacknowledged.length === 0), 'all outboxes drained');
-    await until(() => [...acked].every((text) => received.includes(text)), 'every acked message delivered');
+      const options = { host: '127.0.0.1', port, minReconnectDelayMs: 20, maxReconnectDelayMs: 200 };
 
-    const unique = new Set(received);
-    const lost = [...acked].filter((text) => !unique.has(text)).length;
-    const duplicated = received.length - unique.size;
-    console.log(`chaos: ${KILLS} kills, acked ${acked.size}, delivered ${unique.size}, lost ${lost}, duplicated ${duplicated}`);
-    expect(lost).toBe(0);
-    expect(duplicated).toBe(0);
-    for (let i = 0; i < SENDERS; i++) {
-      const order = received.filter((t) => t.startsWith(`${i}:`)).map((t) => Number(t.split(':')[1]));
-      expect(order).toEqual([...order].sort((a, b) => a - b));
-    }
-    expect(acked.size).toBeGreaterThan(KILLS * 10);
-    for (const client of [receiver, ...senders]) client.close();
-  }, Math.max(60_000, KILLS * 8000));
+      const receiver = new Client({ ...options, register: { username: 'sink' } });
+      const received: string[] = [];
+      receiver.on('message', (m) => received.push(m.text));
+      const senders = Array.from(
+        { length: SENDERS },
+        (_, i) => new Client({ ...options, register: { username: `source${i}` } }),
+      );
+      await Promise.all([receiver, ...senders].map((c) => c.connect()));
+
+      const acked = new Set<string>();
+      let stop = false;
+      const load = senders.map(async (sender, i) => {
+        let n = 0;
+        const inFlight = new Set<Promise<unknown>>();
+        while (!stop) {
+          if (inFlight.size >= WINDOW) {
+            await Promise.race(inFlight);
+            continue;
+          }
+          const text = `${i}:${n++}`;
+          const sent = sender.send(receiver.id!, text).then(() => acked.add(text));
+          inFlight.add(sent);
+          void sent.finally(() => inFlight.delete(sent));
+          if (n % WINDOW === 0) await sleep(1);
+        }
+        await Promise.all(inFlight);
+      });
+
+      for (let kill = 1; kill <= KILLS; kill++) {
+        await sleep(150 + Math.random() * 450);
+        await server!.kill('SIGKILL');
+        const db = new Database(path.join(dataDir, 'mensageiro.db'), { readonly: true });
+        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+        db.close();
+        await start();
+      }
+      stop = true;
+      // Every send still in an outbox goes again after the last restart, and is acknowledged.
+      await Promise.all(load);
+      await until(() => senders.every((s) => s.unacknowledged.length === 0), 'all outboxes drained');
+      await until(() => [...acked].every((text) => received.includes(text)), 'every acked message delivered');
+
+      const unique = new Set(received);
+      const lost = [...acked].filter((text) => !unique.has(text)).length;
+      const duplicated = received.length - unique.size;
+      console.log(
+        `chaos: ${KILLS} kills, acked ${acked.size}, delivered ${unique.size}, lost ${lost}, duplicated ${duplicated}`,
+      );
+      expect(lost).toBe(0);
+      expect(duplicated).toBe(0);
+      for (let i = 0; i < SENDERS; i++) {
+        const order = received.filter((t) => t.startsWith(`${i}:`)).map((t) => Number(t.split(':')[1]));
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+      }
+      expect(acked.size).toBeGreaterThan(KILLS * 10);
+      for (const client of [receiver, ...senders]) client.close();
+    },
+    Math.max(60_000, KILLS * 8000),
+  );
 });

@@ -24,7 +24,8 @@ interface Target {
   valid: Buffer[];
 }
 
-const errorsOnly = (results: Array<{ ok: boolean; error?: unknown }>) => results.filter((r) => !r.ok).map((r) => r.error);
+const errorsOnly = (results: Array<{ ok: boolean; error?: unknown }>) =>
+  results.filter((r) => !r.ok).map((r) => r.error);
 
 const targets: Target[] = [
   {
@@ -57,13 +58,17 @@ const targets: Target[] = [
     feed: (chunks) => {
       const decoder = new LineDecoder(256);
       const results = chunks.flatMap((c) => decoder.push(c));
-      for (const r of results) if (r.ok) {
-        parseClientLine(r.line);
-        parseInstruction(r.line);
-      }
+      for (const r of results)
+        if (r.ok) {
+          parseClientLine(r.line);
+          parseInstruction(r.line);
+        }
       return errorsOnly(results);
     },
-    valid: [Buffer.from('alice\n@bob oi\n\n'), Buffer.from('USER ana:5000\r\nLIST\r\nADDR bia\r\nKEEP\r\nDISC\r\n')],
+    valid: [
+      Buffer.from('alice\n@bob oi\n\n'),
+      Buffer.from('USER ana:5000\r\nLIST\r\nADDR bia\r\nKEEP\r\nDISC\r\n'),
+    ],
   },
   {
     name: 'lobby',
@@ -89,37 +94,54 @@ const chunksOf = (bytes: Buffer, cuts: number[]) => {
 
 const mutation = fc.record({
   which: fc.nat(),
-  edits: fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), kind: fc.constantFrom('set', 'insert', 'delete') }), { minLength: 1, maxLength: 4 }),
+  edits: fc.array(
+    fc.record({
+      at: fc.nat(),
+      byte: fc.integer({ min: 0, max: 255 }),
+      kind: fc.constantFrom('set', 'insert', 'delete'),
+    }),
+    { minLength: 1, maxLength: 4 },
+  ),
   cuts: fc.array(fc.nat(), { maxLength: 4 }),
 });
 
 describe(`fuzz: every codec, ${RUNS} random and ${RUNS} mutated inputs each`, () => {
   for (const target of targets) {
-    it(`${target.name}: random bytes`, () => {
-      fc.assert(
-        fc.property(fc.array(fc.uint8Array({ maxLength: 128 }), { maxLength: 6 }), (chunks) => {
-          for (const error of target.feed(chunks.map((c) => Buffer.from(c)))) expect(error).toBeInstanceOf(MensageiroError);
-        }),
-        { numRuns: RUNS },
-      );
-      console.log(`fuzz ${target.name}: ${RUNS} random inputs, no exception but MensageiroError`);
-    }, TIMEOUT);
+    it(
+      `${target.name}: random bytes`,
+      () => {
+        fc.assert(
+          fc.property(fc.array(fc.uint8Array({ maxLength: 128 }), { maxLength: 6 }), (chunks) => {
+            for (const error of target.feed(chunks.map((c) => Buffer.from(c))))
+              expect(error).toBeInstanceOf(MensageiroError);
+          }),
+          { numRuns: RUNS },
+        );
+        console.log(`fuzz ${target.name}: ${RUNS} random inputs, no exception but MensageiroError`);
+      },
+      TIMEOUT,
+    );
 
-    it(`${target.name}: mutations of valid frames`, () => {
-      fc.assert(
-        fc.property(mutation, ({ which, edits, cuts }) => {
-          const bytes = [...Buffer.concat(target.valid.slice(which % target.valid.length))];
-          for (const edit of edits) {
-            const at = edit.at % (bytes.length + 1);
-            if (edit.kind === 'set' && at < bytes.length) bytes[at] = edit.byte;
-            else if (edit.kind === 'insert') bytes.splice(at, 0, edit.byte);
-            else if (at < bytes.length) bytes.splice(at, 1);
-          }
-          for (const error of target.feed(chunksOf(Buffer.from(bytes), cuts))) expect(error).toBeInstanceOf(MensageiroError);
-        }),
-        { numRuns: RUNS },
-      );
-      console.log(`fuzz ${target.name}: ${RUNS} mutated frames, no exception but MensageiroError`);
-    }, TIMEOUT);
+    it(
+      `${target.name}: mutations of valid frames`,
+      () => {
+        fc.assert(
+          fc.property(mutation, ({ which, edits, cuts }) => {
+            const bytes = [...Buffer.concat(target.valid.slice(which % target.valid.length))];
+            for (const edit of edits) {
+              const at = edit.at % (bytes.length + 1);
+              if (edit.kind === 'set' && at < bytes.length) bytes[at] = edit.byte;
+              else if (edit.kind === 'insert') bytes.splice(at, 0, edit.byte);
+              else if (at < bytes.length) bytes.splice(at, 1);
+            }
+            for (const error of target.feed(chunksOf(Buffer.from(bytes), cuts)))
+              expect(error).toBeInstanceOf(MensageiroError);
+          }),
+          { numRuns: RUNS },
+        );
+        console.log(`fuzz ${target.name}: ${RUNS} mutated frames, no exception but MensageiroError`);
+      },
+      TIMEOUT,
+    );
   }
 });

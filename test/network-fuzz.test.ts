@@ -20,8 +20,16 @@ function random(seed: number): () => number {
 }
 
 const VALID: Record<string, Buffer[]> = {
-  native: [encodeNative({ type: 'new', id: 77 }), encodeNative({ type: 'msg', to: 77, text: 'x', cid: 1 }), encodeNative({ type: 'register' }, true)],
-  zap: [encodeZap({ code: '01' }), encodeZap({ code: '05', src: 1, dst: 2, ts: 3, data: 'oi' }), encodeZap({ code: '10', creator: 1, ts: 1, members: [2] })],
+  native: [
+    encodeNative({ type: 'new', id: 77 }),
+    encodeNative({ type: 'msg', to: 77, text: 'x', cid: 1 }),
+    encodeNative({ type: 'register' }, true),
+  ],
+  zap: [
+    encodeZap({ code: '01' }),
+    encodeZap({ code: '05', src: 1, dst: 2, ts: 3, data: 'oi' }),
+    encodeZap({ code: '10', creator: 1, ts: 1, members: [2] }),
+  ],
   mm: [Buffer.from('alice\n@bob oi\n')],
   p2p: [Buffer.from('USER fuzz:1\r\nLIST\r\nADDR x\r\n')],
   lobby: [encodeLobbyInput('oi'), encodeLobbyInput(':D')],
@@ -33,7 +41,8 @@ function garbage(next: () => number, port: string): Buffer {
   }
   const valid = VALID[port]!;
   const bytes = [...valid[Math.floor(next() * valid.length)]!];
-  for (let edits = 1 + Math.floor(next() * 4); edits > 0; edits--) bytes[Math.floor(next() * bytes.length)] = Math.floor(next() * 256);
+  for (let edits = 1 + Math.floor(next() * 4); edits > 0; edits--)
+    bytes[Math.floor(next() * bytes.length)] = Math.floor(next() * 256);
   return Buffer.from(bytes);
 }
 

@@ -53,17 +53,33 @@ export function addServerCommand(program: Command): void {
     const { config: file, ...flags } = options;
     const config = loadConfig({ flags, env: process.env, file: (file as string | undefined) ?? null });
     const server = await startServer(config);
+    let stopping = false;
+    const exit = (code: number) => {
+      server.log.flush();
+      process.exit(code);
+    };
     const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal: the user wants out now.
+        server.log.warn({ signal }, 'second signal: exiting without waiting');
+        exit(1);
+      }
+      stopping = true;
       server.log.info({ signal }, 'signal received');
+      // A connection that will not close must not keep the process up forever.
+      setTimeout(() => {
+        server.log.error('graceful shutdown took over 10 s; exiting');
+        exit(1);
+      }, 10_000).unref();
       server
         .close()
-        .then(() => process.exit(0))
+        .then(() => exit(0))
         .catch((error: unknown) => {
           server.log.error({ err: error }, 'unclean shutdown');
-          process.exit(1);
+          exit(1);
         });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
 }

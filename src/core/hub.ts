@@ -23,8 +23,8 @@ export interface HubLimits {
 
 export const DEFAULT_LIMITS: HubLimits = {
   messages: { burst: 60, perSecond: 1 },
-  registrations: { burst: 30, perSecond: 0.1 },
-  signIns: { burst: 30, perSecond: 1 },
+  registrations: { burst: 60, perSecond: 0.5 },
+  signIns: { burst: 100, perSecond: 5 },
 };
 
 export interface HubOptions {

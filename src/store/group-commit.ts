@@ -20,6 +20,8 @@ export class GroupCommit {
     private readonly transaction: (body: () => void) => void,
     /** Runs `op` under a savepoint inside the open transaction. */
     private readonly savepoint: <T>(op: () => T) => T,
+    /** Called after a rolled-back attempt, so caches of uncommitted state can be dropped. */
+    private readonly onRollback: () => void = () => {},
   ) {}
 
   submit<T>(run: () => T): Promise<T> {
@@ -48,22 +50,36 @@ export class GroupCommit {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
+      // Optimistic: no savepoints, which cost as much as the writes. Ops almost never fail.
       this.transaction(() => {
-        for (const op of batch) {
-          try {
-            outcomes.push({ ok: true, value: this.savepoint(op.run) });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
+        for (const op of batch) outcomes.push({ ok: true, value: op.run() });
       });
       this.batches++;
-    } catch (error) {
-      for (const op of batch) op.reject(error);
-      this.settleIdle();
-      return;
+    } catch {
+      // One op failed and the whole attempt rolled back: replay with a savepoint per op, so
+      // only the failing one fails. Ops read their state from the database, so a replay is safe.
+      this.onRollback();
+      outcomes = [];
+      try {
+        this.transaction(() => {
+          for (const op of batch) {
+            try {
+              outcomes.push({ ok: true, value: this.savepoint(op.run) });
+            } catch (error) {
+              this.onRollback();
+              outcomes.push({ ok: false, error });
+            }
+          }
+        });
+        this.batches++;
+      } catch (error) {
+        this.onRollback();
+        for (const op of batch) op.reject(error);
+        this.settleIdle();
+        return;
+      }
     }
     batch.forEach((op, i) => {
       const outcome = outcomes[i]!;

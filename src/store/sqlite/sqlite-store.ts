@@ -88,16 +88,13 @@ export class SqliteStore implements Store {
       tokenAccount: db.prepare(`SELECT account FROM tokens WHERE hash = ?`).pluck(),
       insertMember: db.prepare(`INSERT INTO group_members (group_id, position, member) VALUES (?, ?, ?)`),
       members: db.prepare(`SELECT member FROM group_members WHERE group_id = ? ORDER BY position`).pluck(),
-      bumpSeq: db
-        .prepare(`UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`)
-        .pluck(),
-      inboxState: db.prepare(
-        `SELECT delivered_seq AS delivered, last_seq AS last FROM accounts WHERE id = ?`,
-      ),
+      lastSeq: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM inbox WHERE user = ?`).pluck(),
+      deliveredSeq: db.prepare(`SELECT delivered_seq FROM accounts WHERE id = ?`).pluck(),
       setDelivered: db.prepare(`UPDATE accounts SET delivered_seq = ? WHERE id = ?`),
       insertMessage: db
         .prepare(
-          `INSERT INTO messages (sender, conv, cid, text, ts, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING mid`,
+          `INSERT INTO messages (sender, conv, cid, text, ts, at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (sender, cid) WHERE cid IS NOT NULL DO NOTHING RETURNING mid`,
         )
         .pluck(),
       messageByCid: db.prepare(`SELECT * FROM messages WHERE sender = ? AND cid = ?`),
@@ -139,7 +136,32 @@ export class SqliteStore implements Store {
     this.commits = new GroupCommit(
       (body) => this.db.transaction(body).immediate(),
       (op) => this.db.transaction(op)(),
+      () => this.lastSeqs.clear(),
     );
+  }
+
+  /**
+   * Each user's last inbox seq, so appending costs no UPDATE. It is filled from the inbox's
+   * primary key and dropped whenever a transaction rolls back, so it never runs ahead of the file.
+   */
+  private readonly lastSeqs = new Map<AccountId, number>();
+  /** Accounts and groups never change once created: reads of them are cached (bounded). */
+  private readonly accounts = new Map<AccountId, Account>();
+  private readonly groups = new Map<AccountId, Group>();
+
+  private cache<K, V>(map: Map<K, V>, key: K, value: V): V {
+    if (map.size >= 100_000) map.clear();
+    map.set(key, value);
+    return value;
+  }
+
+  private lastSeqOf(user: AccountId): number {
+    let last = this.lastSeqs.get(user);
+    if (last === undefined) {
+      last = this.sql.lastSeq.get(user) as number;
+      this.cache(this.lastSeqs, user, last);
+    }
+    return last;
   }
 
   get committedBatches(): number {
@@ -169,8 +191,10 @@ export class SqliteStore implements Store {
   }
 
   async getAccount(id: AccountId): Promise<Account | null> {
+    const cached = this.accounts.get(id);
+    if (cached) return cached;
     const row = this.sql.accountById.get(id) as AccountRow | undefined;
-    return row && row.kind === 'user' ? toAccount(row) : null;
+    return row && row.kind === 'user' ? this.cache(this.accounts, id, toAccount(row)) : null;
   }
 
   async findAccountByUsername(username: string): Promise<Account | null> {
@@ -218,36 +242,22 @@ export class SqliteStore implements Store {
   }
 
   async getGroup(id: AccountId): Promise<Group | null> {
+    const cached = this.groups.get(id);
+    if (cached) return cached;
     const row = this.sql.accountById.get(id) as AccountRow | undefined;
     if (!row || row.kind !== 'group') return null;
-    return {
+    return this.cache(this.groups, id, {
       id: row.id,
       name: row.group_name ?? '',
       creator: row.creator ?? 0,
       members: this.sql.members.all(id) as number[],
       ts: row.client_ts ?? 0,
       at: row.created_at,
-    };
+    });
   }
 
   appendMessage(input: NewMessage): Promise<AppendResult> {
     return this.commits.submit(() => {
-      if (input.cid !== null) {
-        const existing = this.sql.messageByCid.get(input.from, input.cid) as
-          (Omit<StoredMessage, 'from' | 'to'> & { sender: number; conv: number }) | undefined;
-        if (existing) {
-          const message: StoredMessage = {
-            mid: existing.mid,
-            from: existing.sender,
-            to: existing.conv,
-            cid: existing.cid,
-            text: existing.text,
-            ts: existing.ts,
-            at: existing.at,
-          };
-          return { message, duplicate: true, deliveries: [] };
-        }
-      }
       const mid = this.sql.insertMessage.get(
         input.from,
         input.to,
@@ -255,7 +265,27 @@ export class SqliteStore implements Store {
         input.text,
         input.ts,
         input.at,
-      ) as number;
+      ) as number | undefined;
+      if (mid === undefined) {
+        // (sender, cid) is already stored: a resend. Acknowledge the original, deliver nothing.
+        const existing = this.sql.messageByCid.get(input.from, input.cid) as Omit<
+          StoredMessage,
+          'from' | 'to'
+        > & {
+          sender: number;
+          conv: number;
+        };
+        const message: StoredMessage = {
+          mid: existing.mid,
+          from: existing.sender,
+          to: existing.conv,
+          cid: existing.cid,
+          text: existing.text,
+          ts: existing.ts,
+          at: existing.at,
+        };
+        return { message, duplicate: true, deliveries: [] };
+      }
       const message: StoredMessage = {
         mid,
         from: input.from,
@@ -278,14 +308,15 @@ export class SqliteStore implements Store {
   }
 
   async inboxState(user: AccountId): Promise<{ delivered: number; last: number }> {
-    const row = this.sql.inboxState.get(user) as { delivered: number; last: number } | undefined;
-    return row ?? { delivered: 0, last: 0 };
+    const delivered = this.sql.deliveredSeq.get(user) as number | undefined;
+    return delivered === undefined ? { delivered: 0, last: 0 } : { delivered, last: this.lastSeqOf(user) };
   }
 
   ackDelivered(user: AccountId, upToSeq: number, at: number): Promise<Delivery[]> {
     return this.commits.submit(() => {
-      const state = this.sql.inboxState.get(user) as { delivered: number; last: number } | undefined;
-      if (!state) return [];
+      const delivered = this.sql.deliveredSeq.get(user) as number | undefined;
+      if (delivered === undefined) return [];
+      const state = { delivered, last: this.lastSeqOf(user) };
       const upTo = Math.min(upToSeq, state.last);
       if (upTo <= state.delivered) return [];
       const rows = this.sql.messagesInRange.all(user, state.delivered, upTo) as RangeRow[];
@@ -421,9 +452,12 @@ export class SqliteStore implements Store {
     body: string | null,
     build: (seq: number) => InboxItem,
   ): Delivery {
-    const seq = this.sql.bumpSeq.get(to) as number | undefined;
-    if (seq === undefined) throw new MensageiroError('unknown_account', `no account ${to}`);
+    if (!this.lastSeqs.has(to) && this.sql.idExists.get(to) === undefined) {
+      throw new MensageiroError('unknown_account', `no account ${to}`);
+    }
+    const seq = this.lastSeqOf(to) + 1;
     this.sql.insertInbox.run(to, seq, kind, mid, body);
+    this.lastSeqs.set(to, seq);
     return { to, item: build(seq) };
   }
 

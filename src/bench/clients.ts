@@ -1,0 +1,271 @@
+import net from 'node:net';
+import mqtt from 'mqtt-packet';
+import { NativeDecoder, encodeNative } from '../dialects/native/codec.js';
+
+export type Protocol = 'native' | 'mqtt' | 'relay';
+
+/** One load-generator connection, whatever the protocol. */
+export interface BenchClient {
+  readonly index: number;
+  /** Connects, signs in and subscribes to its own inbox (and `group`, if any). */
+  connect(options?: { group?: number; persistent?: boolean; subscribe?: boolean }): Promise<void>;
+  /** Sends to another client (by index), or to a group (by group address). */
+  send(to: number | { group: number }, payload: string): void;
+  onAck: () => void;
+  onDeliver: (payload: string) => void;
+  /** Native groups are made by the server; the others just subscribe to a shared topic. */
+  makeGroup?(members: BenchClient[]): Promise<number>;
+  close(): void;
+}
+
+const ID_BASE = 1_000_000_000_000;
+
+function connectSocket(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Batches writes per event-loop turn, as a real client under load would. */
+class Writer {
+  private pending: Buffer[] = [];
+  constructor(private readonly socket: net.Socket) {}
+  write(bytes: Buffer): void {
+    if (this.pending.push(bytes) === 1) setImmediate(() => this.flush());
+  }
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+  }
+}
+
+export class NativeBenchClient implements BenchClient {
+  onAck = () => {};
+  onDeliver = (_payload: string) => {};
+  private socket!: net.Socket;
+  private writer!: Writer;
+  private readonly decoder = new NativeDecoder();
+  private lastSeq = 0;
+  private ackScheduled = false;
+  private waiters = new Map<string, (frame: Record<string, unknown>) => void>();
+  private cid = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly port: number,
+  ) {}
+
+  get id(): number {
+    return ID_BASE + this.index;
+  }
+
+  async connect(): Promise<void> {
+    this.socket = await connectSocket(this.port);
+    this.writer = new Writer(this.socket);
+    this.socket.on('error', () => undefined);
+    this.socket.on('data', (chunk: Buffer) => {
+      for (const result of this.decoder.push(chunk)) if (result.ok) this.dispatch(result.message);
+    });
+    const welcome = this.wait('welcome');
+    this.writer.write(encodeNative({ type: 'new', id: this.id, acks: true }));
+    await welcome;
+  }
+
+  send(to: number | { group: number }, payload: string): void {
+    const dst = typeof to === 'number' ? ID_BASE + to : to.group;
+    this.writer.write(encodeNative({ type: 'msg', to: dst, text: payload, cid: ++this.cid }));
+  }
+
+  async makeGroup(members: BenchClient[]): Promise<number> {
+    const created = this.wait('group.created');
+    this.writer.write(
+      encodeNative({
+        type: 'group',
+        members: members.filter((m) => m !== this).map((m) => ID_BASE + m.index),
+      }),
+    );
+    return (await created).gid as number;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private wait(type: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve) => this.waiters.set(type, resolve));
+  }
+
+  private dispatch(frame: Record<string, unknown>): void {
+    switch (frame.type) {
+      case 'sent':
+        return this.onAck();
+      case 'msg':
+        this.onDeliver(frame.text as string);
+        return this.received(frame.seq as number);
+      case 'receipt':
+      case 'group':
+        return this.received(frame.seq as number);
+      default: {
+        const waiter = this.waiters.get(frame.type as string);
+        this.waiters.delete(frame.type as string);
+        waiter?.(frame);
+      }
+    }
+  }
+
+  private received(seq: number): void {
+    if (seq > this.lastSeq) this.lastSeq = seq;
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      this.writer.write(encodeNative({ type: 'ack', seq: this.lastSeq }));
+    });
+  }
+}
+
+export class MqttBenchClient implements BenchClient {
+  onAck = () => {};
+  onDeliver = (_payload: string) => {};
+  private socket!: net.Socket;
+  private writer!: Writer;
+  private readonly parser = mqtt.parser({ protocolVersion: 4 });
+  private messageId = 0;
+  private waiters = new Map<string, () => void>();
+
+  constructor(
+    readonly index: number,
+    private readonly port: number,
+  ) {}
+
+  async connect(options: { group?: number; persistent?: boolean; subscribe?: boolean } = {}): Promise<void> {
+    this.socket = await connectSocket(this.port);
+    this.writer = new Writer(this.socket);
+    this.socket.on('error', () => undefined);
+    this.parser.on('packet', (packet) => this.dispatch(packet));
+    this.socket.on('data', (chunk: Buffer) => this.parser.parse(chunk));
+    const connack = this.wait('connack');
+    this.packet({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: `c${this.index}`,
+      clean: !options.persistent,
+      keepalive: 0,
+    });
+    await connack;
+    if (options.subscribe === false) return;
+    const subscriptions = [{ topic: `u/${this.index}`, qos: 1 as const }];
+    if (options.group !== undefined) subscriptions.push({ topic: `g/${options.group}`, qos: 1 });
+    const suback = this.wait('suback');
+    this.packet({ cmd: 'subscribe', messageId: this.nextId(), subscriptions });
+    await suback;
+  }
+
+  send(to: number | { group: number }, payload: string): void {
+    const topic = typeof to === 'number' ? `u/${to}` : `g/${to.group}`;
+    this.packet({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from(payload),
+      qos: 1,
+      messageId: this.nextId(),
+      retain: false,
+      dup: false,
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private nextId(): number {
+    this.messageId = (this.messageId % 65535) + 1;
+    return this.messageId;
+  }
+
+  private packet(packet: Record<string, unknown>): void {
+    this.writer.write(mqtt.generate(packet as unknown as mqtt.Packet));
+  }
+
+  private wait(cmd: string): Promise<void> {
+    return new Promise((resolve) => this.waiters.set(cmd, resolve));
+  }
+
+  private dispatch(packet: mqtt.Packet): void {
+    if (packet.cmd === 'puback') return this.onAck();
+    if (packet.cmd === 'publish') {
+      if (packet.qos > 0) this.packet({ cmd: 'puback', messageId: packet.messageId });
+      return this.onDeliver(packet.payload.toString());
+    }
+    const waiter = this.waiters.get(packet.cmd);
+    this.waiters.delete(packet.cmd);
+    waiter?.();
+  }
+}
+
+export class RelayBenchClient implements BenchClient {
+  onAck = () => {};
+  onDeliver = (_payload: string) => {};
+  private socket!: net.Socket;
+  private writer!: Writer;
+  private buffer: Buffer = Buffer.alloc(0);
+  private ready: (() => void) | null = null;
+
+  constructor(
+    readonly index: number,
+    private readonly port: number,
+  ) {}
+
+  async connect(): Promise<void> {
+    this.socket = await connectSocket(this.port);
+    this.writer = new Writer(this.socket);
+    this.socket.on('error', () => undefined);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const hello = Buffer.alloc(9);
+    hello.writeUInt32BE(5, 0);
+    hello[4] = 0;
+    hello.writeUInt32BE(this.index, 5);
+    const ready = new Promise<void>((resolve) => (this.ready = resolve));
+    this.writer.write(hello);
+    await ready;
+  }
+
+  send(to: number | { group: number }, payload: string): void {
+    if (typeof to !== 'number') throw new Error('the relay has no groups');
+    const body = Buffer.from(payload);
+    const head = Buffer.alloc(9);
+    head.writeUInt32BE(body.length + 5, 0);
+    head[4] = 1;
+    head.writeUInt32BE(to, 5);
+    this.writer.write(Buffer.concat([head, body]));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    let at = 0;
+    while (this.buffer.length - at >= 4) {
+      const length = this.buffer.readUInt32BE(at);
+      if (this.buffer.length - at - 4 < length) break;
+      const type = this.buffer[at + 4];
+      if (type === 2) this.onAck();
+      else if (type === 3) this.ready?.();
+      else this.onDeliver(this.buffer.toString('latin1', at + 5, at + 4 + length));
+      at += 4 + length;
+    }
+    this.buffer = this.buffer.subarray(at);
+  }
+}
+
+export function createClient(protocol: Protocol, index: number, port: number): BenchClient {
+  if (protocol === 'native') return new NativeBenchClient(index, port);
+  if (protocol === 'mqtt') return new MqttBenchClient(index, port);
+  return new RelayBenchClient(index, port);
+}

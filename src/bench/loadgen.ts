@@ -1,0 +1,208 @@
+import hdr from 'hdr-histogram-js';
+import { createClient, type BenchClient, type Protocol } from './clients.js';
+import { makePayload, parsePayload } from './payload.js';
+
+/**
+ * The load generator: one process, pinned to its own core, speaking every peer's protocol with
+ * the same workloads. It prints one JSON line of results. Every loop is bounded by a count or a
+ * deadline.
+ */
+
+export type Spec =
+  | {
+      workload: 'live';
+      protocol: Protocol;
+      port: number;
+      clients: number;
+      window: number;
+      warmupMs: number;
+      measureMs: number;
+      groupSize?: number;
+    }
+  | { workload: 'drain'; protocol: Protocol; port: number; messages: number; window: number }
+  | { workload: 'idle'; protocol: Protocol; port: number; clients: number };
+
+export interface LiveResult {
+  sent: number;
+  delivered: number;
+  measuredDelivered: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  lost: number;
+  duplicated: number;
+  cpuPercent: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function connectAll(
+  clients: BenchClient[],
+  options: (c: BenchClient) => Parameters<BenchClient['connect']>[0] = () => ({}),
+) {
+  for (let at = 0; at < clients.length; at += 200) {
+    await Promise.all(clients.slice(at, at + 200).map((c) => c.connect(options(c))));
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+/** W1 (and W4 with groupSize): closed loop, `window` unacknowledged sends per client. */
+async function live(spec: Extract<Spec, { workload: 'live' }>): Promise<LiveResult> {
+  const group = spec.groupSize ?? 0;
+  const clients = Array.from({ length: spec.clients }, (_, i) => createClient(spec.protocol, i, spec.port));
+  await connectAll(clients, (c) => ({ group: group ? Math.floor(c.index / group) : undefined }));
+  const groups: Array<number | { group: number }> = [];
+  if (group) {
+    for (let g = 0; g * group < clients.length; g++) {
+      const members = clients.slice(g * group, (g + 1) * group);
+      groups.push({ group: members[0]!.makeGroup ? await members[0]!.makeGroup(members) : g });
+    }
+    await sleep(200);
+  }
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const seen = clients.map(() => new Set<number>());
+  let measuring = false;
+  let stopped = false;
+  let sent = 0;
+  let acked = 0;
+  let delivered = 0;
+  let measuredDelivered = 0;
+  let duplicated = 0;
+  const nextSeq = clients.map(() => 0);
+  const inFlight = clients.map(() => 0);
+
+  const fire = (client: BenchClient) => {
+    while (!stopped && inFlight[client.index]! < spec.window) {
+      const to = group
+        ? groups[Math.floor(client.index / group)]!
+        : (client.index + 1 + Math.floor(Math.random() * (clients.length - 1))) % clients.length;
+      inFlight[client.index]!++;
+      sent++;
+      client.send(to, makePayload(client.index, nextSeq[client.index]!++));
+    }
+  };
+  for (const client of clients) {
+    client.onAck = () => {
+      inFlight[client.index]!--;
+      acked++;
+      fire(client);
+    };
+    client.onDeliver = (payload) => {
+      const { sentAt, sender, seq } = parsePayload(payload);
+      // Group messages reach several members: count each (sender, seq) once per receiver.
+      const key = group ? seq * group + (client.index % group) : seq;
+      if (seen[sender]!.has(key)) duplicated++;
+      else seen[sender]!.add(key);
+      delivered++;
+      if (measuring) {
+        measuredDelivered++;
+        histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
+      }
+    };
+  }
+  for (const client of clients) fire(client);
+  await sleep(spec.warmupMs);
+  measuring = true;
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await sleep(spec.measureMs);
+  const elapsed = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  measuring = false;
+  stopped = true;
+  // Drain: everything acknowledged must arrive (bounded wait).
+  const fanout = group ? group - (spec.protocol === 'native' ? 1 : 0) : 1;
+  await until(() => inFlight.every((n) => n === 0) && delivered - duplicated >= acked * fanout, 15_000);
+  const expected = acked * fanout;
+  for (const client of clients) client.close();
+  return {
+    sent,
+    delivered,
+    measuredDelivered,
+    perSecond: Math.round((measuredDelivered / elapsed) * 1000),
+    p50: histogram.getValueAtPercentile(50) / 1000,
+    p99: histogram.getValueAtPercentile(99) / 1000,
+    p999: histogram.getValueAtPercentile(99.9) / 1000,
+    lost: Math.max(0, expected - (delivered - duplicated)),
+    duplicated,
+    cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / elapsed) * 100),
+  };
+}
+
+/** W2: `messages` queued for an offline recipient, then the time to connect and receive them. */
+async function drain(spec: Extract<Spec, { workload: 'drain' }>) {
+  const recipient = createClient(spec.protocol, 0, spec.port);
+  await recipient.connect({ persistent: true });
+  recipient.close();
+  await sleep(200);
+  const sender = createClient(spec.protocol, 1, spec.port);
+  await sender.connect({ subscribe: false });
+  let acked = 0;
+  let sent = 0;
+  const fire = () => {
+    while (sent < spec.messages && sent - acked < spec.window) sender.send(0, makePayload(1, sent++));
+  };
+  sender.onAck = () => {
+    acked++;
+    fire();
+  };
+  fire();
+  const queued = await until(() => acked >= spec.messages, 300_000);
+  sender.close();
+  const back = createClient(spec.protocol, 0, spec.port);
+  const seen = new Set<number>();
+  let received = 0;
+  back.onDeliver = (payload) => {
+    received++;
+    seen.add(parsePayload(payload).seq);
+  };
+  const started = performance.now();
+  await back.connect({ persistent: true });
+  const complete = await until(() => seen.size >= spec.messages, 300_000);
+  const drainMs = performance.now() - started;
+  back.close();
+  return {
+    queued: queued ? spec.messages : acked,
+    received,
+    unique: seen.size,
+    complete,
+    drainMs: Math.round(drainMs),
+    perSecond: Math.round((seen.size / drainMs) * 1000),
+    lost: spec.messages - seen.size,
+    duplicated: received - seen.size,
+  };
+}
+
+/** W3: idle connections; the harness reads the server's RSS while they are held. */
+async function idle(spec: Extract<Spec, { workload: 'idle' }>) {
+  const clients = Array.from({ length: spec.clients }, (_, i) => createClient(spec.protocol, i, spec.port));
+  await connectAll(clients, () => ({ subscribe: false }));
+  console.log(JSON.stringify({ ready: clients.length }));
+  // Hold them until the harness has measured (it closes stdin), or a bound passes.
+  await Promise.race([new Promise((resolve) => process.stdin.once('end', resolve).resume()), sleep(120_000)]);
+  for (const client of clients) client.close();
+  return { connected: clients.length };
+}
+
+const spec = JSON.parse(process.argv[2]!) as Spec;
+const result =
+  spec.workload === 'live'
+    ? await live(spec)
+    : spec.workload === 'drain'
+      ? await drain(spec)
+      : await idle(spec);
+console.log(JSON.stringify({ result }));
+process.exit(0);

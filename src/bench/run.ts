@@ -1,0 +1,467 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Protocol } from './clients.js';
+import type { Spec } from './loadgen.js';
+import { summarizeProfile } from './profile-summary.js';
+
+/**
+ * `npm run bench`: Mensageiro and its peers (Mosquitto, Aedes, a bare Node relay) under the same
+ * load generator and workloads, in one run. Peers run pinned to CPU0 and the load to CPU1.
+ */
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const CLI = path.join(root, 'dist/cli/main.js');
+const GC_HOOK = pathToFileURL(path.join(here, 'gc-hook.js')).href;
+
+interface Peer {
+  name: string;
+  protocol: Protocol;
+  version: string;
+  config: string;
+  /** Workloads it cannot run (the relay stores nothing and has no groups). */
+  skips: string[];
+  start(port: number, dir: string): string[];
+}
+
+const taskset = (() => {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return os.cpus().length >= 2;
+  } catch {
+    return false;
+  }
+})();
+
+const pinned = (cpu: number, command: string[]) =>
+  taskset ? ['taskset', '-c', String(cpu), ...command] : command;
+const nodePeer = (script: string[]) => [process.execPath, '--expose-gc', `--import=${GC_HOOK}`, ...script];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function ensureMosquitto(): string {
+  try {
+    return execFileSync('mosquitto', ['-h'], { encoding: 'utf8' }).split('\n')[0]!.trim();
+  } catch (error) {
+    const output = (error as { stdout?: string }).stdout;
+    if (output && output.includes('mosquitto version')) return output.split('\n')[0]!.trim();
+  }
+  console.log('mosquitto not found: installing Debian package mosquitto');
+  execFileSync('apt-get', ['install', '-y', 'mosquitto'], { stdio: 'inherit' });
+  return ensureMosquitto();
+}
+
+function peers(): Peer[] {
+  const pkg = (name: string) =>
+    (
+      JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
+  const own = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
+    .version;
+  const mosquitto = ensureMosquitto();
+  return [
+    {
+      name: 'mensageiro',
+      protocol: 'native',
+      version: `mensageiro ${own}, node ${process.version}`,
+      config:
+        'native dialect, SQLite WAL synchronous=FULL, ack after the fsynced group commit; rate limits off for the load',
+      skips: [],
+      start: (port, dir) =>
+        nodePeer([
+          ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+          CLI,
+          'server',
+          '--host',
+          '127.0.0.1',
+          '--data',
+          dir,
+          '--native-port',
+          String(port),
+          '--mm-port',
+          'off',
+          '--zap-port',
+          'off',
+          '--p2p-port',
+          'off',
+          '--lobby-port',
+          'off',
+          '--metrics-port',
+          'off',
+          '--message-burst',
+          '0',
+          '--register-burst',
+          '0',
+          '--sign-in-burst',
+          '0',
+          '--log-level',
+          'warn',
+          '--max-connections',
+          '25000',
+          '--max-connections-per-ip',
+          '25000',
+          '--handshake-timeout',
+          '120000',
+        ]),
+    },
+    {
+      name: 'mosquitto',
+      protocol: 'mqtt',
+      version: mosquitto,
+      config:
+        'QoS 1, persistence true (saved on shutdown and autosave, not per message), max_queued_messages 1000000',
+      skips: [],
+      start: (port, dir) => {
+        const conf = path.join(dir, 'mosquitto.conf');
+        fs.writeFileSync(
+          conf,
+          [
+            `listener ${port} 127.0.0.1`,
+            'allow_anonymous true',
+            'persistence true',
+            `persistence_location ${dir}/`,
+            'max_queued_messages 1000000',
+            'max_inflight_messages 0',
+            'max_connections -1',
+            'log_type none',
+            '',
+          ].join('\n'),
+        );
+        return ['mosquitto', '-c', conf];
+      },
+    },
+    {
+      name: 'aedes',
+      protocol: 'mqtt',
+      version: `aedes ${pkg('aedes')}, node ${process.version}`,
+      config: 'QoS 1, default in-memory persistence',
+      skips: [],
+      start: (port) => nodePeer([path.join(here, 'aedes-server.js'), String(port)]),
+    },
+    {
+      name: 'relay',
+      protocol: 'relay',
+      version: `bare relay, node ${process.version}`,
+      config: 'length-prefixed frames forwarded to the destination socket, acked, no storage',
+      skips: ['W2', 'W4'],
+      start: (port) => nodePeer([path.join(here, 'relay.js'), String(port)]),
+    },
+  ];
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  for (let tries = 0; tries < 200; tries++) {
+    if (child.exitCode !== null) throw new Error(`peer exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`peer never listened on ${port}`);
+}
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startPeer(peer: Peer): Promise<Running> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${peer.name}-`));
+  const port = await freePort();
+  const [command, ...args] = pinned(0, peer.start(port, dir));
+  const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child);
+  return {
+    child,
+    port,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        if ((await Promise.race([exited, sleep(5000).then(() => 'timeout')])) === 'timeout') {
+          child.kill('SIGKILL');
+          await exited;
+        }
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function rssOf(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+}
+
+/** Runs the load generator on CPU1; resolves with its result line. `onLine` sees the others. */
+function loadgen(
+  spec: Spec,
+  onLine?: (line: Record<string, unknown>, child: ChildProcess) => void,
+): Promise<Record<string, unknown>> {
+  const [command, ...args] = pinned(1, [
+    process.execPath,
+    path.join(here, 'loadgen.js'),
+    JSON.stringify(spec),
+  ]);
+  const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let result: Record<string, unknown> | null = null;
+    readline.createInterface({ input: child.stdout! }).on('line', (text) => {
+      const line = JSON.parse(text) as Record<string, unknown>;
+      if (line.result) result = line.result as Record<string, unknown>;
+      else onLine?.(line, child);
+    });
+    child.once('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`load generator exited with ${code}`)),
+    );
+  });
+}
+
+interface Plan {
+  live: Array<{ name: string; clients: number; window: number; groupSize?: number }>;
+  warmupMs: number;
+  measureMs: number;
+  drainMessages: number;
+  idle: number[];
+}
+
+const FULL: Plan = {
+  live: [
+    { name: 'W1 C=100', clients: 100, window: 16 },
+    { name: 'W1 C=1000', clients: 1000, window: 16 },
+    { name: 'W1 C=100 window 1', clients: 100, window: 1 },
+    { name: 'W4 groups of 8, C=200', clients: 200, window: 16, groupSize: 8 },
+  ],
+  warmupMs: 2000,
+  measureMs: 10_000,
+  drainMessages: 100_000,
+  idle: [10_000, 19_500],
+};
+
+const QUICK: Plan = {
+  live: [
+    { name: 'W1 C=20', clients: 20, window: 16 },
+    { name: 'W1 C=50', clients: 50, window: 16 },
+    { name: 'W1 C=20 window 1', clients: 20, window: 1 },
+    { name: 'W4 groups of 8, C=32', clients: 32, window: 4, groupSize: 8 },
+  ],
+  warmupMs: 300,
+  measureMs: 1200,
+  drainMessages: 2000,
+  idle: [300],
+};
+
+interface Row {
+  workload: string;
+  peer: string;
+  metric: string;
+  value: number;
+  detail: Record<string, unknown>;
+  ok: boolean;
+}
+
+async function runPeer(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
+  for (const w of plan.live) {
+    if (w.groupSize && peer.skips.includes('W4')) continue;
+    const running = await startPeer(peer);
+    try {
+      const result = await loadgen({
+        workload: 'live',
+        protocol: peer.protocol,
+        port: running.port,
+        clients: w.clients,
+        window: w.window,
+        warmupMs: plan.warmupMs,
+        measureMs: plan.measureMs,
+        groupSize: w.groupSize,
+      });
+      const ok = result.lost === 0 && result.duplicated === 0;
+      rows.push({
+        workload: w.name,
+        peer: peer.name,
+        metric: w.groupSize ? 'deliveries/s' : 'msg/s',
+        value: result.perSecond as number,
+        detail: result,
+        ok,
+      });
+      console.log(
+        `  ${peer.name.padEnd(10)} ${w.name.padEnd(24)} ${String(result.perSecond).padStart(8)} /s  p50 ${result.p50} ms  p99 ${result.p99} ms  p99.9 ${result.p999} ms  lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%`,
+      );
+    } finally {
+      await running.stop();
+    }
+  }
+  if (!peer.skips.includes('W2')) {
+    const running = await startPeer(peer);
+    try {
+      const result = await loadgen({
+        workload: 'drain',
+        protocol: peer.protocol,
+        port: running.port,
+        messages: plan.drainMessages,
+        window: 64,
+      });
+      const ok = result.complete === true && result.lost === 0 && result.duplicated === 0;
+      rows.push({
+        workload: `W2 drain ${plan.drainMessages}`,
+        peer: peer.name,
+        metric: 'ms',
+        value: result.drainMs as number,
+        detail: result,
+        ok,
+      });
+      console.log(
+        `  ${peer.name.padEnd(10)} W2 drain ${plan.drainMessages}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}`,
+      );
+    } finally {
+      await running.stop();
+    }
+  }
+  for (const count of plan.idle) {
+    const running = await startPeer(peer);
+    try {
+      const gc = () =>
+        peer.protocol !== 'mqtt' || peer.name === 'aedes' ? running.child.kill('SIGUSR2') : undefined;
+      gc();
+      await sleep(500);
+      const base = rssOf(running.child.pid!);
+      let perConnection = 0;
+      const result = await loadgen(
+        { workload: 'idle', protocol: peer.protocol, port: running.port, clients: count },
+        (line, child) => {
+          if (!line.ready) return;
+          gc();
+          void sleep(800).then(() => {
+            perConnection = Math.round((rssOf(running.child.pid!) - base) / count);
+            child.stdin!.end();
+          });
+        },
+      );
+      rows.push({
+        workload: `W3 idle ${count}`,
+        peer: peer.name,
+        metric: 'bytes/conn',
+        value: perConnection,
+        detail: { ...result, baseRss: base },
+        ok: result.connected === count,
+      });
+      console.log(
+        `  ${peer.name.padEnd(10)} W3 idle ${count}: ${(perConnection / 1024).toFixed(1)} KB per connection (RSS after GC)`,
+      );
+    } finally {
+      await running.stop();
+    }
+  }
+}
+
+function table(rows: Row[], names: string[]): string {
+  const workloads = [...new Set(rows.map((r) => r.workload))];
+  const cell = (w: string, p: string) => rows.find((r) => r.workload === w && r.peer === p);
+  const format = (row: Row | undefined) => {
+    if (!row) return 'n/a';
+    if (row.metric === 'bytes/conn') return `${(row.value / 1024).toFixed(1)} KB`;
+    if (row.metric === 'ms') return `${row.value} ms`;
+    const d = row.detail;
+    return `${row.value.toLocaleString('en')}/s (p99 ${d.p99} ms)`;
+  };
+  const ratio = (w: string, other: string) => {
+    const a = cell(w, 'mensageiro');
+    const b = cell(w, other);
+    if (!a || !b || !b.value || !a.value) return 'n/a';
+    // For throughput higher is better; for time and memory lower is better: ratios say "× better".
+    const better = a.metric === 'ms' || a.metric === 'bytes/conn' ? b.value / a.value : a.value / b.value;
+    return `${better.toFixed(2)}×`;
+  };
+  const header = ['workload', ...names, 'vs mosquitto', 'vs aedes', 'vs relay'];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const w of workloads) {
+    lines.push(
+      `| ${[w, ...names.map((p) => format(cell(w, p))), ratio(w, 'mosquitto'), ratio(w, 'aedes'), ratio(w, 'relay')].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function runBench(argv: string[]): Promise<number> {
+  const quick = argv.includes('--quick');
+  const only = argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice(7)
+    .split(',');
+  const plan = quick ? QUICK : FULL;
+  const all = peers().filter((p) => !only || only.includes(p.name));
+  console.log(`mensageiro bench${quick ? ' --quick (counts only; timings are not checked)' : ''}`);
+  console.log(
+    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${os.platform()} ${os.release()}`,
+  );
+  console.log(
+    taskset
+      ? 'pinning: peers on CPU0, load generator on CPU1 (taskset)'
+      : 'pinning: none (taskset unavailable or one core)',
+  );
+  console.log('rate limits: raised for the load (--message-burst 0 --register-burst 0 --sign-in-burst 0)');
+  for (const peer of all) console.log(`peer ${peer.name}: ${peer.version}; ${peer.config}`);
+  const rows: Row[] = [];
+  for (const peer of all) {
+    console.log(`${peer.name}:`);
+    await runPeer(peer, plan, rows);
+  }
+  const names = all.map((p) => p.name);
+  const report = table(rows, names);
+  console.log(`\n${report}\n`);
+  if (process.env.BENCH_PROFILE) console.log(summarizeProfile(process.env.BENCH_PROFILE));
+  const failures = rows.filter((r) => !r.ok);
+  for (const f of failures) console.log(`FAILED: ${f.peer} ${f.workload}: ${JSON.stringify(f.detail)}`);
+  const out = path.join(
+    root,
+    'bench/results',
+    `${new Date().toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`,
+  );
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        quick,
+        machine: {
+          cores: os.cpus().length,
+          cpu: os.cpus()[0]?.model,
+          node: process.version,
+          pinned: taskset,
+        },
+        peers: all.map(({ name, version, config }) => ({ name, version, config })),
+        rows,
+        table: report,
+      },
+      null,
+      2,
+    ),
+  );
+  console.log(`results: ${path.relative(process.cwd(), out)}`);
+  console.log(`${rows.length - failures.length} passed, ${failures.length} failed`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
+  process.exit(await runBench(process.argv.slice(2)));
+}
