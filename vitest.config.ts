@@ -8,5 +8,8 @@ export default defineConfig({
     // Real sockets and real server processes: keep parallelism modest on a 2-core box.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2 } },
+    // The JSON copy lets CI print a one-line summary; the console keeps the default report.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results.json' },
   },
 });

@@ -458,7 +458,11 @@ export async function runBench(argv: string[]): Promise<number> {
     ),
   );
   console.log(`results: ${path.relative(process.cwd(), out)}`);
-  console.log(`${rows.length - failures.length} passed, ${failures.length} failed`);
+  console.log(
+    failures.length === 0
+      ? `bench: every workload delivered every message, exactly once (${rows.length} runs)`
+      : `bench: ${failures.length} of ${rows.length} runs lost or duplicated messages`,
+  );
   return failures.length === 0 ? 0 : 1;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { isMensageiroError } from '../core/errors.js';
+import { addBenchCommand } from './bench-command.js';
 import { addChatCommand } from './chat-command.js';
 import { addOneShotCommands } from './oneshot-commands.js';
 import { addP2pCommand } from './p2p-command.js';
@@ -15,6 +16,7 @@ addServerCommand(program);
 addChatCommand(program);
 addP2pCommand(program);
 addOneShotCommands(program);
+addBenchCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(
