@@ -1,7 +1,7 @@
-import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../src/bench/free-port.js';
 import { Client } from '../src/client/client.js';
 import { tempDir } from './helpers/server.js';
 import { spawnServer, type ServerProcess } from './helpers/server-process.js';
@@ -15,14 +15,6 @@ import { spawnServer, type ServerProcess } from './helpers/server-process.js';
 const KILLS = Number(process.env.CHAOS_KILLS ?? 5);
 const SENDERS = 4;
 const WINDOW = 10;
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -7,6 +7,7 @@ import { parseClientLine } from '../src/dialects/mm/codec.js';
 import { NativeDecoder, encodeNative } from '../src/dialects/native/codec.js';
 import { parseInstruction } from '../src/dialects/p2p/codec.js';
 import { ZapDecoder, encodeZap } from '../src/dialects/zap/codec.js';
+import { splitAt } from './helpers/chunks.js';
 
 /**
  * Every codec against random and mutated input: only frames or MensageiroErrors come out, never
@@ -80,18 +81,6 @@ const targets: Target[] = [
   },
 ];
 
-const chunksOf = (bytes: Buffer, cuts: number[]) => {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(at, p));
-    at = p;
-  }
-  out.push(bytes.subarray(at));
-  return out;
-};
-
 const mutation = fc.record({
   which: fc.nat(),
   edits: fc.array(
@@ -134,7 +123,7 @@ describe(`fuzz: every codec, ${RUNS} random and ${RUNS} mutated inputs each`, ()
               else if (edit.kind === 'insert') bytes.splice(at, 0, edit.byte);
               else if (at < bytes.length) bytes.splice(at, 1);
             }
-            for (const error of target.feed(chunksOf(Buffer.from(bytes), cuts)))
+            for (const error of target.feed(splitAt(Buffer.from(bytes), cuts)))
               expect(error).toBeInstanceOf(MensageiroError);
           }),
           { numRuns: RUNS },

@@ -11,20 +11,9 @@ import {
   unescapeText,
 } from '../src/dialects/mm/codec.js';
 import { addrReply, listReply, parseInstruction, parseReply } from '../src/dialects/p2p/codec.js';
+import { splitAt } from './helpers/chunks.js';
 
 const noLineBreaks = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !/[\r\n]/.test(s));
-
-function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const point of points) {
-    out.push(bytes.subarray(at, point));
-    at = point;
-  }
-  out.push(bytes.subarray(at));
-  return out;
-}
 
 describe('line decoder', () => {
   it('property: lines joined with LF or CRLF come back, however chunked', () => {
@@ -36,7 +25,7 @@ describe('line decoder', () => {
         (lines, crlf, cuts) => {
           const wire = Buffer.from(lines.map((l) => l + (crlf ? '\r\n' : '\n')).join(''), 'utf8');
           const decoder = new LineDecoder(1024);
-          const out: LineResult[] = chunked(wire, cuts).flatMap((chunk) => decoder.push(chunk));
+          const out: LineResult[] = splitAt(wire, cuts).flatMap((chunk) => decoder.push(chunk));
           expect(out).toEqual(lines.map((line) => ({ ok: true, line })));
         },
       ),
@@ -138,7 +127,7 @@ describe('lobby codec', () => {
         (texts, cuts) => {
           const wire = Buffer.concat(texts.map(encodeLobbyInput));
           const decoder = new LobbyDecoder(1024);
-          const out: LobbyResult[] = chunked(wire, cuts).flatMap((chunk) => decoder.push(chunk));
+          const out: LobbyResult[] = splitAt(wire, cuts).flatMap((chunk) => decoder.push(chunk));
           expect(out).toEqual(texts.map((text) => ({ ok: true, text })));
         },
       ),

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MensageiroError } from '../src/core/errors.js';
 import { NativeDecoder, encodeNative, type NativeFrame } from '../src/dialects/native/codec.js';
+import { splitAt } from './helpers/chunks.js';
 
 const decodeAll = (input: string | Buffer, maxFrame?: number): NativeFrame[] =>
   new NativeDecoder(maxFrame).push(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
@@ -74,13 +75,7 @@ describe('native codec: properties', () => {
         (objects, compress, cuts) => {
           const wire = Buffer.concat(objects.map((o) => encodeNative(o, compress)));
           const decoder = new NativeDecoder();
-          const frames: NativeFrame[] = [];
-          let at = 0;
-          for (const cut of [...cuts.map((c) => c % (wire.length + 1))].sort((a, b) => a - b)) {
-            frames.push(...decoder.push(wire.subarray(at, Math.max(at, cut))));
-            at = Math.max(at, cut);
-          }
-          frames.push(...decoder.push(wire.subarray(at)));
+          const frames: NativeFrame[] = splitAt(wire, cuts).flatMap((chunk) => decoder.push(chunk));
           // JSON drops -0 and undefined the same way on both sides.
           expect(frames).toEqual(
             objects.map((o) => ({ ok: true, compressed: compress, message: JSON.parse(JSON.stringify(o)) })),

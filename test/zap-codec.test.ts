@@ -8,6 +8,7 @@ import {
   type ZapFrame,
   type ZapResult,
 } from '../src/dialects/zap/codec.js';
+import { splitAt } from './helpers/chunks.js';
 
 const frames = (results: ZapResult[]) => results.map((r) => (r.ok ? r.frame : r.error.code));
 const id = fc.integer({ min: 0, max: 9_999_999_999_999 });
@@ -111,13 +112,7 @@ describe('zap codec', () => {
         (input, cuts) => {
           const wire = Buffer.concat(input.map(encodeZap));
           const decoder = new ZapDecoder();
-          const out: ZapResult[] = [];
-          let at = 0;
-          for (const cut of cuts.map((c) => c % (wire.length + 1)).sort((a, b) => a - b)) {
-            out.push(...decoder.push(wire.subarray(at, Math.max(at, cut))));
-            at = Math.max(at, cut);
-          }
-          out.push(...decoder.push(wire.subarray(at)));
+          const out: ZapResult[] = splitAt(wire, cuts).flatMap((chunk) => decoder.push(chunk));
           expect(frames(out)).toEqual(input);
         },
       ),

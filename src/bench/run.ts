@@ -7,6 +7,7 @@ import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Protocol } from './clients.js';
 import type { Spec } from './loadgen.js';
+import { freePort } from './free-port.js';
 import { summarizeProfile } from './profile-summary.js';
 
 /**
@@ -153,14 +154,6 @@ function peers(): Peer[] {
       start: (port) => nodePeer([path.join(here, 'relay.js'), String(port)]),
     },
   ];
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {

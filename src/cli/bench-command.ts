@@ -8,7 +8,10 @@ export function addBenchCommand(program: Command): void {
     .option('--only <peers>', 'comma-separated: mensageiro,mosquitto,aedes,relay')
     .action(async (options: { quick?: boolean; only?: string }) => {
       const { runBench } = await import('../bench/run.js');
-      const args = [...(options.quick ? ['--quick'] : []), ...(options.only ? [`--only=${options.only}`] : [])];
+      const args = [
+        ...(options.quick ? ['--quick'] : []),
+        ...(options.only ? [`--only=${options.only}`] : []),
+      ];
       process.exitCode = await runBench(args);
     });
 }

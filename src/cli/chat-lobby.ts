@@ -9,17 +9,12 @@ export async function runLobbyChat(endpoint: Endpoint): Promise<void> {
   client.on('line', (line) => terminal.print(line));
   await client.connect(endpoint.host, endpoint.port);
   terminal.print(`in the lobby at ${endpoint.host}:${endpoint.port}; type to talk, /quit to leave`);
-  terminal.prompt();
-  await new Promise<void>((resolve) => {
-    client.on('close', () => {
-      terminal.print('* disconnected');
-      terminal.close();
-      resolve();
-    });
-    terminal.onClose(() => client.leave());
-    terminal.onLine((line) => {
-      if (line.trim() === '/quit') client.leave();
-      else if (line.length > 0) client.say(line);
-    });
+  const connection = {
+    hangUp: () => client.leave(),
+    onClosed: (callback: () => void) => client.on('close', callback),
+  };
+  await terminal.session(connection, (line) => {
+    if (line.trim() === '/quit') client.leave();
+    else if (line.length > 0) client.say(line);
   });
 }

@@ -18,24 +18,16 @@ export async function runMmChat(options: SeedChatOptions): Promise<void> {
   terminal.print(
     `connected to ${options.host}:${options.port} as ${user}; type @user text, Enter to fetch, /quit to leave`,
   );
-  terminal.prompt();
-  await new Promise<void>((resolve) => {
-    client.on('close', () => {
-      terminal.print('* disconnected');
-      terminal.close();
-      resolve();
-    });
-    terminal.onClose(() => client.close());
-    terminal.onLine((line) => {
-      const trimmed = line.trim();
-      if (trimmed === '/quit') {
-        client.close();
-        return;
-      }
-      const match = /^@(\S+)\s+(.+)$/.exec(trimmed);
-      if (match) client.send(match[1]!, match[2]!);
-      else if (trimmed === '') client.fetch();
-      else terminal.print('* usage: @user message (Enter alone fetches new messages)');
-    });
+  const connection = {
+    hangUp: () => client.close(),
+    onClosed: (callback: () => void) => client.on('close', callback),
+  };
+  await terminal.session(connection, (line) => {
+    const trimmed = line.trim();
+    if (trimmed === '/quit') return client.close();
+    const match = /^@(\S+)\s+(.+)$/.exec(trimmed);
+    if (match) client.send(match[1]!, match[2]!);
+    else if (trimmed === '') client.fetch();
+    else terminal.print('* usage: @user message (Enter alone fetches new messages)');
   });
 }

@@ -55,6 +55,26 @@ export class Terminal {
     return this.interactive ? `\x1b[${code}m${text}\x1b[0m` : text;
   }
 
+  /**
+   * Runs a seed client's session: typed lines go to `onLine`, closing the terminal hangs up, and
+   * it resolves once the connection has closed (which also closes the terminal).
+   */
+  session(
+    connection: { hangUp(): void; onClosed(callback: () => void): void },
+    onLine: (line: string) => void,
+  ): Promise<void> {
+    this.prompt();
+    return new Promise<void>((resolve) => {
+      connection.onClosed(() => {
+        this.print('* disconnected');
+        this.close();
+        resolve();
+      });
+      this.onClose(() => connection.hangUp());
+      this.onLine(onLine);
+    });
+  }
+
   close(): void {
     this.rl.close();
     // readline lets go of the stream but a piped stdin still holds the process open until EOF.
