@@ -273,3 +273,18 @@ describe('TLS', () => {
     });
   });
 });
+
+describe('zap under the registration limit', () => {
+  it('closes a refused 01 instead of leaving the client waiting for its 02', async () => {
+    server = await startTestServer({ registerBurst: 1, registerRate: 0.001 });
+    const first = await RawSocket.connect(server.ports.zap!);
+    open.push(first);
+    await first.write('01');
+    await first.until(() => first.text.startsWith('02'), 'first registration');
+    const second = await RawSocket.connect(server.ports.zap!);
+    open.push(second);
+    await second.write('01');
+    await second.waitClosed();
+    expect(second.text).toBe('');
+  });
+});

@@ -102,7 +102,18 @@ export class ZapSession implements Session {
   private async handle(frame: ZapFrame): Promise<void> {
     switch (frame.code) {
       case '01': {
-        const { account } = await this.hub.register({}, { ip: this.connection.remoteAddress });
+        let account;
+        try {
+          ({ account } = await this.hub.register({}, { ip: this.connection.remoteAddress }));
+        } catch (error) {
+          // zap cannot say "try later": close, so the client is not left waiting for an 02.
+          this.connection.log.warn(
+            { conn: this.connection.id, reason: (error as Error).message },
+            'zap: 01 refused, closing',
+          );
+          this.connection.close();
+          return;
+        }
         this.send({ code: '02', id: account.id });
         this.enter(account.id);
         return;
