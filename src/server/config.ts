@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { MensageiroError } from '../core/errors.js';
+import { DEFAULT_LIMITS } from '../core/hub.js';
 
 /** A port number, 0 for any free port, or null when the listener is off. */
 export type PortSetting = number | null;
@@ -62,12 +63,12 @@ export const DEFAULTS: ServerConfig = {
   users: null,
   messages: null,
   writeStallTimeout: 30_000,
-  messageBurst: 60,
-  messageRate: 1,
-  registerBurst: 60,
-  registerRate: 0.5,
-  signInBurst: 100,
-  signInRate: 5,
+  messageBurst: DEFAULT_LIMITS.messages.burst,
+  messageRate: DEFAULT_LIMITS.messages.perSecond,
+  registerBurst: DEFAULT_LIMITS.registrations.burst,
+  registerRate: DEFAULT_LIMITS.registrations.perSecond,
+  signInBurst: DEFAULT_LIMITS.signIns.burst,
+  signInRate: DEFAULT_LIMITS.signIns.perSecond,
   tlsPort: 7334,
   tlsCert: null,
   tlsKey: null,
