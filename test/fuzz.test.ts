@@ -15,6 +15,15 @@ import { splitAt } from './helpers/chunks.js';
  * `npm test` runs a few thousand inputs per codec; `npm run fuzz` sets FUZZ_RUNS=1000000.
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
+/** Runs per fc.assert: between batches the worker's event loop turns, so its RPC stays alive. */
+const BATCH = 50_000;
+
+async function checkInBatches<T>(property: fc.IProperty<T>): Promise<void> {
+  for (let done = 0; done < RUNS; done += BATCH) {
+    fc.assert(property, { numRuns: Math.min(BATCH, RUNS - done) });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 const TIMEOUT = Math.max(30_000, RUNS * 2);
 
 interface Target {
@@ -98,13 +107,12 @@ describe(`fuzz: every codec, ${RUNS} random and ${RUNS} mutated inputs each`, ()
   for (const target of targets) {
     it(
       `${target.name}: random bytes`,
-      () => {
-        fc.assert(
+      async () => {
+        await checkInBatches(
           fc.property(fc.array(fc.uint8Array({ maxLength: 128 }), { maxLength: 6 }), (chunks) => {
             for (const error of target.feed(chunks.map((c) => Buffer.from(c))))
               expect(error).toBeInstanceOf(MensageiroError);
           }),
-          { numRuns: RUNS },
         );
         console.log(`fuzz ${target.name}: ${RUNS} random inputs, no exception but MensageiroError`);
       },
@@ -113,8 +121,8 @@ describe(`fuzz: every codec, ${RUNS} random and ${RUNS} mutated inputs each`, ()
 
     it(
       `${target.name}: mutations of valid frames`,
-      () => {
-        fc.assert(
+      async () => {
+        await checkInBatches(
           fc.property(mutation, ({ which, edits, cuts }) => {
             const bytes = [...Buffer.concat(target.valid.slice(which % target.valid.length))];
             for (const edit of edits) {
@@ -126,7 +134,6 @@ describe(`fuzz: every codec, ${RUNS} random and ${RUNS} mutated inputs each`, ()
             for (const error of target.feed(splitAt(Buffer.from(bytes), cuts)))
               expect(error).toBeInstanceOf(MensageiroError);
           }),
-          { numRuns: RUNS },
         );
         console.log(`fuzz ${target.name}: ${RUNS} mutated frames, no exception but MensageiroError`);
       },

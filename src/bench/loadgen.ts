@@ -20,7 +20,7 @@ export type Spec =
       groupSize?: number;
     }
   | { workload: 'drain'; protocol: Protocol; port: number; messages: number; window: number }
-  | { workload: 'idle'; protocol: Protocol; port: number; clients: number };
+  | { workload: 'idle'; protocol: Protocol; port: number; clients: number; prepareOnly?: boolean };
 
 export interface LiveResult {
   sent: number;
@@ -190,6 +190,11 @@ async function drain(spec: Extract<Spec, { workload: 'drain' }>) {
 async function idle(spec: Extract<Spec, { workload: 'idle' }>) {
   const clients = Array.from({ length: spec.clients }, (_, i) => createClient(spec.protocol, i, spec.port));
   await connectAll(clients, () => ({ subscribe: false }));
+  if (spec.prepareOnly) {
+    // Only creating the accounts, for a later, measured run on the same data.
+    for (const client of clients) client.close();
+    return { connected: clients.length };
+  }
   console.log(JSON.stringify({ ready: clients.length }));
   // Hold them until the harness has measured (it closes stdin), or a bound passes.
   await Promise.race([new Promise((resolve) => process.stdin.once('end', resolve).resume()), sleep(120_000)]);

@@ -27,6 +27,8 @@ interface Peer {
   config: string;
   /** Workloads it cannot run (the relay stores nothing and has no groups). */
   skips: string[];
+  /** Keeps accounts across runs: W3 creates them in a first server run, then measures a fresh one. */
+  persistentAccounts?: boolean;
   start(port: number, dir: string): string[];
 }
 
@@ -74,6 +76,7 @@ function peers(): Peer[] {
       config:
         'native dialect, SQLite WAL synchronous=FULL, ack after the fsynced group commit; rate limits off for the load',
       skips: [],
+      persistentAccounts: true,
       start: (port, dir) =>
         nodePeer([
           ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
@@ -175,11 +178,11 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
 interface Running {
   child: ChildProcess;
   port: number;
-  stop(): Promise<void>;
+  stop(keepDir?: boolean): Promise<void>;
 }
 
-async function startPeer(peer: Peer): Promise<Running> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${peer.name}-`));
+async function startPeer(peer: Peer, reuseDir?: string): Promise<Running & { dir: string }> {
+  const dir = reuseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `bench-${peer.name}-`));
   const port = await freePort();
   const [command, ...args] = pinned(0, peer.start(port, dir));
   const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -187,7 +190,8 @@ async function startPeer(peer: Peer): Promise<Running> {
   return {
     child,
     port,
-    async stop() {
+    dir,
+    async stop(keepDir = false) {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
         const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -196,7 +200,7 @@ async function startPeer(peer: Peer): Promise<Running> {
           await exited;
         }
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!keepDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -303,7 +307,7 @@ async function runPeer(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
       await running.stop();
     }
   }
-  if (!peer.skips.includes('W2')) {
+  if (!peer.skips.includes('W2') && plan.drainMessages > 0) {
     const running = await startPeer(peer);
     try {
       const result = await loadgen({
@@ -330,12 +334,27 @@ async function runPeer(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
     }
   }
   for (const count of plan.idle) {
-    const running = await startPeer(peer);
+    let reuse: string | undefined;
+    if (peer.persistentAccounts) {
+      // Seed-000 `new` creates an account on first contact. Create them in a first run, so the
+      // measured run holds connections of existing users, as a long-running server would.
+      const first = await startPeer(peer);
+      await loadgen({
+        workload: 'idle',
+        protocol: peer.protocol,
+        port: first.port,
+        clients: count,
+        prepareOnly: true,
+      });
+      await first.stop(true);
+      reuse = first.dir;
+    }
+    const running = await startPeer(peer, reuse);
     try {
       const gc = () =>
         peer.protocol !== 'mqtt' || peer.name === 'aedes' ? running.child.kill('SIGUSR2') : undefined;
       gc();
-      await sleep(500);
+      await sleep(800);
       const base = rssOf(running.child.pid!);
       let perConnection = 0;
       const result = await loadgen(
@@ -396,11 +415,23 @@ function table(rows: Row[], names: string[]): string {
 
 export async function runBench(argv: string[]): Promise<number> {
   const quick = argv.includes('--quick');
+  // --workloads=W1,W3 runs only those (by name prefix).
+  const wanted = argv
+    .find((a) => a.startsWith('--workloads='))
+    ?.slice(12)
+    .split(',');
+  const keep = (name: string) => !wanted || wanted.some((w) => name.startsWith(w));
   const only = argv
     .find((a) => a.startsWith('--only='))
     ?.slice(7)
     .split(',');
-  const plan = quick ? QUICK : FULL;
+  const base = quick ? QUICK : FULL;
+  const plan: Plan = {
+    ...base,
+    live: base.live.filter((w) => keep(w.name)),
+    drainMessages: keep('W2') ? base.drainMessages : 0,
+    idle: keep('W3') ? base.idle : [],
+  };
   const all = peers().filter((p) => !only || only.includes(p.name));
   console.log(`mensageiro bench${quick ? ' --quick (counts only; timings are not checked)' : ''}`);
   console.log(
