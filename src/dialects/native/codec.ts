@@ -121,8 +121,17 @@ function fatal(code: 'bad_frame' | 'too_large', text: string): NativeFrame {
 
 /** Encodes one object as a native frame, compressed when asked. */
 export function encodeNative(message: NativeObject, compress = false): Buffer {
-  const json = Buffer.from(JSON.stringify(message), 'utf8');
-  if (!compress) return Buffer.concat([Buffer.from(`${json.length},`, 'latin1'), json]);
+  const text = JSON.stringify(message);
+  if (!compress) {
+    // One exact allocation: the header, then the JSON written in place (no intermediate copy).
+    const length = Buffer.byteLength(text, 'utf8');
+    const header = `${length},`;
+    const frame = Buffer.allocUnsafe(header.length + length);
+    frame.write(header, 0, 'latin1');
+    frame.write(text, header.length, 'utf8');
+    return frame;
+  }
+  const json = Buffer.from(text, 'utf8');
   const packed = zlib.deflateRawSync(json);
   return Buffer.concat([Buffer.from(`z${packed.length},`, 'latin1'), packed]);
 }
