@@ -1,6 +1,7 @@
 import net from 'node:net';
 import mqtt from 'mqtt-packet';
 import { NativeDecoder, encodeNative } from '../dialects/native/codec.js';
+import { connectTcp } from '../client/tcp.js';
 
 export type Protocol = 'native' | 'mqtt' | 'relay';
 
@@ -20,13 +21,7 @@ export interface BenchClient {
 
 const ID_BASE = 1_000_000_000_000;
 
-function connectSocket(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    socket.once('connect', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
+const connectSocket = (port: number) => connectTcp('127.0.0.1', port);
 
 /** Batches writes per event-loop turn, as a real client under load would. */
 class Writer {
@@ -65,7 +60,6 @@ export class NativeBenchClient implements BenchClient {
   async connect(): Promise<void> {
     this.socket = await connectSocket(this.port);
     this.writer = new Writer(this.socket);
-    this.socket.on('error', () => undefined);
     this.socket.on('data', (chunk: Buffer) => {
       for (const result of this.decoder.push(chunk)) if (result.ok) this.dispatch(result.message);
     });
@@ -144,7 +138,6 @@ export class MqttBenchClient implements BenchClient {
   async connect(options: { group?: number; persistent?: boolean; subscribe?: boolean } = {}): Promise<void> {
     this.socket = await connectSocket(this.port);
     this.writer = new Writer(this.socket);
-    this.socket.on('error', () => undefined);
     this.parser.on('packet', (packet) => this.dispatch(packet));
     this.socket.on('data', (chunk: Buffer) => this.parser.parse(chunk));
     const connack = this.wait('connack');
@@ -223,7 +216,6 @@ export class RelayBenchClient implements BenchClient {
   async connect(): Promise<void> {
     this.socket = await connectSocket(this.port);
     this.writer = new Writer(this.socket);
-    this.socket.on('error', () => undefined);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     const hello = Buffer.alloc(9);
     hello.writeUInt32BE(5, 0);

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { LineDecoder } from '../dialects/line-decoder.js';
 import { DISCONNECT, encodeLobbyInput } from '../dialects/lobby/codec.js';
+import { connectTcp } from './tcp.js';
 
 /** A seed-004 lobby client: headed messages out, the server's text lines in. */
 export class LobbyClient extends EventEmitter<{ line: [text: string]; close: [] }> {
@@ -9,13 +10,8 @@ export class LobbyClient extends EventEmitter<{ line: [text: string]; close: [] 
   private readonly lines = new LineDecoder(1024 * 1024);
 
   async connect(host: string, port: number): Promise<void> {
-    const socket = net.connect({ host, port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
+    const socket = await connectTcp(host, port);
     this.socket = socket;
-    socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       for (const result of this.lines.push(chunk)) if (result.ok) this.emit('line', result.line);
     });

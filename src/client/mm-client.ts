@@ -2,6 +2,7 @@ import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { LineDecoder } from '../dialects/line-decoder.js';
 import { SERVER_NAME, parseServerLine } from '../dialects/mm/codec.js';
+import { connectTcp } from './tcp.js';
 
 export interface MmClientEvents {
   message: [from: string, text: string];
@@ -20,13 +21,8 @@ export class MmClient extends EventEmitter<MmClientEvents> {
   private socket: net.Socket | null = null;
 
   async connect(host: string, port: number, user: string): Promise<void> {
-    const socket = net.connect({ host, port });
+    const socket = await connectTcp(host, port);
     this.socket = socket;
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.emit('close'));
     socket.write(`${user}\n`);

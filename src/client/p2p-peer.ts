@@ -2,6 +2,7 @@ import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { LineDecoder } from '../dialects/line-decoder.js';
 import { parseReply } from '../dialects/p2p/codec.js';
+import { connectTcp } from './tcp.js';
 
 export interface P2pPeerEvents {
   message: [from: string, text: string];
@@ -55,13 +56,8 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   async start(host: string, port: number): Promise<void> {
     await new Promise<void>((resolve) => this.listener.listen(0, resolve));
     this.port = (this.listener.address() as net.AddressInfo).port;
-    const directory = net.connect({ host, port });
-    await new Promise<void>((resolve, reject) => {
-      directory.once('connect', resolve);
-      directory.once('error', reject);
-    });
+    const directory = await connectTcp(host, port);
     this.directory = directory;
-    directory.on('error', () => undefined);
     directory.on('close', () => {
       if (this.keepalive) clearInterval(this.keepalive);
       for (const waiter of this.waiters.splice(0)) {
@@ -99,11 +95,7 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     }
     const address = await this.lookup(name);
     if (!address) return false;
-    const socket = net.connect({ host: address.ip, port: address.port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
+    const socket = await connectTcp(address.ip, address.port);
     socket.write(`USER ${this.name}\r\n`);
     this.adopt(name, socket);
     this.current = name;
