@@ -68,3 +68,18 @@ describe('SDK', () => {
     await expect(wrong.connect()).rejects.toMatchObject({ code: 'auth_failed' });
   });
 });
+
+describe('SDK requests that the server refuses', () => {
+  it('rejects createGroup and lookup with the server error, matched by cid', async () => {
+    server = await startTestServer();
+    const client = new Client({ host: '127.0.0.1', port: server.ports.native!, register: {} });
+    await client.connect();
+    await expect(client.createGroup('ghosts', ['nobody-at-all'])).rejects.toMatchObject({
+      code: 'unknown_recipient',
+    });
+    await expect(client.lookup('nobody-either')).rejects.toMatchObject({ code: 'unknown_recipient' });
+    // A good request after the refusals still gets its own answer.
+    expect(await client.lookup(client.id!)).toMatchObject({ id: client.id, kind: 'user' });
+    client.close();
+  });
+});

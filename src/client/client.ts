@@ -177,7 +177,8 @@ export class Client extends EventEmitter<ClientEvents> {
   async lookup(
     name: string | number,
   ): Promise<{ id: number; username: string | null; kind: 'user' | 'group' }> {
-    const reply = await this.request('lookup', String(name), { type: 'lookup', name });
+    const cid = crypto.randomUUID();
+    const reply = await this.request('lookup', cid, { type: 'lookup', name, cid });
     return {
       id: reply.id as number,
       username: (reply.username as string | null) ?? null,
@@ -360,7 +361,7 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'group.created':
         return this.settle('group.created', String(frame.cid), frame);
       case 'lookup':
-        return this.settle('lookup', String(frame.name), frame);
+        return this.settle('lookup', String(frame.cid), frame);
       case 'error':
         return this.onError(frame);
     }
@@ -391,7 +392,9 @@ export class Client extends EventEmitter<ClientEvents> {
         entry.reject(error);
         return;
       }
-      if (this.waiting.has(`group.created:${cid}`)) return this.fail('group.created', cid, error);
+      for (const kind of ['group.created', 'lookup']) {
+        if (this.waiting.has(`${kind}:${cid}`)) return this.fail(kind, cid, error);
+      }
     }
     if (!this.online && (error.code === 'auth_failed' || error.code === 'auth_required')) {
       // Wrong credentials do not get better with retries.
@@ -401,8 +404,6 @@ export class Client extends EventEmitter<ClientEvents> {
       this.socket?.destroy();
       return;
     }
-    const lookup = [...this.waiting.keys()].find((key) => key.startsWith('lookup:'));
-    if (error.code === 'unknown_recipient' && lookup) return this.fail('lookup', lookup.slice(7), error);
     this.emit('error', error);
   }
 

@@ -74,7 +74,12 @@ export class NativeSession implements Session {
       }
       if (frame.compressed) this.compress = true;
       const message = frame.message;
-      this.work.run(() => this.handle(message));
+      // An error answering a request carries the request's cid, so the client can tell which failed.
+      this.work.run(() =>
+        this.handle(message).catch((error: unknown) =>
+          this.fail(error, message.cid === undefined ? {} : { cid: message.cid }),
+        ),
+      );
     }
   }
 
@@ -363,10 +368,18 @@ export class NativeSession implements Session {
       throw bad('lookup needs "name"');
     const found = await this.hub.resolve(name as string | number);
     if (!found) throw new MensageiroError('unknown_recipient', `unknown user ${String(name)}`);
+    const echo = frame.cid === undefined ? {} : { cid: frame.cid };
     this.reply(
       found.kind === 'user'
-        ? { type: 'lookup', name, id: found.account.id, username: found.account.username, kind: 'user' }
-        : { type: 'lookup', name, id: found.group.id, groupName: found.group.name, kind: 'group' },
+        ? {
+            type: 'lookup',
+            name,
+            id: found.account.id,
+            username: found.account.username,
+            kind: 'user',
+            ...echo,
+          }
+        : { type: 'lookup', name, id: found.group.id, groupName: found.group.name, kind: 'group', ...echo },
     );
   }
 
