@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { tempDir } from './helpers/server.js';
@@ -44,6 +47,28 @@ describe('SQLite group commit', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(await store.getAccount(5_555_555_555_555)).not.toBeNull();
     expect(await store.getAccount(4_444_444_444_444)).toBeNull();
+    await store.close();
+  });
+
+  it('copies the WAL into the database file from its worker, with no commit doing it', async () => {
+    const dataDir = tempDir();
+    const store = new SqliteStore({ dataDir });
+    const file = path.join(dataDir, 'mensageiro.db');
+    await store.createAccount({ id: 6_666_666_666_666 });
+    const before = fs.statSync(file).size;
+    await store.appendMessage({
+      from: 6_666_666_666_666,
+      to: 6_666_666_666_666,
+      cid: 'big',
+      text: 'x'.repeat(200_000),
+      ts: 1,
+      at: 1,
+      recipients: [6_666_666_666_666],
+    });
+    // The commit's own checkpoint would only start at 16,384 WAL pages; these are about 50.
+    const deadline = Date.now() + 10_000;
+    while (fs.statSync(file).size <= before && Date.now() < deadline) await sleep(20);
+    expect(fs.statSync(file).size).toBeGreaterThan(before + 200_000);
     await store.close();
   });
 

@@ -56,7 +56,13 @@ export interface ServerParts {
 
 export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
   const log = parts.log ?? createLogger(config.logLevel);
-  const store = parts.store ?? new SqliteStore({ dataDir: config.data, synchronous: config.sync });
+  const store =
+    parts.store ??
+    new SqliteStore({
+      dataDir: config.data,
+      synchronous: config.sync,
+      onWarning: (message) => log.warn({ store: 'sqlite' }, message),
+    });
   const bus = parts.bus ?? new LocalBus();
   const hub = new Hub({
     store,
