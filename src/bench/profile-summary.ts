@@ -9,10 +9,12 @@ interface ProfileNode {
 
 /** Where the time went, from a V8 .cpuprofile: self time per function, top entries first. */
 export function summarizeProfile(dir: string, top = 15): string {
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
-  if (files.length === 0) return `no .cpuprofile in ${dir}`;
+  const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
+  // Node names them CPU.<date>.<time>.<pid>.<thread>.<n>: thread 0 is the event loop; others are workers.
+  const files = all.filter((f) => f.split('.')[4] === '0');
+  if (files.length === 0) return `no event-loop .cpuprofile in ${dir}`;
   const totals = new Map<string, number>();
-  let all = 0;
+  let samples = 0;
   for (const file of files) {
     const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { nodes: ProfileNode[] };
     for (const node of profile.nodes) {
@@ -22,12 +24,12 @@ export function summarizeProfile(dir: string, top = 15): string {
       const where = url ? `${path.basename(url)}:${lineNumber + 1}` : '';
       const key = `${functionName || '(anonymous)'} ${where}`.trim();
       totals.set(key, (totals.get(key) ?? 0) + hits);
-      all += hits;
+      samples += hits;
     }
   }
   const rows = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   return [
-    'self time (share of samples), top functions:',
-    ...rows.map(([name, hits]) => `  ${((hits / all) * 100).toFixed(1).padStart(5)}%  ${name}`),
+    'event-loop self time (share of samples), top functions:',
+    ...rows.map(([name, hits]) => `  ${((hits / samples) * 100).toFixed(1).padStart(5)}%  ${name}`),
   ].join('\n');
 }
