@@ -15,6 +15,7 @@ import type {
 } from '../../core/types.js';
 import { GroupCommit } from '../group-commit.js';
 import { Checkpointer } from './checkpointer.js';
+import { packReceipt, unpackReceipt } from './receipt-body.js';
 import { migrate } from './schema.js';
 
 export interface SqliteStoreOptions {
@@ -50,7 +51,7 @@ interface AccountRow {
 interface InboxRow {
   seq: number;
   kind: number;
-  body: string | null;
+  body: string | Buffer | null;
   mid: number | null;
   sender: number | null;
   conv: number | null;
@@ -116,7 +117,7 @@ export class SqliteStore implements Store {
       messageByCid: db.prepare(`SELECT * FROM messages WHERE sender = ? AND cid = ?`),
       insertInbox: db.prepare(`INSERT INTO inbox (user, seq, kind, mid, body) VALUES (?, ?, ?, ?, ?)`),
       readInbox: db.prepare(
-        `SELECT i.seq, i.kind, i.body, m.mid, m.sender, m.conv, m.cid, m.text, m.ts, m.at
+        `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.cid, m.text, m.ts, m.at
          FROM inbox i LEFT JOIN messages m ON i.kind = ${KIND_MSG} AND m.mid = i.mid
          WHERE i.user = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
       ),
@@ -455,7 +456,7 @@ export class SqliteStore implements Store {
   }
 
   private appendReceipt(to: AccountId, receipt: Receipt): Delivery {
-    return this.appendItem(to, KIND_RECEIPT, receipt.mid, JSON.stringify(receipt), (seq) => ({
+    return this.appendItem(to, KIND_RECEIPT, receipt.mid, packReceipt(receipt), (seq) => ({
       seq,
       kind: 'receipt',
       receipt,
@@ -466,7 +467,7 @@ export class SqliteStore implements Store {
     to: AccountId,
     kind: number,
     mid: number | null,
-    body: string | null,
+    body: string | Buffer | null,
     build: (seq: number) => InboxItem,
   ): Delivery {
     if (!this.lastSeqs.has(to) && this.sql.idExists.get(to) === undefined) {
@@ -522,6 +523,6 @@ function toInboxItem(row: InboxRow): InboxItem {
     };
   }
   if (row.kind === KIND_RECEIPT)
-    return { seq: row.seq, kind: 'receipt', receipt: JSON.parse(row.body!) as Receipt };
-  return { seq: row.seq, kind: 'group', group: JSON.parse(row.body!) as Group };
+    return { seq: row.seq, kind: 'receipt', receipt: unpackReceipt(row.mid!, row.body!) };
+  return { seq: row.seq, kind: 'group', group: JSON.parse(row.body as string) as Group };
 }
