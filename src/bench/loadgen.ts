@@ -169,10 +169,12 @@ async function drain(spec: Extract<Spec, { workload: 'drain' }>) {
     received++;
     seen.add(parsePayload(payload).seq);
   };
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await back.connect({ persistent: true });
   const complete = await until(() => seen.size >= spec.messages, 300_000);
   const drainMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   back.close();
   return {
     queued: queued ? spec.messages : acked,
@@ -183,6 +185,7 @@ async function drain(spec: Extract<Spec, { workload: 'drain' }>) {
     perSecond: Math.round((seen.size / drainMs) * 1000),
     lost: spec.messages - seen.size,
     duplicated: received - seen.size,
+    cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / drainMs) * 100),
   };
 }
 

@@ -327,7 +327,7 @@ async function runPeer(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
         ok,
       });
       console.log(
-        `  ${peer.name.padEnd(10)} W2 drain ${plan.drainMessages}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}`,
+        `  ${peer.name.padEnd(10)} W2 drain ${plan.drainMessages}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%`,
       );
     } finally {
       await running.stop();

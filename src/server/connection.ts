@@ -17,7 +17,7 @@ export function plainAddress(address: string | undefined): string {
 }
 
 /**
- * One client socket, as sessions see it: batched writes (one writev per event-loop turn),
+ * One client socket, as sessions see it: batched writes (one write per event-loop turn),
  * a bounded write buffer, and the activity marks that the listener's sweep reads.
  */
 export class Connection {
@@ -113,9 +113,9 @@ export class Connection {
     const batch = this.outgoing;
     this.outgoing = [];
     this.outgoingBytes = 0;
-    this.socket.cork();
-    for (const bytes of batch) this.socket.write(bytes);
-    this.socket.uncork();
+    // One write of one buffer: each socket.write costs a stream round of its own, which at
+    // thousands of frames a turn cost more than copying them together.
+    this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
     if (this.writable()) this.notifyDrain();
   }
 

@@ -48,18 +48,19 @@ interface AccountRow {
   created_at: number;
 }
 
-interface InboxRow {
-  seq: number;
-  kind: number;
-  body: string | Buffer | null;
-  mid: number | null;
-  sender: number | null;
-  conv: number | null;
-  cid: string | null;
-  text: string | null;
-  ts: number | null;
-  at: number | null;
-}
+/** readInbox rows come as arrays (better-sqlite3's raw mode), which skips building an object per row. */
+type InboxRow = [
+  seq: number,
+  kind: number,
+  body: string | Buffer | null,
+  mid: number | null,
+  sender: number | null,
+  conv: number | null,
+  cid: string | null,
+  text: string | null,
+  ts: number | null,
+  at: number | null,
+];
 
 interface RangeRow {
   mid: number;
@@ -116,14 +117,17 @@ export class SqliteStore implements Store {
         .pluck(),
       messageByCid: db.prepare(`SELECT * FROM messages WHERE sender = ? AND cid = ?`),
       insertInbox: db.prepare(`INSERT INTO inbox (user, seq, kind, mid, body) VALUES (?, ?, ?, ?, ?)`),
-      readInbox: db.prepare(
-        `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.cid, m.text, m.ts, m.at
+      readInbox: db
+        .prepare(
+          `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.cid, m.text, m.ts, m.at
          FROM inbox i LEFT JOIN messages m ON i.kind = ${KIND_MSG} AND m.mid = i.mid
          WHERE i.user = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
-      ),
-      messagesInRange: db.prepare(
-        `SELECT m.mid, m.sender, m.conv, m.ts FROM inbox i JOIN messages m ON m.mid = i.mid
-         WHERE i.user = ? AND i.seq > ? AND i.seq <= ? AND i.kind = ${KIND_MSG} ORDER BY i.seq`,
+        )
+        .raw(),
+      // A bare column next to max() comes from the row holding the maximum (SQLite guarantees it).
+      lastPerConversationInRange: db.prepare(
+        `SELECT m.sender, m.conv, max(m.mid) AS mid, m.ts FROM inbox i JOIN messages m ON m.mid = i.mid
+         WHERE i.user = ? AND i.seq > ? AND i.seq <= ? AND i.kind = ${KIND_MSG} GROUP BY m.sender, m.conv`,
       ),
       raiseGroupDelivered: db.prepare(
         `INSERT INTO group_delivered (group_id, member, mid) VALUES (?, ?, ?)
@@ -336,13 +340,12 @@ export class SqliteStore implements Store {
       const state = { delivered, last: this.lastSeqOf(user) };
       const upTo = Math.min(upToSeq, state.last);
       if (upTo <= state.delivered) return [];
-      const rows = this.sql.messagesInRange.all(user, state.delivered, upTo) as RangeRow[];
+      // Watermarks: one receipt per (sender, conversation) for the whole range, not one per
+      // message. The query returns each pair once, with its last message.
+      const rows = this.sql.lastPerConversationInRange.all(user, state.delivered, upTo) as RangeRow[];
       this.sql.setDelivered.run(upTo, user);
-      // Watermarks: one receipt per (sender, conversation) for the whole range, not one per message.
-      const lastPerConversation = new Map<string, RangeRow>();
-      for (const row of rows) lastPerConversation.set(`${row.sender}:${row.conv}`, row);
       const deliveries: Delivery[] = [];
-      for (const row of lastPerConversation.values()) {
+      for (const row of rows) {
         if (row.conv === user) {
           deliveries.push(
             this.appendReceipt(row.sender, {
@@ -358,12 +361,9 @@ export class SqliteStore implements Store {
           this.sql.raiseGroupDelivered.run(row.conv, user, row.mid);
         }
       }
-      const groupSenders = new Set<string>();
-      for (const row of lastPerConversation.values()) {
+      // Only once this member's group watermarks are all raised can the group receipts be known.
+      for (const row of rows) {
         if (row.conv === user) continue;
-        const key = `${row.sender}:${row.conv}`;
-        if (groupSenders.has(key)) continue;
-        groupSenders.add(key);
         const receipt = this.groupDeliveryReceipt(row.conv, row.sender, at);
         if (receipt) deliveries.push(receipt);
       }
@@ -506,23 +506,14 @@ function toAccount(row: AccountRow): Account {
   return { id: row.id, username: row.username, secretHash: row.secret_hash, createdAt: row.created_at };
 }
 
-function toInboxItem(row: InboxRow): InboxItem {
-  if (row.kind === KIND_MSG) {
+function toInboxItem([seq, kind, body, mid, sender, conv, cid, text, ts, at]: InboxRow): InboxItem {
+  if (kind === KIND_MSG) {
     return {
-      seq: row.seq,
+      seq,
       kind: 'msg',
-      msg: {
-        mid: row.mid!,
-        from: row.sender!,
-        to: row.conv!,
-        cid: row.cid,
-        text: row.text!,
-        ts: row.ts!,
-        at: row.at!,
-      },
+      msg: { mid: mid!, from: sender!, to: conv!, cid, text: text!, ts: ts!, at: at! },
     };
   }
-  if (row.kind === KIND_RECEIPT)
-    return { seq: row.seq, kind: 'receipt', receipt: unpackReceipt(row.mid!, row.body!) };
-  return { seq: row.seq, kind: 'group', group: JSON.parse(row.body as string) as Group };
+  if (kind === KIND_RECEIPT) return { seq, kind: 'receipt', receipt: unpackReceipt(mid!, body!) };
+  return { seq, kind: 'group', group: JSON.parse(body as string) as Group };
 }
