@@ -74,7 +74,9 @@ export class Connection {
 
   writable(): boolean {
     const writable = !this.closed && this.bufferedBytes < this.options.highWaterMark;
-    if (!writable && this.blockedSince === null) this.blockedSince = Date.now();
+    // A write the kernel takes whole emits no 'drain', so the mark is also cleared here.
+    if (writable) this.blockedSince = null;
+    else if (this.blockedSince === null) this.blockedSince = Date.now();
     return writable;
   }
 
