@@ -1,6 +1,6 @@
 import { MensageiroError, isMensageiroError } from '../../core/errors.js';
 import { isAccountId, type Hub } from '../../core/hub.js';
-import type { InboxStream } from '../../core/inbox-stream.js';
+import type { InboxSink, InboxStream } from '../../core/inbox-stream.js';
 import type { Account, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
@@ -42,7 +42,7 @@ function recipientOf(frame: NativeObject, key: string): number | string {
   throw bad(`${key} must be an account id or a username`);
 }
 
-export class NativeSession implements Session {
+export class NativeSession implements Session, InboxSink {
   private readonly decoder: NativeDecoder;
   private readonly work: OrderedWork;
   private readonly hub: Hub;
@@ -223,28 +223,33 @@ export class NativeSession implements Session {
       });
     }
     if (this.connection.isClosed) return;
-    this.inbox = this.hub.openInbox(
-      account.id,
-      after,
-      {
-        deliver: (items) => this.deliver(items),
-        writable: () => this.connection.writable(),
-        open: () => !this.connection.isClosed,
-        onDrain: (callback) => this.connection.onDrain(callback),
-        onError: (error) => {
-          this.connection.log.error({ err: error }, 'inbox stream failed');
-          this.connection.destroy();
-        },
-      },
-      { autoAck: !options.acks },
-    );
+    this.inbox = this.hub.openInbox(account.id, after, this, { autoAck: !options.acks });
   }
 
-  private deliver(items: InboxItem[]): void {
+  // The session is its inbox's sink itself: an object of five closures per connection cost
+  // about 350 bytes of every idle connection.
+  deliver(items: InboxItem[]): void {
     for (const item of items) {
       if (this.legacy && item.kind !== 'msg') continue;
       this.reply(itemFrame(item));
     }
+  }
+
+  writable(): boolean {
+    return this.connection.writable();
+  }
+
+  open(): boolean {
+    return !this.connection.isClosed;
+  }
+
+  onDrain(callback: () => void): void {
+    this.connection.onDrain(callback);
+  }
+
+  onError(error: unknown): void {
+    this.connection.log.error({ err: error }, 'inbox stream failed');
+    this.connection.destroy();
   }
 
   private async onMsg(frame: NativeObject): Promise<void> {
