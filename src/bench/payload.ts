@@ -7,6 +7,12 @@ export function makePayload(sender: number, seq: number): string {
 }
 
 export function parsePayload(text: string): { sentAt: number; sender: number; seq: number } {
-  const [sentAt, sender, seq] = text.split(':', 3);
-  return { sentAt: Number(sentAt), sender: Number(sender), seq: Number(seq) };
+  const first = text.indexOf(':');
+  const second = text.indexOf(':', first + 1);
+  const third = text.indexOf(':', second + 1);
+  return {
+    sentAt: Number(text.slice(0, first)),
+    sender: Number(text.slice(first + 1, second)),
+    seq: Number(text.slice(second + 1, third)),
+  };
 }
