@@ -23,12 +23,11 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** FULL (default) fsyncs every commit; NORMAL trades the last commits on power loss for speed. */
   synchronous?: 'FULL' | 'NORMAL';
-  /** SQLite's page cache, in MiB (default 64). */
-  cacheMb?: number;
   /** Where background problems (a failed checkpoint) are reported. */
   onWarning?: (message: string) => void;
 }
 
+const PAGE_CACHE_MIB = 64;
 const CHECKPOINT_INTERVAL_MS = 200;
 const WAL_BACKSTOP_PAGES = 16_384;
 
@@ -86,9 +85,11 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('foreign_keys = OFF');
     // Every user's hot inbox and index pages stay in memory; the 2 MiB default thrashed at 1,000 users.
-    this.db.pragma(`cache_size = -${(options.cacheMb ?? 64) * 1024}`);
+    this.db.pragma(`cache_size = -${PAGE_CACHE_MIB * 1024}`);
     if (file !== ':memory:') {
-      // The checkpointer keeps the WAL short; this backstop only matters if it falls behind.
+      // Under steady writes the worker never quite reaches the WAL's end, and SQLite starts the
+      // WAL over only after a checkpoint that does. The commit that crosses this size runs that
+      // one, with at most one interval's pages left to copy.
       this.db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
       this.checkpointer = new Checkpointer(file, CHECKPOINT_INTERVAL_MS, options.onWarning ?? console.warn);
     }
