@@ -14,13 +14,14 @@ import type { Receipt } from '../../core/types.js';
  * Files written before this format hold JSON text, which `unpackReceipt` still reads.
  */
 
-const STATUS_CODES = { delivered: 1, read: 2 } as const;
+/** A status as stored: byte 0 of a body here, and `receipt_marks.status` in the store. */
+export const RECEIPT_STATUS_CODES = { delivered: 1, read: 2 } as const;
 const OWN_CONV = 0x80;
 
 export function packReceipt(receipt: Receipt): Buffer {
   const ownConv = receipt.conv !== receipt.by;
   const body = Buffer.allocUnsafe(ownConv ? 33 : 25);
-  body[0] = STATUS_CODES[receipt.status] | (ownConv ? OWN_CONV : 0);
+  body[0] = RECEIPT_STATUS_CODES[receipt.status] | (ownConv ? OWN_CONV : 0);
   body.writeDoubleBE(receipt.by, 1);
   body.writeDoubleBE(receipt.ts, 9);
   body.writeDoubleBE(receipt.at, 17);

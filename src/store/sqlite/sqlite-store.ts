@@ -10,12 +10,11 @@ import type {
   Group,
   InboxItem,
   Receipt,
-  ReceiptStatus,
   StoredMessage,
 } from '../../core/types.js';
 import { GroupCommit } from '../group-commit.js';
 import { Checkpointer } from './checkpointer.js';
-import { packReceipt, unpackReceipt } from './receipt-body.js';
+import { RECEIPT_STATUS_CODES, packReceipt, unpackReceipt } from './receipt-body.js';
 import { migrate } from './schema.js';
 
 export interface SqliteStoreOptions {
@@ -34,7 +33,6 @@ const WAL_BACKSTOP_PAGES = 16_384;
 const KIND_MSG = 1;
 const KIND_RECEIPT = 2;
 const KIND_GROUP = 3;
-const STATUS_CODE: Record<ReceiptStatus, number> = { delivered: 1, read: 2 };
 
 interface AccountRow {
   id: number;
@@ -418,9 +416,10 @@ export class SqliteStore implements Store {
     ) as { mid: number; ts: number } | undefined;
     if (!last) return null;
     const already =
-      (this.sql.receiptMark.get(sender, receiptConv, reader, STATUS_CODE.read) as number | undefined) ?? 0;
+      (this.sql.receiptMark.get(sender, receiptConv, reader, RECEIPT_STATUS_CODES.read) as
+        number | undefined) ?? 0;
     if (last.mid <= already) return null;
-    this.sql.setReceiptMark.run(sender, receiptConv, reader, STATUS_CODE.read, last.mid);
+    this.sql.setReceiptMark.run(sender, receiptConv, reader, RECEIPT_STATUS_CODES.read, last.mid);
     return this.appendReceipt(sender, {
       status: 'read',
       by: reader,
@@ -443,9 +442,10 @@ export class SqliteStore implements Store {
       { mid: number; ts: number } | undefined;
     if (!last) return null;
     const already =
-      (this.sql.receiptMark.get(sender, group, group, STATUS_CODE.delivered) as number | undefined) ?? 0;
+      (this.sql.receiptMark.get(sender, group, group, RECEIPT_STATUS_CODES.delivered) as
+        number | undefined) ?? 0;
     if (last.mid <= already) return null;
-    this.sql.setReceiptMark.run(sender, group, group, STATUS_CODE.delivered, last.mid);
+    this.sql.setReceiptMark.run(sender, group, group, RECEIPT_STATUS_CODES.delivered, last.mid);
     return this.appendReceipt(sender, {
       status: 'delivered',
       by: group,
