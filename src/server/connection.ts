@@ -118,7 +118,7 @@ export class Connection {
     // One write of one buffer: each socket.write costs a stream round of its own, which at
     // thousands of frames a turn cost more than copying them together.
     this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
-    if (this.writable()) this.notifyDrain();
+    this.notifyDrain();
   }
 
   private notifyDrain(): void {
