@@ -34,6 +34,24 @@ describe('connection write batching', () => {
     expect(socket.written.map((b) => b.toString())).toEqual(['3,{a}3,{b}']);
   });
 
+  it('keeps text frames and buffers in the order they were sent, and counts their bytes', async () => {
+    const socket = new EagerSocket();
+    const connection = new Connection(
+      socket as unknown as net.Socket,
+      { maxWriteBuffer: 1 << 20, highWaterMark: 8 },
+      createLogger('silent'),
+    );
+    connection.sendText('4,"ç"', 6);
+    expect(connection.bufferedBytes).toBe(6);
+    connection.send(Buffer.from('3,{b}'));
+    connection.sendText('3,{c}', 5);
+    expect(connection.bufferedBytes).toBe(16);
+    expect(connection.writable()).toBe(false);
+    await nextTurn();
+    expect(socket.written.map((b) => b.toString())).toEqual(['4,"ç"3,{b}3,{c}']);
+    expect(connection.bufferedBytes).toBe(0);
+  });
+
   it('clears the stall mark once a write taken whole brings it under the high-water mark', async () => {
     // The listener's sweep drops a connection whose mark is older than the stall timeout. A
     // mark left over from an earlier backlog once dropped healthy readers in the middle of a drain.

@@ -5,7 +5,7 @@ const PAGE = 512;
 
 /** Where a stream writes: one connection of a dialect session. */
 export interface InboxSink {
-  deliver(items: InboxItem[]): void;
+  deliver(item: InboxItem): void;
   /** False while the connection's write buffer is over its high-water mark. */
   writable(): boolean;
   /** False once the connection is closing: the stream stops for good. */
@@ -64,15 +64,15 @@ export class InboxStream {
   private onLive(item: InboxItem): void {
     if (this.closed || item.seq < this.next) return;
     if (!this.pulling && item.seq === this.next && this.sink.writable()) {
-      this.emit([item]);
+      this.emit(item);
       return;
     }
     void this.pull();
   }
 
-  private emit(items: InboxItem[]): void {
-    this.next = items[items.length - 1]!.seq + 1;
-    this.sink.deliver(items);
+  private emit(item: InboxItem): void {
+    this.next = item.seq + 1;
+    this.sink.deliver(item);
     if (this.autoAck) this.scheduleAck();
   }
 
@@ -100,7 +100,7 @@ export class InboxStream {
           // what does not fit now is read again from the store after the drain.
           let fits = 0;
           while (fits < items.length && (fits === 0 || this.sink.writable())) {
-            this.emit(items.slice(fits, fits + 1));
+            this.emit(items[fits]!);
             fits++;
           }
           if (fits === items.length && items.length < PAGE) break;

@@ -54,9 +54,12 @@ export interface Receipt {
   at: number;
 }
 
+/** A message as its recipients get it: the sender's client id is the sender's own business. */
+export type DeliveredMessage = Omit<StoredMessage, 'cid'>;
+
 /** One entry of a user's ordered inbox stream; `seq` is per recipient, with no gaps. */
 export type InboxItem =
-  | { seq: number; kind: 'msg'; msg: StoredMessage }
+  | { seq: number; kind: 'msg'; msg: DeliveredMessage }
   | { seq: number; kind: 'receipt'; receipt: Receipt }
   | { seq: number; kind: 'group'; group: Group };
 

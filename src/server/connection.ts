@@ -31,6 +31,8 @@ export class Connection {
   /** Since when the buffer has been over the high-water mark with no drain; null when it is not. */
   blockedSince: number | null = null;
   private outgoing: Buffer[] = [];
+  /** Text frames queued since the last buffer; they join into one buffer when it is needed. */
+  private outgoingText = '';
   private outgoingBytes = 0;
   private flushScheduled = false;
   private closed = false;
@@ -59,8 +61,20 @@ export class Connection {
 
   send(bytes: Buffer): void {
     if (this.closed) return;
+    this.takeText();
     this.outgoing.push(bytes);
-    this.outgoingBytes += bytes.length;
+    this.queued(bytes.length);
+  }
+
+  /** Queues UTF-8 text whose encoded size the caller already knows (it framed it). */
+  sendText(text: string, bytes: number): void {
+    if (this.closed) return;
+    this.outgoingText += text;
+    this.queued(bytes);
+  }
+
+  private queued(bytes: number): void {
+    this.outgoingBytes += bytes;
     if (this.bufferedBytes > this.options.maxWriteBuffer) {
       this.log.warn({ conn: this.id, buffered: this.bufferedBytes }, 'slow consumer disconnected');
       this.destroy();
@@ -104,6 +118,7 @@ export class Connection {
   destroy(): void {
     this.closed = true;
     this.outgoing = [];
+    this.outgoingText = '';
     this.outgoingBytes = 0;
     this.socket.destroy();
     this.notifyDrain();
@@ -111,6 +126,7 @@ export class Connection {
 
   private flush(): void {
     this.flushScheduled = false;
+    this.takeText();
     if (this.closed || this.outgoing.length === 0) return;
     const batch = this.outgoing;
     this.outgoing = [];
@@ -119,6 +135,12 @@ export class Connection {
     // thousands of frames a turn cost more than copying them together.
     this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
     this.notifyDrain();
+  }
+
+  private takeText(): void {
+    if (this.outgoingText === '') return;
+    this.outgoing.push(Buffer.from(this.outgoingText, 'utf8'));
+    this.outgoingText = '';
   }
 
   private notifyDrain(): void {

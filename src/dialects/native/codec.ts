@@ -121,17 +121,30 @@ function fatal(code: 'bad_frame' | 'too_large', text: string): NativeFrame {
 
 /** Encodes one object as a native frame, compressed when asked. */
 export function encodeNative(message: NativeObject, compress = false): Buffer {
-  const text = JSON.stringify(message);
+  return encodeNativeJson(JSON.stringify(message), compress);
+}
+
+/** Frames JSON text that is already serialized (the hot path builds it without an object). */
+export function encodeNativeJson(json: string, compress = false): Buffer {
   if (!compress) {
     // One exact allocation: the header, then the JSON written in place (no intermediate copy).
-    const length = Buffer.byteLength(text, 'utf8');
+    const length = Buffer.byteLength(json, 'utf8');
     const header = `${length},`;
     const frame = Buffer.allocUnsafe(header.length + length);
     frame.write(header, 0, 'latin1');
-    frame.write(text, header.length, 'utf8');
+    frame.write(json, header.length, 'utf8');
     return frame;
   }
-  const json = Buffer.from(text, 'utf8');
-  const packed = zlib.deflateRawSync(json);
+  const packed = zlib.deflateRawSync(Buffer.from(json, 'utf8'));
   return Buffer.concat([Buffer.from(`z${packed.length},`, 'latin1'), packed]);
+}
+
+/**
+ * An uncompressed frame as text, with its size in bytes: a connection joins a turn's text
+ * frames into one buffer, which costs less than a buffer per frame.
+ */
+export function nativeFrameText(json: string): { text: string; bytes: number } {
+  const length = Buffer.byteLength(json, 'utf8');
+  const header = `${length},`;
+  return { text: header + json, bytes: header.length + length };
 }

@@ -49,6 +49,17 @@ export function itemFrame(item: InboxItem): NativeObject {
   }
 }
 
+/**
+ * The JSON of itemFrame(item), exactly as JSON.stringify writes it. Messages, the bulk of
+ * every drain, are written from a template, which takes half the time of stringifying an
+ * object; every field but the text is an integer, and the text goes through JSON.stringify.
+ */
+export function itemJson(item: InboxItem): string {
+  if (item.kind !== 'msg') return JSON.stringify(itemFrame(item));
+  const { msg } = item;
+  return `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${JSON.stringify(msg.text)},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
+}
+
 export function errorFrame(error: MensageiroError, extra: NativeObject = {}): NativeObject {
   return { type: 'error', code: error.code, text: error.message, ...extra };
 }

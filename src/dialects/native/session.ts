@@ -5,8 +5,14 @@ import type { Account, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
-import { NativeDecoder, encodeNative, type NativeObject } from './codec.js';
-import { errorFrame, itemFrame } from './frames.js';
+import {
+  NativeDecoder,
+  encodeNative,
+  encodeNativeJson,
+  nativeFrameText,
+  type NativeObject,
+} from './codec.js';
+import { errorFrame, itemJson } from './frames.js';
 
 interface StartOptions {
   /** Plain seed-000 `new`: only msg and error frames, and written counts as delivered. */
@@ -91,7 +97,16 @@ export class NativeSession implements Session, InboxSink {
   }
 
   private reply(frame: NativeObject): void {
-    this.connection.send(encodeNative(frame, this.compress));
+    this.replyJson(JSON.stringify(frame));
+  }
+
+  private replyJson(json: string): void {
+    if (this.compress) {
+      this.connection.send(encodeNativeJson(json, true));
+      return;
+    }
+    const frame = nativeFrameText(json);
+    this.connection.sendText(frame.text, frame.bytes);
   }
 
   private fail(error: unknown, extra: NativeObject = {}): void {
@@ -228,11 +243,9 @@ export class NativeSession implements Session, InboxSink {
 
   // The session is its inbox's sink itself: an object of five closures per connection cost
   // about 350 bytes of every idle connection.
-  deliver(items: InboxItem[]): void {
-    for (const item of items) {
-      if (this.legacy && item.kind !== 'msg') continue;
-      this.reply(itemFrame(item));
-    }
+  deliver(item: InboxItem): void {
+    if (this.legacy && item.kind !== 'msg') return;
+    this.replyJson(itemJson(item));
   }
 
   writable(): boolean {

@@ -160,8 +160,8 @@ export class ZapSession implements Session {
         id,
         delivered,
         {
-          deliver: (items) => {
-            for (const item of items) for (const frame of zapFramesFor(item)) this.send(frame);
+          deliver: (item) => {
+            for (const frame of zapFramesFor(item)) this.send(frame);
           },
           writable: () => this.connection.writable(),
           open: () => !this.connection.isClosed,

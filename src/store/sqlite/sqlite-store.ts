@@ -53,7 +53,6 @@ type InboxRow = [
   mid: number | null,
   sender: number | null,
   conv: number | null,
-  cid: string | null,
   text: string | null,
   ts: number | null,
   at: number | null,
@@ -118,7 +117,7 @@ export class SqliteStore implements Store {
       insertInbox: db.prepare(`INSERT INTO inbox (user, seq, kind, mid, body) VALUES (?, ?, ?, ?, ?)`),
       readInbox: db
         .prepare(
-          `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.cid, m.text, m.ts, m.at
+          `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.text, m.ts, m.at
          FROM inbox i LEFT JOIN messages m ON i.kind = ${KIND_MSG} AND m.mid = i.mid
          WHERE i.user = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
         )
@@ -507,12 +506,12 @@ function toAccount(row: AccountRow): Account {
   return { id: row.id, username: row.username, secretHash: row.secret_hash, createdAt: row.created_at };
 }
 
-function toInboxItem([seq, kind, body, mid, sender, conv, cid, text, ts, at]: InboxRow): InboxItem {
+function toInboxItem([seq, kind, body, mid, sender, conv, text, ts, at]: InboxRow): InboxItem {
   if (kind === KIND_MSG) {
     return {
       seq,
       kind: 'msg',
-      msg: { mid: mid!, from: sender!, to: conv!, cid, text: text!, ts: ts!, at: at! },
+      msg: { mid: mid!, from: sender!, to: conv!, text: text!, ts: ts!, at: at! },
     };
   }
   if (kind === KIND_RECEIPT) return { seq, kind: 'receipt', receipt: unpackReceipt(mid!, body!) };
