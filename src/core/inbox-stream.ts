@@ -2,6 +2,8 @@ import type { Hub } from './hub.js';
 import type { AccountId, InboxItem } from './types.js';
 
 const PAGE = 512;
+/** Up to this much of a page (by its text) waits in memory for a full connection to drain. */
+const READ_AHEAD_BYTES = 256 * 1024;
 
 /** Where a stream writes: one connection of a dialect session. */
 export interface InboxSink {
@@ -82,6 +84,11 @@ export class InboxStream {
       return;
     }
     this.pulling = true;
+    // The part of the last page that did not fit before the buffer filled. It is kept across the
+    // drain wait when it is small, so that a fast reader's pages are not read twice.
+    let page: InboxItem[] = [];
+    let at = 0;
+    let lastPage = false;
     try {
       do {
         this.pullAgain = false;
@@ -91,19 +98,20 @@ export class InboxStream {
             break;
           }
           if (!this.sink.writable()) {
+            if (weightOf(page, at) > READ_AHEAD_BYTES) page = [];
             await new Promise<void>((resolve) => this.sink.onDrain(resolve));
             continue;
           }
-          const items = await this.hub.store.readInbox(this.user, this.next - 1, PAGE);
-          if (this.closed || items.length === 0) break;
-          // Item by item, so a connection holds at most its high-water mark plus one frame;
-          // what does not fit now is read again from the store after the drain.
-          let fits = 0;
-          while (fits < items.length && (fits === 0 || this.sink.writable())) {
-            this.emit(items[fits]!);
-            fits++;
+          if (at >= page.length || page[at]!.seq !== this.next) {
+            page = await this.hub.store.readInbox(this.user, this.next - 1, PAGE);
+            at = 0;
+            lastPage = page.length < PAGE;
+            if (this.closed || page.length === 0) break;
           }
-          if (fits === items.length && items.length < PAGE) break;
+          // Item by item, so a connection holds at most its high-water mark plus one frame.
+          const first = at;
+          while (at < page.length && (at === first || this.sink.writable())) this.emit(page[at++]!);
+          if (at === page.length && lastPage) break;
         }
       } while (this.pullAgain && !this.closed);
     } catch (error) {
@@ -128,4 +136,14 @@ export class InboxStream {
       });
     });
   }
+}
+
+/** About what the items from `from` on take in memory: message text, and a little for the rest. */
+function weightOf(items: InboxItem[], from: number): number {
+  let bytes = 0;
+  for (let i = from; i < items.length; i++) {
+    const item = items[i]!;
+    bytes += item.kind === 'msg' ? 2 * item.msg.text.length + 128 : 256;
+  }
+  return bytes;
 }
