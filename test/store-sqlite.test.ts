@@ -72,6 +72,66 @@ describe('SQLite group commit', () => {
     await store.close();
   });
 
+  it('commits a delivery ack without an fsync of its own, and shows its receipt only once synced', async () => {
+    const store = new SqliteStore({ dataDir: tempDir() });
+    const [alice, bob] = [7_000_000_000_001, 7_000_000_000_002];
+    await store.createAccount({ id: alice });
+    await store.createAccount({ id: bob });
+    await store.appendMessage({
+      from: alice,
+      to: bob,
+      cid: 'c1',
+      text: 'oi',
+      ts: 1,
+      at: 1,
+      recipients: [bob],
+    });
+    const receiptRows = store.db.prepare('SELECT count(*) FROM inbox WHERE user = ? AND kind = 2').pluck();
+
+    let settled = false;
+    const acked = store.ackDelivered(bob, 1, 2).then((deliveries) => ((settled = true), deliveries));
+    // This callback runs after the commit's (both were queued in this turn), and before any
+    // callback of the thread pool's fdatasync can run, which needs another turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(receiptRows.get(alice)).toBe(1);
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(settled).toBe(false);
+    expect(await store.readInbox(alice, 0, 10)).toEqual([]);
+
+    const deliveries = await acked;
+    expect(deliveries.map((d) => d.item.kind)).toEqual(['receipt']);
+    expect((await store.readInbox(alice, 0, 10)).map((item) => item.seq)).toEqual([deliveries[0]!.item.seq]);
+    expect((await store.inboxState(bob)).delivered).toBe(1);
+    await store.close();
+  });
+
+  it('keeps the commit order when a durable commit follows an ack waiting for its sync', async () => {
+    const store = new SqliteStore({ dataDir: tempDir() });
+    const [alice, bob] = [7_000_000_000_003, 7_000_000_000_004];
+    await store.createAccount({ id: alice });
+    await store.createAccount({ id: bob });
+    const order: string[] = [];
+    await store.appendMessage({
+      from: alice,
+      to: bob,
+      cid: 'c1',
+      text: 'oi',
+      ts: 1,
+      at: 1,
+      recipients: [bob],
+    });
+    const ack = store.ackDelivered(bob, 1, 2).then(() => order.push('ack'));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Committed in a later turn, with its own fsync, which covers the ack's commit as well.
+    const send = store
+      .appendMessage({ from: bob, to: alice, cid: 'c2', text: 'olá', ts: 1, at: 1, recipients: [alice] })
+      .then(() => order.push('send'));
+    await Promise.all([ack, send]);
+    expect(order).toEqual(['ack', 'send']);
+    expect((await store.readInbox(alice, 0, 10)).map((item) => item.kind)).toEqual(['receipt', 'msg']);
+    await store.close();
+  });
+
   it('runs with WAL and synchronous=FULL by default', () => {
     const store = new SqliteStore({ dataDir: tempDir() });
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');

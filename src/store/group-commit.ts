@@ -1,32 +1,57 @@
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 interface PendingOp {
   run: () => unknown;
+  /** May commit without an fsync of its own; it still settles only once it is on disk. */
+  lazy: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+interface CommittedOp {
+  op: PendingOp;
+  outcome: Outcome;
+}
+
+export interface CommitBackend {
+  /** Runs `body` in one transaction; with `durable` false its commit need not reach the disk. */
+  transaction(body: () => void, durable: boolean): void;
+  /** Runs `op` under a savepoint inside the open transaction. */
+  savepoint<T>(op: () => T): T;
+  /** Called after a rolled-back attempt, so caches of uncommitted state can be dropped. */
+  onRollback(): void;
+  /**
+   * Brings every commit so far to disk, off the event loop, and calls back. Without it, every
+   * batch commits durably.
+   */
+  sync?(done: (error: Error | null) => void): void;
 }
 
 /**
  * Group commit: every write submitted during one event-loop turn runs in one transaction with
  * one fsync, and each submitter's promise settles only after that commit. Each op runs under
  * its own savepoint so that one failing op does not roll back the others in its batch.
+ *
+ * A batch of lazy ops only commits without an fsync; a sync on the thread pool follows, and
+ * their promises settle after it, or after the next durable commit, whichever comes first. The
+ * event loop does not wait on the disk for them.
  */
 export class GroupCommit {
   private queue: PendingOp[] = [];
   private scheduled = false;
   private idle: Array<() => void> = [];
   private batches = 0;
+  /** Committed lazy ops that no sync has started to cover yet. */
+  private unsynced: CommittedOp[] = [];
+  /** Those the sync in flight covers; null while no sync runs. */
+  private syncing: CommittedOp[] | null = null;
 
-  constructor(
-    /** Runs `body` in one durable transaction. */
-    private readonly transaction: (body: () => void) => void,
-    /** Runs `op` under a savepoint inside the open transaction. */
-    private readonly savepoint: <T>(op: () => T) => T,
-    /** Called after a rolled-back attempt, so caches of uncommitted state can be dropped. */
-    private readonly onRollback: () => void = () => {},
-  ) {}
+  constructor(private readonly backend: CommitBackend) {}
 
-  submit<T>(run: () => T): Promise<T> {
+  submit<T>(run: () => T, options: { lazy?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      const lazy = options.lazy === true && this.backend.sync !== undefined;
+      this.queue.push({ run, lazy, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // setImmediate runs after this turn's I/O callbacks, so all of them land in one batch.
@@ -40,9 +65,9 @@ export class GroupCommit {
     return this.batches;
   }
 
-  /** Resolves once nothing is queued, for a clean shutdown. */
+  /** Resolves once nothing is queued or waiting for a sync, for a clean shutdown. */
   drained(): Promise<void> {
-    if (!this.scheduled && this.queue.length === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
@@ -50,49 +75,94 @@ export class GroupCommit {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    let outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    try {
-      // Optimistic: no savepoints, which cost as much as the writes. Ops almost never fail.
-      this.transaction(() => {
-        for (const op of batch) outcomes.push({ ok: true, value: op.run() });
-      });
-      this.batches++;
-    } catch {
-      // One op failed and the whole attempt rolled back: replay with a savepoint per op, so
-      // only the failing one fails. Ops read their state from the database, so a replay is safe.
-      this.onRollback();
-      outcomes = [];
-      try {
-        this.transaction(() => {
-          for (const op of batch) {
-            try {
-              outcomes.push({ ok: true, value: this.savepoint(op.run) });
-            } catch (error) {
-              this.onRollback();
-              outcomes.push({ ok: false, error });
-            }
-          }
-        });
-        this.batches++;
-      } catch (error) {
-        this.onRollback();
-        for (const op of batch) op.reject(error);
-        this.settleIdle();
-        return;
-      }
+    const durable = batch.some((op) => !op.lazy);
+    const outcomes = this.commit(batch, durable);
+    if (outcomes === null) {
+      this.settleIdle();
+      return;
     }
-    batch.forEach((op, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) op.resolve(outcome.value);
-      else op.reject(outcome.error);
-    });
+    const committed = batch.map((op, i) => ({ op, outcome: outcomes[i]! }));
+    if (durable) {
+      // This commit's fsync covered every earlier commit too.
+      const earlier = [...(this.syncing ?? []), ...this.unsynced];
+      this.unsynced = [];
+      if (this.syncing) this.syncing = [];
+      settle(earlier);
+      settle(committed);
+    } else {
+      this.unsynced.push(...committed);
+      this.startSync();
+    }
     this.settleIdle();
   }
 
+  /** Runs the batch; null when even the replay failed and every op was rejected. */
+  private commit(batch: PendingOp[], durable: boolean): Outcome[] | null {
+    let outcomes: Outcome[] = [];
+    try {
+      // Optimistic: no savepoints, which cost as much as the writes. Ops almost never fail.
+      this.backend.transaction(() => {
+        for (const op of batch) outcomes.push({ ok: true, value: op.run() });
+      }, durable);
+      this.batches++;
+      return outcomes;
+    } catch {
+      // One op failed and the whole attempt rolled back: replay with a savepoint per op, so
+      // only the failing one fails. Ops read their state from the database, so a replay is safe.
+      this.backend.onRollback();
+      outcomes = [];
+      try {
+        this.backend.transaction(() => {
+          for (const op of batch) {
+            try {
+              outcomes.push({ ok: true, value: this.backend.savepoint(op.run) });
+            } catch (error) {
+              this.backend.onRollback();
+              outcomes.push({ ok: false, error });
+            }
+          }
+        }, durable);
+        this.batches++;
+        return outcomes;
+      } catch (error) {
+        this.backend.onRollback();
+        for (const op of batch) op.reject(error);
+        return null;
+      }
+    }
+  }
+
+  private startSync(): void {
+    if (this.syncing !== null || this.unsynced.length === 0) return;
+    const covered = this.unsynced;
+    this.unsynced = [];
+    this.syncing = covered;
+    this.backend.sync!((error) => {
+      // A durable commit in the meantime may have settled them already (it emptied the list).
+      const waiting = this.syncing ?? [];
+      this.syncing = null;
+      if (error) for (const { op } of waiting) op.reject(error);
+      else settle(waiting);
+      this.startSync();
+      this.settleIdle();
+    });
+  }
+
+  private isIdle(): boolean {
+    return !this.scheduled && this.queue.length === 0 && this.syncing === null && this.unsynced.length === 0;
+  }
+
   private settleIdle(): void {
-    if (this.scheduled || this.queue.length > 0) return;
+    if (!this.isIdle()) return;
     const waiters = this.idle;
     this.idle = [];
     for (const resolve of waiters) resolve();
+  }
+}
+
+function settle(committed: CommittedOp[]): void {
+  for (const { op, outcome } of committed) {
+    if (outcome.ok) op.resolve(outcome.value);
+    else op.reject(outcome.error);
   }
 }

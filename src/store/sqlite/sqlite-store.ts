@@ -16,6 +16,7 @@ import { GroupCommit } from '../group-commit.js';
 import { Checkpointer } from './checkpointer.js';
 import { RECEIPT_STATUS_CODES, packReceipt, unpackReceipt } from './receipt-body.js';
 import { migrate } from './schema.js';
+import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
   /** A directory (the file is `mensageiro.db` in it) or ':memory:'. */
@@ -70,6 +71,19 @@ export class SqliteStore implements Store {
   private readonly commits: GroupCommit;
   private readonly sql;
   private readonly checkpointer: Checkpointer | null = null;
+  private readonly warn: (message: string) => void;
+  /** Syncs commits made without an fsync (delivery acks); null when none are made so. */
+  private readonly walSync: WalSync | null = null;
+  /**
+   * Inbox rows committed without an fsync, as each user's first such seq: readers stop short of
+   * it until a sync, because a seq a client has seen must survive a power cut, or it would be
+   * handed out again to another item.
+   */
+  private unsyncedFrom = new Map<AccountId, number>();
+  /** The same, for the rows the sync in flight covers. */
+  private syncingFrom = new Map<AccountId, number>();
+  /** Rows of the open transaction, when it commits without an fsync. */
+  private lazyRows: Map<AccountId, number> | null = null;
 
   constructor(options: SqliteStoreOptions) {
     let file = ':memory:';
@@ -77,6 +91,7 @@ export class SqliteStore implements Store {
       fs.mkdirSync(options.dataDir, { recursive: true });
       file = path.join(options.dataDir, 'mensageiro.db');
     }
+    this.warn = options.onWarning ?? console.warn;
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
@@ -88,7 +103,8 @@ export class SqliteStore implements Store {
       // WAL over only after a checkpoint that does. The commit that crosses this size runs that
       // one, with at most one interval's pages left to copy.
       this.db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
-      this.checkpointer = new Checkpointer(file, CHECKPOINT_INTERVAL_MS, options.onWarning ?? console.warn);
+      this.checkpointer = new Checkpointer(file, CHECKPOINT_INTERVAL_MS, this.warn);
+      if ((options.synchronous ?? 'FULL') === 'FULL') this.walSync = new WalSync(`${file}-wal`);
     }
     migrate(this.db);
     const db = this.db;
@@ -119,9 +135,11 @@ export class SqliteStore implements Store {
         .prepare(
           `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.text, m.ts, m.at
          FROM inbox i LEFT JOIN messages m ON i.kind = ${KIND_MSG} AND m.mid = i.mid
-         WHERE i.user = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
+         WHERE i.user = ? AND i.seq > ? AND i.seq < ? ORDER BY i.seq LIMIT ?`,
         )
         .raw(),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
       // A bare column next to max() comes from the row holding the maximum (SQLite guarantees it).
       lastPerConversationInRange: db.prepare(
         `SELECT m.sender, m.conv, max(m.mid) AS mid, m.ts FROM inbox i JOIN messages m ON m.mid = i.mid
@@ -152,11 +170,13 @@ export class SqliteStore implements Store {
          ON CONFLICT (sender, conv, by_id, status) DO UPDATE SET mid = excluded.mid`,
       ),
     };
-    this.commits = new GroupCommit(
-      (body) => this.db.transaction(body).immediate(),
-      (op) => this.db.transaction(op)(),
-      () => this.lastSeqs.clear(),
-    );
+    const walSync = this.walSync;
+    this.commits = new GroupCommit({
+      transaction: (body, durable) => this.transaction(body, durable),
+      savepoint: (op) => this.db.transaction(op)(),
+      onRollback: () => this.lastSeqs.clear(),
+      ...(walSync && { sync: (done) => this.syncWal(walSync, done) }),
+    });
   }
 
   /**
@@ -172,6 +192,43 @@ export class SqliteStore implements Store {
     if (map.size >= 100_000) map.clear();
     map.set(key, value);
     return value;
+  }
+
+  private transaction(body: () => void, durable: boolean): void {
+    if (durable || this.walSync === null) {
+      this.db.transaction(body).immediate();
+      // This commit's fsync brought every earlier one to disk too.
+      this.unsyncedFrom.clear();
+      this.syncingFrom.clear();
+      return;
+    }
+    this.sql.syncNormal.run();
+    const rows = new Map<AccountId, number>();
+    this.lazyRows = rows;
+    try {
+      this.db.transaction(body).immediate();
+    } finally {
+      this.lazyRows = null;
+      this.sql.syncFull.run();
+    }
+    for (const [user, seq] of rows) if (!this.unsyncedFrom.has(user)) this.unsyncedFrom.set(user, seq);
+  }
+
+  private syncWal(walSync: WalSync, done: (error: Error | null) => void): void {
+    for (const [user, seq] of this.unsyncedFrom)
+      if (!this.syncingFrom.has(user)) this.syncingFrom.set(user, seq);
+    this.unsyncedFrom.clear();
+    walSync.sync((error) => {
+      if (error) this.warn(`syncing the WAL failed: ${error.message}`);
+      else this.syncingFrom.clear();
+      done(error);
+    });
+  }
+
+  /** The first seq of a user's inbox that readers may not see yet. */
+  private readableBefore(user: AccountId): number {
+    const unsynced = this.unsyncedFrom.get(user) ?? Number.MAX_SAFE_INTEGER;
+    return Math.min(unsynced, this.syncingFrom.get(user) ?? Number.MAX_SAFE_INTEGER);
   }
 
   private lastSeqOf(user: AccountId): number {
@@ -322,7 +379,7 @@ export class SqliteStore implements Store {
   }
 
   async readInbox(user: AccountId, afterSeq: number, limit: number): Promise<InboxItem[]> {
-    const rows = this.sql.readInbox.all(user, afterSeq, limit) as InboxRow[];
+    const rows = this.sql.readInbox.all(user, afterSeq, this.readableBefore(user), limit) as InboxRow[];
     return rows.map(toInboxItem);
   }
 
@@ -332,41 +389,46 @@ export class SqliteStore implements Store {
   }
 
   ackDelivered(user: AccountId, upToSeq: number, at: number): Promise<Delivery[]> {
-    return this.commits.submit(() => {
-      const delivered = this.sql.deliveredSeq.get(user) as number | undefined;
-      if (delivered === undefined) return [];
-      const state = { delivered, last: this.lastSeqOf(user) };
-      const upTo = Math.min(upToSeq, state.last);
-      if (upTo <= state.delivered) return [];
-      // Watermarks: one receipt per (sender, conversation) for the whole range, not one per
-      // message. The query returns each pair once, with its last message.
-      const rows = this.sql.lastPerConversationInRange.all(user, state.delivered, upTo) as RangeRow[];
-      this.sql.setDelivered.run(upTo, user);
-      const deliveries: Delivery[] = [];
-      for (const row of rows) {
-        if (row.conv === user) {
-          deliveries.push(
-            this.appendReceipt(row.sender, {
-              status: 'delivered',
-              by: user,
-              conv: user,
-              mid: row.mid,
-              ts: row.ts,
-              at,
-            }),
-          );
-        } else {
-          this.sql.raiseGroupDelivered.run(row.conv, user, row.mid);
+    // Lazy: a drain acks every turn, and an fsync each time held the loop off the socket. The
+    // receipts still reach no one before the sync, and a lost ack only repeats a delivery.
+    return this.commits.submit(
+      () => {
+        const delivered = this.sql.deliveredSeq.get(user) as number | undefined;
+        if (delivered === undefined) return [];
+        const state = { delivered, last: this.lastSeqOf(user) };
+        const upTo = Math.min(upToSeq, state.last);
+        if (upTo <= state.delivered) return [];
+        // Watermarks: one receipt per (sender, conversation) for the whole range, not one per
+        // message. The query returns each pair once, with its last message.
+        const rows = this.sql.lastPerConversationInRange.all(user, state.delivered, upTo) as RangeRow[];
+        this.sql.setDelivered.run(upTo, user);
+        const deliveries: Delivery[] = [];
+        for (const row of rows) {
+          if (row.conv === user) {
+            deliveries.push(
+              this.appendReceipt(row.sender, {
+                status: 'delivered',
+                by: user,
+                conv: user,
+                mid: row.mid,
+                ts: row.ts,
+                at,
+              }),
+            );
+          } else {
+            this.sql.raiseGroupDelivered.run(row.conv, user, row.mid);
+          }
         }
-      }
-      // Only once this member's group watermarks are all raised can the group receipts be known.
-      for (const row of rows) {
-        if (row.conv === user) continue;
-        const receipt = this.groupDeliveryReceipt(row.conv, row.sender, at);
-        if (receipt) deliveries.push(receipt);
-      }
-      return deliveries;
-    });
+        // Only once this member's group watermarks are all raised can the group receipts be known.
+        for (const row of rows) {
+          if (row.conv === user) continue;
+          const receipt = this.groupDeliveryReceipt(row.conv, row.sender, at);
+          if (receipt) deliveries.push(receipt);
+        }
+        return deliveries;
+      },
+      { lazy: true },
+    );
   }
 
   markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Promise<Delivery[]> {
@@ -396,6 +458,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.commits.drained();
+    this.walSync?.close();
     await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
@@ -476,6 +539,7 @@ export class SqliteStore implements Store {
     const seq = this.lastSeqOf(to) + 1;
     this.sql.insertInbox.run(to, seq, kind, mid, body);
     this.lastSeqs.set(to, seq);
+    if (this.lazyRows !== null && !this.lazyRows.has(to)) this.lazyRows.set(to, seq);
     return { to, item: build(seq) };
   }
 
