@@ -5,15 +5,17 @@ describe('local bus', () => {
   it('delivers to one, then several, then one subscriber again, as they come and go', () => {
     const bus = new LocalBus();
     const got: string[] = [];
-    const offA = bus.subscribe('inbox.1', (p) => got.push(`a:${String(p)}`));
+    const a = (p: unknown) => got.push(`a:${String(p)}`);
+    const b = (p: unknown) => got.push(`b:${String(p)}`);
+    bus.subscribe('inbox.1', a);
     bus.publish('inbox.1', 1);
-    const offB = bus.subscribe('inbox.1', (p) => got.push(`b:${String(p)}`));
+    bus.subscribe('inbox.1', b);
     bus.publish('inbox.1', 2);
-    offA();
+    bus.unsubscribe('inbox.1', a);
     bus.publish('inbox.1', 3);
-    offA(); // a second call changes nothing
+    bus.unsubscribe('inbox.1', a); // a second call changes nothing
     bus.publish('inbox.2', 'elsewhere');
-    offB();
+    bus.unsubscribe('inbox.1', b);
     bus.publish('inbox.1', 4);
     expect(got).toEqual(['a:1', 'a:2', 'b:2', 'b:3']);
   });
@@ -21,10 +23,11 @@ describe('local bus', () => {
   it('lets a handler unsubscribe itself while a publish is under way', () => {
     const bus = new LocalBus();
     const got: string[] = [];
-    const off = bus.subscribe('s', () => {
+    const once = () => {
       got.push('once');
-      off();
-    });
+      bus.unsubscribe('s', once);
+    };
+    bus.subscribe('s', once);
     bus.subscribe('s', () => got.push('always'));
     bus.publish('s', null);
     bus.publish('s', null);

@@ -19,19 +19,18 @@ export class LocalBus implements Bus {
     for (const handler of [...handlers]) handler(payload);
   }
 
-  subscribe(subject: string, handler: BusHandler): () => void {
+  subscribe(subject: string, handler: BusHandler): void {
     const current = this.subjects.get(subject);
     if (current === undefined) this.subjects.set(subject, handler);
     else if (typeof current === 'function') this.subjects.set(subject, new Set([current, handler]));
     else current.add(handler);
-    return () => this.unsubscribe(subject, handler);
   }
 
   async close(): Promise<void> {
     this.subjects.clear();
   }
 
-  private unsubscribe(subject: string, handler: BusHandler): void {
+  unsubscribe(subject: string, handler: BusHandler): void {
     const current = this.subjects.get(subject);
     if (current === handler) {
       this.subjects.delete(subject);

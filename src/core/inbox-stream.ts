@@ -29,7 +29,8 @@ export class InboxStream {
   private pulling = false;
   private pullAgain = false;
   private closed = false;
-  private unsubscribe: (() => void) | null = null;
+  /** The live subscription's handler, while there is one. */
+  private live: ((payload: unknown) => void) | null = null;
   private ackScheduled = false;
   private delivered: number;
 
@@ -51,16 +52,15 @@ export class InboxStream {
   }
 
   start(): void {
-    this.unsubscribe = this.hub.bus.subscribe(this.hub.inboxSubject(this.user), (payload) =>
-      this.onLive(payload as InboxItem),
-    );
+    this.live = (payload) => this.onLive(payload as InboxItem);
+    this.hub.bus.subscribe(this.hub.inboxSubject(this.user), this.live);
     void this.pull();
   }
 
   stop(): void {
     this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+    if (this.live) this.hub.bus.unsubscribe(this.hub.inboxSubject(this.user), this.live);
+    this.live = null;
   }
 
   private onLive(item: InboxItem): void {

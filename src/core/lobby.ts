@@ -26,13 +26,14 @@ export class Lobby {
 
   join(handler: (post: LobbyPost) => void): () => void {
     this.members++;
-    const unsubscribe = this.bus.subscribe(LOBBY_SUBJECT, (payload) => handler(payload as LobbyPost));
+    const receive = (payload: unknown) => handler(payload as LobbyPost);
+    this.bus.subscribe(LOBBY_SUBJECT, receive);
     let left = false;
     return () => {
       if (left) return;
       left = true;
       this.members--;
-      unsubscribe();
+      this.bus.unsubscribe(LOBBY_SUBJECT, receive);
     };
   }
 

@@ -72,6 +72,11 @@ export type BusHandler = (payload: unknown) => void;
 /** Live routing between sessions (and, in cluster mode, between nodes). Never the record. */
 export interface Bus {
   publish(subject: string, payload: unknown): void;
-  subscribe(subject: string, handler: BusHandler): () => void;
+  subscribe(subject: string, handler: BusHandler): void;
+  /**
+   * Removes that subscription; a second call does nothing. A pair of calls rather than a
+   * returned closure, which every connection's inbox would hold.
+   */
+  unsubscribe(subject: string, handler: BusHandler): void;
   close(): Promise<void>;
 }

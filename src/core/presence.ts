@@ -35,6 +35,8 @@ export class Presence {
   }
 
   watch(handler: (change: PresenceChange) => void): () => void {
-    return this.bus.subscribe(PRESENCE_SUBJECT, (payload) => handler(payload as PresenceChange));
+    const receive = (payload: unknown) => handler(payload as PresenceChange);
+    this.bus.subscribe(PRESENCE_SUBJECT, receive);
+    return () => this.bus.unsubscribe(PRESENCE_SUBJECT, receive);
   }
 }

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { MensageiroError } from '../core/errors.js';
 import type { ServerConfig } from './config.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionOptions, type ConnectionOwner } from './connection.js';
 import type { Dialect, DialectContext, Session } from './dialect.js';
 
 /** Shared across every listener, so the limits hold for the server as a whole. */
@@ -42,9 +42,10 @@ export class ConnectionLimits {
 const SWEEP_INTERVAL_MS = 250;
 
 /** One TCP port speaking one dialect, with its connections' lifecycle and timeouts. */
-export class DialectListener {
+export class DialectListener implements ConnectionOwner {
   private readonly server: net.Server;
   private readonly sessions = new Map<Connection, Session>();
+  private readonly connectionOptions: ConnectionOptions;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
 
@@ -56,6 +57,7 @@ export class DialectListener {
     secure?: tls.TlsOptions,
   ) {
     this.log = context.log.child({ dialect: dialect.name, ...(secure ? { tls: true } : {}) });
+    this.connectionOptions = { maxWriteBuffer: context.config.maxWriteBuffer, highWaterMark: 256 * 1024 };
     this.server = secure
       ? tls.createServer({ ...secure, noDelay: true }, (socket) => this.accept(socket))
       : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -93,14 +95,7 @@ export class DialectListener {
   }
 
   private accept(socket: net.Socket): void {
-    const connection = new Connection(
-      socket,
-      { maxWriteBuffer: this.context.config.maxWriteBuffer, highWaterMark: 256 * 1024 },
-      this.log,
-    );
-    socket.on('error', (error) =>
-      this.log.debug({ conn: connection.id, err: error.message }, 'socket error'),
-    );
+    const connection = new Connection(socket, this.connectionOptions, this.log, this);
     const refusal = this.limits.admit(connection.remoteAddress);
     if (refusal) {
       this.log.warn({ ip: connection.remoteAddress, reason: refusal.message }, 'connection refused');
@@ -108,26 +103,36 @@ export class DialectListener {
       connection.close();
       return;
     }
-    const session = this.dialect.createSession(connection, this.context);
-    this.sessions.set(connection, session);
-    socket.on('data', (chunk: Buffer) => {
-      connection.lastActivity = Date.now();
-      try {
-        session.onData(chunk);
-      } catch (error) {
-        this.log.error({ conn: connection.id, err: error }, 'session failed; closing its connection');
-        connection.destroy();
-      }
-    });
-    socket.once('close', () => {
-      this.sessions.delete(connection);
-      this.limits.release(connection.remoteAddress);
-      try {
-        session.onClose();
-      } catch (error) {
-        this.log.error({ conn: connection.id, err: error }, 'session cleanup failed');
-      }
-    });
+    this.sessions.set(connection, this.dialect.createSession(connection, this.context));
+  }
+
+  onData(connection: Connection, chunk: Buffer): void {
+    const session = this.sessions.get(connection);
+    if (session === undefined) return;
+    connection.lastActivity = Date.now();
+    try {
+      session.onData(chunk);
+    } catch (error) {
+      this.log.error({ conn: connection.id, err: error }, 'session failed; closing its connection');
+      connection.destroy();
+    }
+  }
+
+  onError(connection: Connection, error: Error): void {
+    this.log.debug({ conn: connection.id, err: error.message }, 'socket error');
+  }
+
+  onClose(connection: Connection): void {
+    const session = this.sessions.get(connection);
+    // A refused connection has no session, and was never counted against the limits.
+    if (session === undefined) return;
+    this.sessions.delete(connection);
+    this.limits.release(connection.remoteAddress);
+    try {
+      session.onClose();
+    } catch (error) {
+      this.log.error({ conn: connection.id, err: error }, 'session cleanup failed');
+    }
   }
 
   /** One timer for every connection of this port, instead of one per connection. */

@@ -52,21 +52,25 @@ export class NativeSession implements Session, InboxSink {
   private readonly decoder: NativeDecoder;
   private readonly work: OrderedWork;
   private readonly hub: Hub;
-  private readonly origin: { ip: string };
   private account: Account | null = null;
   private inbox: InboxStream | null = null;
   private legacy = false;
   private compress = false;
-  private cleanups: Array<() => void> = [];
+  /** Null until a watch or the lobby needs one; most connections never do. */
+  private cleanups: Array<() => void> | null = null;
 
   constructor(
     private readonly connection: Connection,
     context: DialectContext,
   ) {
     this.hub = context.hub;
-    this.origin = { ip: connection.remoteAddress };
     this.decoder = new NativeDecoder(context.config.maxFrame);
     this.work = new OrderedWork((error) => this.fail(error));
+  }
+
+  /** Who is asking, for the rate limits; made when asked, rather than kept by every connection. */
+  private origin(): { ip: string } {
+    return { ip: this.connection.remoteAddress };
   }
 
   onData(chunk: Buffer): void {
@@ -91,8 +95,8 @@ export class NativeSession implements Session, InboxSink {
 
   onClose(): void {
     this.inbox?.stop();
-    for (const cleanup of this.cleanups) cleanup();
-    this.cleanups = [];
+    for (const cleanup of this.cleanups ?? []) cleanup();
+    this.cleanups = null;
     if (this.account) this.hub.presence.leave(this.account.id);
   }
 
@@ -176,7 +180,7 @@ export class NativeSession implements Session, InboxSink {
   private async onNew(frame: NativeObject): Promise<void> {
     this.assertSignedOut();
     if (!isAccountId(frame.id)) throw bad('new needs "id", an integer in [1, 10^13)');
-    const account = await this.hub.signInWithoutSecret({ id: frame.id }, true, this.origin);
+    const account = await this.hub.signInWithoutSecret({ id: frame.id }, true, this.origin());
     const extended = frame.acks !== undefined || frame.resume !== undefined || frame.compress !== undefined;
     if (frame.compress === true) this.compress = true;
     const options: StartOptions = {
@@ -191,7 +195,7 @@ export class NativeSession implements Session, InboxSink {
     this.assertSignedOut();
     const username = optionalString(frame, 'username');
     const secret = optionalString(frame, 'secret');
-    const { account, token } = await this.hub.register({ username, secret }, this.origin);
+    const { account, token } = await this.hub.register({ username, secret }, this.origin());
     if (frame.compress === true) this.compress = true;
     await this.start(account, { legacy: false, acks: frame.acks === true, resume: null }, token);
   }
@@ -207,7 +211,7 @@ export class NativeSession implements Session, InboxSink {
         secret: optionalString(frame, 'secret'),
         token: optionalString(frame, 'token'),
       },
-      this.origin,
+      this.origin(),
     );
     if (frame.compress === true) this.compress = true;
     const options = { legacy: false, acks: frame.acks === true, resume: optionalSeq(frame, 'resume') };
@@ -348,7 +352,7 @@ export class NativeSession implements Session, InboxSink {
     if (!Array.isArray(ids) || !ids.every(isAccountId)) throw bad('who needs "ids", a list of account ids');
     const watched = new Set<number>(ids as number[]);
     for (const id of watched) this.reply({ type: 'presence', id, online: this.hub.presence.isOnline(id) });
-    this.cleanups.push(
+    (this.cleanups ??= []).push(
       this.hub.presence.watch((change) => {
         if (watched.has(change.id)) this.reply({ type: 'presence', id: change.id, online: change.online });
       }),
@@ -363,7 +367,7 @@ export class NativeSession implements Session, InboxSink {
     this.leaveLobby = this.hub.lobby.join((post) =>
       this.reply({ type: 'lobby', author: post.author, id: post.id, text: post.text, at: post.at }),
     );
-    this.cleanups.push(() => this.leaveLobby?.());
+    (this.cleanups ??= []).push(() => this.leaveLobby?.());
     this.reply({ type: 'lobby.joined', members: this.hub.lobby.size });
   }
 
