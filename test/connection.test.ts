@@ -18,16 +18,19 @@ class EagerSocket extends EventEmitter {
   destroy(): void {}
 }
 
+const connectionOn = (socket: EagerSocket, highWaterMark: number) =>
+  new Connection(
+    socket as unknown as net.Socket,
+    { maxWriteBuffer: 1 << 20, highWaterMark },
+    createLogger('silent'),
+  );
+
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('connection write batching', () => {
   it('joins a turn of frames into one write, in order', async () => {
     const socket = new EagerSocket();
-    const connection = new Connection(
-      socket as unknown as net.Socket,
-      { maxWriteBuffer: 1 << 20, highWaterMark: 1 << 16 },
-      createLogger('silent'),
-    );
+    const connection = connectionOn(socket, 1 << 16);
     connection.send(Buffer.from('3,{a}'));
     connection.send(Buffer.from('3,{b}'));
     await nextTurn();
@@ -36,11 +39,7 @@ describe('connection write batching', () => {
 
   it('keeps text frames and buffers in the order they were sent, and counts their bytes', async () => {
     const socket = new EagerSocket();
-    const connection = new Connection(
-      socket as unknown as net.Socket,
-      { maxWriteBuffer: 1 << 20, highWaterMark: 8 },
-      createLogger('silent'),
-    );
+    const connection = connectionOn(socket, 8);
     connection.sendText('4,"ç"', 6);
     expect(connection.bufferedBytes).toBe(6);
     connection.send(Buffer.from('3,{b}'));
@@ -56,11 +55,7 @@ describe('connection write batching', () => {
     // The listener's sweep drops a connection whose mark is older than the stall timeout. A
     // mark left over from an earlier backlog once dropped healthy readers in the middle of a drain.
     const socket = new EagerSocket();
-    const connection = new Connection(
-      socket as unknown as net.Socket,
-      { maxWriteBuffer: 1 << 20, highWaterMark: 1024 },
-      createLogger('silent'),
-    );
+    const connection = connectionOn(socket, 1024);
     connection.send(Buffer.alloc(4096));
     expect(connection.writable()).toBe(false);
     expect(connection.blockedSince).not.toBeNull();

@@ -13,6 +13,16 @@ storeSuite('sqlite', {
   },
 });
 
+/** A store where alice's one message waits in bob's inbox. */
+async function aliceWroteToBob() {
+  const store = new SqliteStore({ dataDir: tempDir() });
+  const [alice, bob] = [7_000_000_000_001, 7_000_000_000_002];
+  await store.createAccount({ id: alice });
+  await store.createAccount({ id: bob });
+  await store.appendMessage({ from: alice, to: bob, cid: 'c1', text: 'oi', ts: 1, at: 1, recipients: [bob] });
+  return { store, alice, bob };
+}
+
 describe('SQLite group commit', () => {
   it('commits every write of one event-loop turn in one transaction', async () => {
     const store = new SqliteStore({ dataDir: tempDir() });
@@ -73,19 +83,7 @@ describe('SQLite group commit', () => {
   });
 
   it('commits a delivery ack without an fsync of its own, and shows its receipt only once synced', async () => {
-    const store = new SqliteStore({ dataDir: tempDir() });
-    const [alice, bob] = [7_000_000_000_001, 7_000_000_000_002];
-    await store.createAccount({ id: alice });
-    await store.createAccount({ id: bob });
-    await store.appendMessage({
-      from: alice,
-      to: bob,
-      cid: 'c1',
-      text: 'oi',
-      ts: 1,
-      at: 1,
-      recipients: [bob],
-    });
+    const { store, alice, bob } = await aliceWroteToBob();
     const receiptRows = store.db.prepare('SELECT count(*) FROM inbox WHERE user = ? AND kind = 2').pluck();
 
     let settled = false;
@@ -106,20 +104,8 @@ describe('SQLite group commit', () => {
   });
 
   it('keeps the commit order when a durable commit follows an ack waiting for its sync', async () => {
-    const store = new SqliteStore({ dataDir: tempDir() });
-    const [alice, bob] = [7_000_000_000_003, 7_000_000_000_004];
-    await store.createAccount({ id: alice });
-    await store.createAccount({ id: bob });
+    const { store, alice, bob } = await aliceWroteToBob();
     const order: string[] = [];
-    await store.appendMessage({
-      from: alice,
-      to: bob,
-      cid: 'c1',
-      text: 'oi',
-      ts: 1,
-      at: 1,
-      recipients: [bob],
-    });
     const ack = store.ackDelivered(bob, 1, 2).then(() => order.push('ack'));
     await new Promise((resolve) => setImmediate(resolve));
     // Committed in a later turn, with its own fsync, which covers the ack's commit as well.

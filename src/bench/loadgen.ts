@@ -125,9 +125,16 @@ async function live(spec: Extract<Spec, { workload: 'live' }>): Promise<LiveResu
   const cpu = process.cpuUsage(cpuBefore);
   measuring = false;
   stopped = true;
-  // Drain: everything acknowledged must arrive (bounded wait).
+  // Drain: everything acknowledged must arrive. A peer that acks on receipt (MQTT) may hold a
+  // backlog of many seconds, so the wait goes on while deliveries do, and gives up only after
+  // 10 s without one (or 5 minutes in all).
   const fanout = group ? group - (spec.protocol === 'native' ? 1 : 0) : 1;
-  await until(() => inFlight.every((n) => n === 0) && delivered - duplicated >= acked * fanout, 15_000);
+  const drainedAll = () => inFlight.every((n) => n === 0) && delivered - duplicated >= acked * fanout;
+  const drainDeadline = Date.now() + 300_000;
+  for (let before = -1; !drainedAll() && delivered !== before && Date.now() < drainDeadline;) {
+    before = delivered;
+    await until(drainedAll, 10_000);
+  }
   const expected = acked * fanout;
   for (const client of clients) client.close();
   return {
