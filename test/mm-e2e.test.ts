@@ -106,6 +106,8 @@ describe('mm dialect (seed 001)', () => {
     await alice.write(Buffer.concat([Buffer.from('@bob '), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]));
     await alice.waitLine((l) => l.includes('not valid UTF-8'), 'invalid UTF-8 notice');
     await alice.write('@bob still alive\r\n');
+    // The `f` after a send comes once the message is stored; only then is it bob's to fetch.
+    await alice.waitCount(isF, 4, 'reply after the send');
     const bob = await mm();
     await bob.write('bob\n');
     expect(await bob.waitCount(isF, 1, 'bob')).toEqual(['@alice still alive', 'f']);
