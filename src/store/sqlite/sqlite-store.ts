@@ -79,9 +79,9 @@ export class SqliteStore implements Store {
    * it until a sync, because a seq a client has seen must survive a power cut, or it would be
    * handed out again to another item.
    */
-  private unsyncedFrom = new Map<AccountId, number>();
+  private readonly unsyncedFrom = new Map<AccountId, number>();
   /** The same, for the rows the sync in flight covers. */
-  private syncingFrom = new Map<AccountId, number>();
+  private readonly syncingFrom = new Map<AccountId, number>();
   /** Rows of the open transaction, when it commits without an fsync. */
   private lazyRows: Map<AccountId, number> | null = null;
 
