@@ -9,7 +9,7 @@ import { NativeTestClient, frame, ofType, parseFrames } from './helpers/native-c
 import { RawSocket } from './helpers/raw-socket.js';
 import { startTestServer, tempDir, type TestServer } from './helpers/server.js';
 import { spawnServer } from './helpers/server-process.js';
-import { z03 } from './helpers/zap-client.js';
+import { ZapTestClient, z03 } from './helpers/zap-client.js';
 
 let server: TestServer;
 const open: Array<{ close(): void }> = [];
@@ -125,10 +125,9 @@ describe('connection limits', () => {
   it('refuses connections over the total limit, on every port', async () => {
     server = await startTestServer({ maxConnections: 2 });
     await native();
-    const zap = await RawSocket.connect(server.ports.zap!);
+    const zap = await ZapTestClient.connect(server.ports.zap!);
     open.push(zap);
-    await zap.write('01');
-    await zap.until(() => zap.text.startsWith('02'), 'zap registered');
+    await zap.register();
     const refused = await LineTestClient.connect(server.ports.mm!);
     open.push(refused);
     await refused.raw.waitClosed();
@@ -277,14 +276,13 @@ describe('TLS', () => {
 describe('zap under the registration limit', () => {
   it('closes a refused 01 instead of leaving the client waiting for its 02', async () => {
     server = await startTestServer({ registerBurst: 1, registerRate: 0.001 });
-    const first = await RawSocket.connect(server.ports.zap!);
+    const first = await ZapTestClient.connect(server.ports.zap!);
     open.push(first);
-    await first.write('01');
-    await first.until(() => first.text.startsWith('02'), 'first registration');
-    const second = await RawSocket.connect(server.ports.zap!);
+    await first.register();
+    const second = await ZapTestClient.connect(server.ports.zap!);
     open.push(second);
     await second.write('01');
-    await second.waitClosed();
-    expect(second.text).toBe('');
+    await second.raw.waitClosed();
+    expect(second.raw.text).toBe('');
   });
 });
