@@ -33,12 +33,13 @@ export function unpackReceipt(mid: number, body: Buffer | string): Receipt {
   if (typeof body === 'string') return JSON.parse(body) as Receipt;
   const status = body[0]! & ~OWN_CONV;
   const ownConv = (body[0]! & OWN_CONV) !== 0;
-  if ((status !== 1 && status !== 2) || body.length !== (ownConv ? 33 : 25)) {
+  const known = status === RECEIPT_STATUS_CODES.delivered || status === RECEIPT_STATUS_CODES.read;
+  if (!known || body.length !== (ownConv ? 33 : 25)) {
     throw new MensageiroError('internal', `corrupt receipt body (${body.length} bytes)`);
   }
   const by = body.readDoubleBE(1);
   return {
-    status: status === 1 ? 'delivered' : 'read',
+    status: status === RECEIPT_STATUS_CODES.delivered ? 'delivered' : 'read',
     by,
     conv: ownConv ? body.readDoubleBE(25) : by,
     mid,
