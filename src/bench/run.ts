@@ -357,14 +357,13 @@ async function runPeer(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
     try {
       const gc = () =>
         peer.protocol !== 'mqtt' || peer.name === 'aedes' ? running.child.kill('SIGUSR2') : undefined;
-      gc();
-      await sleep(800);
-      const base = rssOf(running.child.pid!);
-      const perConnection = async () => {
+      const rssAfterGc = async () => {
         gc();
         await sleep(800);
-        return Math.round((rssOf(running.child.pid!) - base) / count);
+        return rssOf(running.child.pid!);
       };
+      const base = await rssAfterGc();
+      const perConnection = async () => Math.round(((await rssAfterGc()) - base) / count);
       let connected = 0;
       let settled = 0;
       const result = await loadgen(
