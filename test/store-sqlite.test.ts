@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { migrate } from '../src/store/sqlite/schema.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { tempDir } from './helpers/server.js';
 import { storeSuite } from './store-suite.js';
@@ -123,5 +125,44 @@ describe('SQLite group commit', () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
     void store.close();
+  });
+});
+
+describe('SQLite schema migrations', () => {
+  it('opens a version-1 file: group messages keep their index, and receipts still find them', async () => {
+    const dataDir = tempDir();
+    const [alice, bob, carol, group] = [
+      7_100_000_000_001, 7_100_000_000_002, 7_100_000_000_003, 7_100_000_000_009,
+    ];
+    const old = new Database(path.join(dataDir, 'mensageiro.db'));
+    migrate(old, 1);
+    const account = old.prepare(`INSERT INTO accounts (id, kind, created_at) VALUES (?, ?, 1)`);
+    for (const id of [alice, bob, carol]) account.run(id, 'user');
+    account.run(group, 'group');
+    [alice, bob, carol].forEach((member, position) =>
+      old.prepare(`INSERT INTO group_members VALUES (?, ?, ?)`).run(group, position, member),
+    );
+    const message = old.prepare(
+      `INSERT INTO messages (mid, sender, conv, text, ts, at) VALUES (?, ?, ?, 't', ?, 1)`,
+    );
+    message.run(1, alice, bob, 10);
+    message.run(2, alice, group, 20);
+    const inbox = old.prepare(`INSERT INTO inbox (user, seq, kind, mid) VALUES (?, ?, 1, ?)`);
+    inbox.run(bob, 1, 1);
+    inbox.run(bob, 2, 2);
+    inbox.run(carol, 1, 2);
+    old.close();
+
+    const store = new SqliteStore({ dataDir });
+    expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(store.db.prepare(`SELECT mid, in_group FROM messages ORDER BY mid`).raw().all()).toEqual([
+      [1, 0],
+      [2, 1],
+    ]);
+    const direct = await store.markRead(bob, alice, { mid: 2 }, 5);
+    expect(direct.map((d) => d.item)).toMatchObject([{ kind: 'receipt', receipt: { conv: bob, mid: 1 } }]);
+    const inGroup = await store.markRead(carol, group, { mid: 2 }, 5);
+    expect(inGroup.map((d) => d.item)).toMatchObject([{ kind: 'receipt', receipt: { conv: group, mid: 2 } }]);
+    await store.close();
   });
 });

@@ -176,6 +176,24 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it("finds a read receipt among other peers' messages, and never looks past the last one sent", async () => {
+      const { store } = await factory.create();
+      const [a, b, c] = await users(store, 3);
+      const fromA = await send(store, a!, b!, 'from a', { ts: 10 });
+      await send(store, c!, b!, 'from c', { ts: 20 });
+      const laterFromC = await send(store, c!, b!, 'from c again', { ts: 30 });
+      expect(receiptsTo(await store.markRead(b!, a!, { mid: laterFromC.message.mid }, T0), a!)).toEqual([
+        { status: 'read', by: b, conv: b, mid: fromA.message.mid, ts: 10, at: T0 },
+      ]);
+      // c wrote nothing up to a's message, and a has nothing newer than the receipt it has.
+      expect(await store.markRead(b!, c!, { mid: fromA.message.mid }, T0)).toEqual([]);
+      expect(await store.markRead(b!, a!, { ts: 30 }, T0)).toEqual([]);
+      expect(receiptsTo(await store.markRead(b!, c!, { ts: 25 }, T0), c!)).toMatchObject([
+        { status: 'read', by: b, conv: b, ts: 20 },
+      ]);
+      await store.close();
+    });
+
     it('sends group read receipts to each sender, and none for a non-member', async () => {
       const { store } = await factory.create();
       const [a, b, c, outsider] = await users(store, 4);
