@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { InboxItem } from '../src/core/types.js';
 import { NativeDecoder, nativeFrameText } from '../src/dialects/native/codec.js';
-import { itemFrame, itemJson } from '../src/dialects/native/frames.js';
+import { itemFrame, itemJson, sentJson, type SentAck } from '../src/dialects/native/frames.js';
 
 const id = fc.integer({ min: 1, max: 9_999_999_999_999 });
 const seq = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
@@ -32,6 +32,28 @@ describe('native item frames', () => {
     fc.assert(
       fc.property(fc.oneof(msgItem, receiptItem), (item) => {
         expect(itemJson(item)).toBe(JSON.stringify(itemFrame(item)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('writes the send ack exactly as JSON.stringify would, with or without the client id', () => {
+    const ack = fc.record(
+      {
+        cid: fc.oneof(text, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+        mid: seq,
+        to: id,
+        at: seq,
+        ts: seq,
+        duplicate: fc.boolean(),
+      },
+      { requiredKeys: ['mid', 'to', 'at', 'ts', 'duplicate'] },
+    );
+    fc.assert(
+      fc.property(ack, (sent: SentAck) => {
+        const { cid, mid, to, at, ts, duplicate } = sent;
+        const frame = { type: 'sent', ...(cid === undefined ? {} : { cid }), mid, to, at, ts, duplicate };
+        expect(sentJson(sent)).toBe(JSON.stringify(frame));
       }),
       { numRuns: 3000 },
     );

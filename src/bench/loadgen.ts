@@ -118,12 +118,15 @@ async function live(spec: Extract<Spec, { workload: 'live' }>): Promise<LiveResu
   for (const client of clients) fire(client);
   await sleep(spec.warmupMs);
   measuring = true;
+  // The harness reads the peer's CPU time at these two lines.
+  console.log(JSON.stringify({ phase: 'measuring' }));
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await sleep(spec.measureMs);
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   measuring = false;
+  console.log(JSON.stringify({ phase: 'measured' }));
   stopped = true;
   // Drain: everything acknowledged must arrive. A peer that acks on receipt (MQTT) may hold a
   // backlog of many seconds, so the wait goes on while deliveries do, and gives up only after

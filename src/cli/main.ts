@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 import { Command } from 'commander';
 import { isMensageiroError } from '../core/errors.js';
 import { addBenchCommand } from './bench-command.js';

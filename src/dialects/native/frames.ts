@@ -55,9 +55,35 @@ export function itemFrame(item: InboxItem): NativeObject {
  * object; every field but the text is an integer, and the text goes through JSON.stringify.
  */
 export function itemJson(item: InboxItem): string {
-  if (item.kind !== 'msg') return JSON.stringify(itemFrame(item));
-  const { msg } = item;
-  return `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${JSON.stringify(msg.text)},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
+  if (item.kind === 'msg') {
+    const { msg } = item;
+    return `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${JSON.stringify(msg.text)},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
+  }
+  if (item.kind === 'receipt') {
+    // Nearly one receipt per message under load; its status is one of two fixed words.
+    const { receipt } = item;
+    return `{"type":"receipt","status":"${receipt.status}","by":${receipt.by},"conv":${receipt.conv},"mid":${receipt.mid},"ts":${receipt.ts},"at":${receipt.at},"seq":${item.seq}}`;
+  }
+  return JSON.stringify(itemFrame(item));
+}
+
+/** The durable ack of a send, echoing the client's own id when it gave one. */
+export interface SentAck {
+  cid?: string | number;
+  mid: number;
+  to: number;
+  at: number;
+  ts: number;
+  duplicate: boolean;
+}
+
+/**
+ * `{"type":"sent", cid?, mid, to, at, ts, duplicate}` (docs/protocols.md), from a template like
+ * itemJson's: one of these answers every send.
+ */
+export function sentJson(ack: SentAck): string {
+  const cid = ack.cid === undefined ? '' : `"cid":${JSON.stringify(ack.cid)},`;
+  return `{"type":"sent",${cid}"mid":${ack.mid},"to":${ack.to},"at":${ack.at},"ts":${ack.ts},"duplicate":${ack.duplicate}}`;
 }
 
 export function errorFrame(error: MensageiroError, extra: NativeObject = {}): NativeObject {

@@ -12,7 +12,7 @@ import {
   nativeFrameText,
   type NativeObject,
 } from './codec.js';
-import { errorFrame, itemJson } from './frames.js';
+import { errorFrame, itemJson, sentJson } from './frames.js';
 
 interface StartOptions {
   /** Plain seed-000 `new`: only msg and error frames, and written counts as delivered. */
@@ -295,17 +295,17 @@ export class NativeSession implements Session, InboxSink {
       // Not awaited: the next frame may join the same group commit. The ack follows the commit.
       this.hub.commitSend(prepared).then(
         ({ message, duplicate }) => {
-          if (cid !== null) {
-            this.reply({
-              type: 'sent',
-              ...echo,
+          if (cid === null) return;
+          this.replyJson(
+            sentJson({
+              cid: cidValue,
               mid: message.mid,
               to: message.to,
               at: message.at,
               ts: message.ts,
               duplicate,
-            });
-          }
+            }),
+          );
         },
         (error: unknown) => this.fail(error, echo),
       );
