@@ -314,11 +314,15 @@ export class NativeSession implements Session, InboxSink {
     }
   }
 
-  private async onAck(frame: NativeObject): Promise<void> {
+  private onAck(frame: NativeObject): void {
     const account = this.requireAccount();
     const seq = optionalSeq(frame, 'seq');
     if (seq === null) throw bad('ack needs "seq"');
-    await this.hub.ack(account.id, Math.min(seq, this.inbox?.lastSeq ?? 0));
+    // Submitted in order, but not awaited: an ack settles only after its WAL sync, and the
+    // frames behind it (new messages) would otherwise miss the group commit that is gathering.
+    this.hub
+      .ack(account.id, Math.min(seq, this.inbox?.lastSeq ?? 0))
+      .catch((error: unknown) => this.fail(error));
   }
 
   private async onRead(frame: NativeObject): Promise<void> {
