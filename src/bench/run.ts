@@ -299,140 +299,162 @@ interface Row {
   ok: boolean;
 }
 
-async function runPeer(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
-  for (const w of plan.live) {
-    if (w.groupSize && peer.skips.includes('W4')) continue;
-    const running = await startPeer(peer);
-    try {
-      // The peer's CPU over the measured window: per delivered message, it compares peers that
-      // the generator cannot saturate.
-      let cpuAtStart = 0;
-      let serverCpuMs = 0;
-      let windowStart = 0;
-      let windowMs = 0;
-      const result = await loadgen(
-        {
-          workload: 'live',
-          protocol: peer.protocol,
-          port: running.port,
-          clients: w.clients,
-          window: w.window,
-          warmupMs: plan.warmupMs,
-          measureMs: plan.measureMs,
-          groupSize: w.groupSize,
-        },
-        (line) => {
-          if (line.phase === 'measuring') {
-            cpuAtStart = cpuMsOf(running.child.pid!);
-            windowStart = performance.now();
-          } else if (line.phase === 'measured') {
-            serverCpuMs = cpuMsOf(running.child.pid!) - cpuAtStart;
-            windowMs = performance.now() - windowStart;
-          }
-        },
-      );
-      const measured = result.measuredDelivered as number;
-      result.serverCpuPercent = windowMs ? Math.round((serverCpuMs / windowMs) * 100) : null;
-      result.serverUsPerDelivery = measured ? Math.round(((serverCpuMs * 1000) / measured) * 10) / 10 : null;
-      const ok = result.lost === 0 && result.duplicated === 0;
-      rows.push({
-        workload: w.name,
-        peer: peer.name,
-        metric: w.groupSize ? 'deliveries/s' : 'msg/s',
-        value: result.perSecond as number,
-        detail: result,
-        ok,
-      });
-      console.log(
-        `  ${peer.name.padEnd(10)} ${w.name.padEnd(24)} ${String(result.perSecond).padStart(8)} /s  p50 ${result.p50} ms  p99 ${result.p99} ms  p99.9 ${result.p999} ms  lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuPercent}% (${result.serverUsPerDelivery} µs a delivery)`,
-      );
-    } finally {
-      await running.stop();
-    }
-  }
-  if (!peer.skips.includes('W2') && plan.drainMessages > 0) {
-    const running = await startPeer(peer);
-    try {
-      const result = await loadgen({
-        workload: 'drain',
+type LiveWorkload = Plan['live'][number];
+
+async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row[]): Promise<void> {
+  const running = await startPeer(peer);
+  try {
+    // The peer's CPU over the measured window: per delivered message, it compares peers that
+    // the generator cannot saturate.
+    let cpuAtStart = 0;
+    let serverCpuMs = 0;
+    let windowStart = 0;
+    let windowMs = 0;
+    const result = await loadgen(
+      {
+        workload: 'live',
         protocol: peer.protocol,
         port: running.port,
-        messages: plan.drainMessages,
-        window: 64,
-      });
-      const ok = result.complete === true && result.lost === 0 && result.duplicated === 0;
-      rows.push({
-        workload: `W2 drain ${plan.drainMessages}`,
-        peer: peer.name,
-        metric: 'ms',
-        value: result.drainMs as number,
-        detail: result,
-        ok,
-      });
-      console.log(
-        `  ${peer.name.padEnd(10)} W2 drain ${plan.drainMessages}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%`,
-      );
-    } finally {
-      await running.stop();
-    }
+        clients: w.clients,
+        window: w.window,
+        warmupMs: plan.warmupMs,
+        measureMs: plan.measureMs,
+        groupSize: w.groupSize,
+      },
+      (line) => {
+        if (line.phase === 'measuring') {
+          cpuAtStart = cpuMsOf(running.child.pid!);
+          windowStart = performance.now();
+        } else if (line.phase === 'measured') {
+          serverCpuMs = cpuMsOf(running.child.pid!) - cpuAtStart;
+          windowMs = performance.now() - windowStart;
+        }
+      },
+    );
+    const measured = result.measuredDelivered as number;
+    result.serverCpuPercent = windowMs ? Math.round((serverCpuMs / windowMs) * 100) : null;
+    result.serverUsPerDelivery = measured ? Math.round(((serverCpuMs * 1000) / measured) * 10) / 10 : null;
+    const ok = result.lost === 0 && result.duplicated === 0;
+    rows.push({
+      workload: w.name,
+      peer: peer.name,
+      metric: w.groupSize ? 'deliveries/s' : 'msg/s',
+      value: result.perSecond as number,
+      detail: result,
+      ok,
+    });
+    console.log(
+      `  ${peer.name.padEnd(10)} ${w.name.padEnd(24)} ${String(result.perSecond).padStart(8)} /s  p50 ${result.p50} ms  p99 ${result.p99} ms  p99.9 ${result.p999} ms  lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuPercent}% (${result.serverUsPerDelivery} µs a delivery)`,
+    );
+  } finally {
+    await running.stop();
+  }
+}
+
+async function runDrain(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
+  const running = await startPeer(peer);
+  try {
+    const result = await loadgen({
+      workload: 'drain',
+      protocol: peer.protocol,
+      port: running.port,
+      messages: plan.drainMessages,
+      window: 64,
+    });
+    const ok = result.complete === true && result.lost === 0 && result.duplicated === 0;
+    rows.push({
+      workload: `W2 drain ${plan.drainMessages}`,
+      peer: peer.name,
+      metric: 'ms',
+      value: result.drainMs as number,
+      detail: result,
+      ok,
+    });
+    console.log(
+      `  ${peer.name.padEnd(10)} W2 drain ${plan.drainMessages}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%`,
+    );
+  } finally {
+    await running.stop();
+  }
+}
+
+async function runIdle(peer: Peer, count: number, plan: Plan, rows: Row[]): Promise<void> {
+  let reuse: string | undefined;
+  if (peer.persistentAccounts) {
+    // Seed-000 `new` creates an account on first contact. Create them in a first run, so the
+    // measured run holds connections of existing users, as a long-running server would.
+    const first = await startPeer(peer);
+    await loadgen({
+      workload: 'idle',
+      protocol: peer.protocol,
+      port: first.port,
+      clients: count,
+      prepareOnly: true,
+    });
+    await first.stop(true);
+    reuse = first.dir;
+  }
+  const running = await startPeer(peer, reuse);
+  try {
+    const gc = () =>
+      peer.protocol !== 'mqtt' || peer.name === 'aedes' ? running.child.kill('SIGUSR2') : undefined;
+    const rssAfterGc = async () => {
+      gc();
+      await sleep(800);
+      return rssOf(running.child.pid!);
+    };
+    const base = await rssAfterGc();
+    const perConnection = async () => Math.round(((await rssAfterGc()) - base) / count);
+    let connected = 0;
+    let settled = 0;
+    const result = await loadgen(
+      { workload: 'idle', protocol: peer.protocol, port: running.port, clients: count },
+      (line, child) => {
+        if (!line.ready) return;
+        void (async () => {
+          connected = await perConnection();
+          // V8 keeps the young generation at the size the connect storm grew it to until a
+          // collection after some seconds of quiet; an idle server is measured after that.
+          await sleep(plan.idleSettleMs);
+          settled = await perConnection();
+          child.stdin!.end();
+        })();
+      },
+    );
+    rows.push({
+      workload: `W3 idle ${count}`,
+      peer: peer.name,
+      metric: 'bytes/conn',
+      value: settled,
+      detail: { ...result, baseRss: base, justConnected: connected, settleMs: plan.idleSettleMs },
+      ok: result.connected === count,
+    });
+    console.log(
+      `  ${peer.name.padEnd(10)} W3 idle ${count}: ${(settled / 1024).toFixed(1)} KB per connection (RSS after GC, ${plan.idleSettleMs / 1000} s idle; ${(connected / 1024).toFixed(1)} KB right after connecting)`,
+    );
+  } finally {
+    await running.stop();
+  }
+}
+
+/**
+ * Workload by workload, every peer in turn: each comparison is made within a few minutes, so
+ * a drift in the machine's speed over the run (seen here: 30% within ten minutes) falls on
+ * all peers of a row alike rather than on whichever peer ran last.
+ */
+async function runAll(peers: Peer[], plan: Plan, rows: Row[]): Promise<void> {
+  for (const w of plan.live) {
+    console.log(`${w.name}:`);
+    for (const peer of peers)
+      if (!(w.groupSize && peer.skips.includes('W4'))) await runLive(peer, w, plan, rows);
+  }
+  if (plan.drainMessages > 0) {
+    console.log(`W2 drain ${plan.drainMessages}:`);
+    for (const peer of peers) if (!peer.skips.includes('W2')) await runDrain(peer, plan, rows);
   }
   for (const count of plan.idle) {
-    let reuse: string | undefined;
-    if (peer.persistentAccounts) {
-      // Seed-000 `new` creates an account on first contact. Create them in a first run, so the
-      // measured run holds connections of existing users, as a long-running server would.
-      const first = await startPeer(peer);
-      await loadgen({
-        workload: 'idle',
-        protocol: peer.protocol,
-        port: first.port,
-        clients: count,
-        prepareOnly: true,
-      });
-      await first.stop(true);
-      reuse = first.dir;
-    }
-    const running = await startPeer(peer, reuse);
-    try {
-      const gc = () =>
-        peer.protocol !== 'mqtt' || peer.name === 'aedes' ? running.child.kill('SIGUSR2') : undefined;
-      const rssAfterGc = async () => {
-        gc();
-        await sleep(800);
-        return rssOf(running.child.pid!);
-      };
-      const base = await rssAfterGc();
-      const perConnection = async () => Math.round(((await rssAfterGc()) - base) / count);
-      let connected = 0;
-      let settled = 0;
-      const result = await loadgen(
-        { workload: 'idle', protocol: peer.protocol, port: running.port, clients: count },
-        (line, child) => {
-          if (!line.ready) return;
-          void (async () => {
-            connected = await perConnection();
-            // V8 keeps the young generation at the size the connect storm grew it to until a
-            // collection after some seconds of quiet; an idle server is measured after that.
-            await sleep(plan.idleSettleMs);
-            settled = await perConnection();
-            child.stdin!.end();
-          })();
-        },
-      );
-      rows.push({
-        workload: `W3 idle ${count}`,
-        peer: peer.name,
-        metric: 'bytes/conn',
-        value: settled,
-        detail: { ...result, baseRss: base, justConnected: connected, settleMs: plan.idleSettleMs },
-        ok: result.connected === count,
-      });
-      console.log(
-        `  ${peer.name.padEnd(10)} W3 idle ${count}: ${(settled / 1024).toFixed(1)} KB per connection (RSS after GC, ${plan.idleSettleMs / 1000} s idle; ${(connected / 1024).toFixed(1)} KB right after connecting)`,
-      );
-    } finally {
-      await running.stop();
-    }
+    console.log(`W3 idle ${count}:`);
+    for (const peer of peers) await runIdle(peer, count, plan, rows);
   }
 }
 
@@ -496,10 +518,7 @@ export async function runBench(argv: string[]): Promise<number> {
   console.log('rate limits: raised for the load (--message-burst 0 --register-burst 0 --sign-in-burst 0)');
   for (const peer of all) console.log(`peer ${peer.name}: ${peer.version}; ${peer.config}`);
   const rows: Row[] = [];
-  for (const peer of all) {
-    console.log(`${peer.name}:`);
-    await runPeer(peer, plan, rows);
-  }
+  await runAll(all, plan, rows);
   const names = all.map((p) => p.name);
   const report = table(rows, names);
   console.log(`\n${report}\n`);
