@@ -166,3 +166,33 @@ describe('SQLite schema migrations', () => {
     await store.close();
   });
 });
+
+describe('SQLite 1:1 read receipts', () => {
+  it('look through the newest 10,000 messages by time, and find any message by its id', async () => {
+    const { store, alice, bob } = await aliceWroteToBob();
+    const carol = 7_000_000_000_003;
+    await store.createAccount({ id: carol });
+    await Promise.all(
+      Array.from({ length: 10_000 }, (_, n) =>
+        store.appendMessage({
+          from: carol,
+          to: bob,
+          cid: `k${n}`,
+          text: 'x',
+          ts: 2,
+          at: 2,
+          recipients: [bob],
+        }),
+      ),
+    );
+    const [first] = await store.readInbox(bob, 0, 1);
+    const aliceMid = first!.kind === 'msg' ? first!.msg.mid : 0;
+    // By client time the walk stops 10,000 messages back, before alice's.
+    expect(await store.markRead(bob, alice, { ts: 1 }, 5)).toEqual([]);
+    const byId = await store.markRead(bob, alice, { mid: aliceMid }, 5);
+    expect(byId.map((d) => [d.to, d.item])).toMatchObject([
+      [alice, { kind: 'receipt', receipt: { status: 'read', by: bob, mid: aliceMid } }],
+    ]);
+    await store.close();
+  });
+});

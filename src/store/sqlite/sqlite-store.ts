@@ -35,6 +35,12 @@ const WAL_BACKSTOP_PAGES = 16_384;
 const KIND_MSG = 1;
 const KIND_RECEIPT = 2;
 const KIND_GROUP = 3;
+/**
+ * How many of a reader's newest 1:1 messages a read receipt looks through for the peer's last
+ * one. It bounds what one `read` frame can cost (a zap 08 may name a peer who never wrote); a
+ * mark further back than this many newer messages gives no receipt.
+ */
+const READ_RECEIPT_WALK = 10_000;
 
 interface AccountRow {
   id: number;
@@ -166,9 +172,13 @@ export class SqliteStore implements Store {
       directMessagesNewestFirst: db
         .prepare(
           `SELECT m.mid, m.ts, m.sender FROM inbox i JOIN messages m ON m.mid = i.mid
-           WHERE i.user = ? AND i.kind = ${KIND_MSG} AND m.conv = i.user ORDER BY i.seq DESC`,
+           WHERE i.user = ? AND i.kind = ${KIND_MSG} AND m.conv = i.user ORDER BY i.seq DESC
+           LIMIT ${READ_RECEIPT_WALK}`,
         )
         .raw(),
+      directMessage: db
+        .prepare(`SELECT ts FROM messages WHERE mid = ? AND sender = ? AND conv = ? AND in_group = 0`)
+        .pluck(),
       receiptMark: db
         .prepare(`SELECT mid FROM receipt_marks WHERE sender = ? AND conv = ? AND by_id = ? AND status = ?`)
         .pluck(),
@@ -527,7 +537,8 @@ export class SqliteStore implements Store {
 
   /**
    * The last message from `sender` to `reader` within the mark, looking no further back than
-   * the read receipt already sent: a walk over what arrived since, not over the whole inbox.
+   * the read receipt already sent: a walk over what arrived since, not over the whole inbox,
+   * and over READ_RECEIPT_WALK messages at most.
    */
   private lastDirectUpTo(
     reader: AccountId,
@@ -535,6 +546,11 @@ export class SqliteStore implements Store {
     mark: ReadMark,
     already: number,
   ): { mid: number; ts: number } | undefined {
+    if ('mid' in mark) {
+      // Clients mark the last message they showed, so that one is nearly always the answer.
+      const ts = this.sql.directMessage.get(mark.mid, sender, reader) as number | undefined;
+      if (ts !== undefined) return mark.mid > already ? { mid: mark.mid, ts } : undefined;
+    }
     for (const [mid, ts, from] of this.sql.directMessagesNewestFirst.iterate(reader) as Iterable<
       [number, number, number]
     >) {
