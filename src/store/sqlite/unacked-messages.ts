@@ -69,7 +69,9 @@ export class UnackedMessages {
   lastPerConversation(user: AccountId, after: number, upTo: number): RangeRow[] | null {
     const items = this.users.get(user);
     if (items === undefined || after < items.coveredAfter) return null;
-    const last = new Map<string, RangeRow>();
+    // A user holds at most MAX_ITEMS_PER_USER, and an ack covers a window or so: a short list
+    // searched in place costs less than a map keyed by strings built for each item.
+    const found: RangeRow[] = [];
     const rows = items.rows;
     for (let at = items.head; at < rows.length; at += STRIDE) {
       const seq = rows[at]!;
@@ -77,9 +79,15 @@ export class UnackedMessages {
       if (seq > upTo) break;
       const sender = rows[at + 1]!;
       const conv = rows[at + 2]!;
-      last.set(`${sender}:${conv}`, { sender, conv, mid: rows[at + 3]!, ts: rows[at + 4]! });
+      let i = 0;
+      while (i < found.length && (found[i]!.sender !== sender || found[i]!.conv !== conv)) i++;
+      if (i === found.length) found.push({ sender, conv, mid: rows[at + 3]!, ts: rows[at + 4]! });
+      else {
+        found[i]!.mid = rows[at + 3]!;
+        found[i]!.ts = rows[at + 4]!;
+      }
     }
-    return [...last.values()].sort((a, b) => a.sender - b.sender || a.conv - b.conv);
+    return found.sort((a, b) => a.sender - b.sender || a.conv - b.conv);
   }
 
   /** The user acked up to `upTo`: those items are no longer needed. */
