@@ -69,3 +69,16 @@ describe('UnackedMessages', () => {
     expect(index.lastPerConversation(3, 0, 1)).toBeNull();
   });
 });
+
+describe('UnackedMessages bounds', () => {
+  it('starts over once 50,000 users have an entry, rather than grow with every account', () => {
+    const index = new UnackedMessages();
+    for (let user = 1; user <= 50_000; user++) index.add(user, 1, 0, 7, user, user, 1);
+    expect(index.lastPerConversation(1, 0, 1)).toEqual([{ sender: 7, conv: 1, mid: 1, ts: 1 }]);
+    index.add(50_001, 1, 0, 7, 50_001, 50_001, 1);
+    expect(index.lastPerConversation(1, 0, 1)).toBeNull();
+    expect(index.lastPerConversation(50_001, 0, 1)).toEqual([
+      { sender: 7, conv: 50_001, mid: 50_001, ts: 1 },
+    ]);
+  });
+});

@@ -13,6 +13,8 @@ const STRIDE = 5; // seq, sender, conv, mid, ts
 const MAX_ITEMS_PER_USER = 256;
 /** All users' items together: about 8 MB; past it the index starts over. */
 const MAX_ITEMS = 200_000;
+/** Users with an entry, owed something or not (about 100 bytes each); past it, the same. */
+const MAX_USERS = 50_000;
 
 class UserItems {
   /** Flat rows of STRIDE numbers, from `head` on; the ones before it are acked. */
@@ -45,6 +47,7 @@ export class UnackedMessages {
   ) {
     let items = this.users.get(user);
     if (items === undefined) {
+      if (this.users.size >= MAX_USERS) this.clear();
       items = new UserItems(previousSeq);
       this.users.set(user, items);
     }
