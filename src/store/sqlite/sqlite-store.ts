@@ -207,7 +207,7 @@ export class SqliteStore implements Store {
   private readonly lastSeqs = new Map<AccountId, number>();
   /** Each user's delivered watermark, under the same rule. */
   private readonly deliveredSeqs = new Map<AccountId, number>();
-  /** What each live user is owed, so its acks find their receipts without a query. */
+  /** What each user was sent and has not acked, so its acks find their receipts without a query. */
   private readonly unacked = new UnackedMessages();
   /** Accounts and groups never change once created: reads of them are cached (bounded). */
   private readonly accounts = new Map<AccountId, Account>();
@@ -419,7 +419,10 @@ export class SqliteStore implements Store {
 
   async readInbox(user: AccountId, afterSeq: number, limit: number): Promise<InboxItem[]> {
     const rows = this.sql.readInbox.all(user, afterSeq, this.readableBefore(user), limit) as InboxRow[];
-    return rows.map(toInboxItem);
+    const items = rows.map(toInboxItem);
+    // A draining client acks these next: the index answers those acks.
+    this.unacked.read(user, afterSeq, items);
+    return items;
   }
 
   async inboxState(user: AccountId): Promise<{ delivered: number; last: number }> {
@@ -609,10 +612,7 @@ export class SqliteStore implements Store {
     this.lastSeqs.set(to, seq);
     if (this.lazyRows !== null && !this.lazyRows.has(to)) this.lazyRows.set(to, seq);
     const item = build(seq);
-    if (item.kind === 'msg') {
-      const { from, to: conv, mid: messageId, ts } = item.msg;
-      this.unacked.add(to, seq, seq - 1, from, conv, messageId, ts);
-    }
+    this.unacked.appended(to, item);
     return { to, item };
   }
 

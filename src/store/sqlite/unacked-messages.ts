@@ -1,4 +1,4 @@
-import type { AccountId } from '../../core/types.js';
+import type { AccountId, InboxItem } from '../../core/types.js';
 
 /** The last message of one (sender, conversation) pair within an acked range. */
 export interface RangeRow {
@@ -10,7 +10,7 @@ export interface RangeRow {
 
 const STRIDE = 5; // seq, sender, conv, mid, ts
 /** A user owed more than this (offline, or slow) is answered from the database. */
-const MAX_ITEMS_PER_USER = 256;
+const MAX_ITEMS_PER_USER = 4096;
 /** All users' items together: about 8 MB; past it the index starts over. */
 const MAX_ITEMS = 200_000;
 /** Users with an entry, owed something or not (about 100 bytes each); past it, the same. */
@@ -20,48 +20,53 @@ class UserItems {
   /** Flat rows of STRIDE numbers, from `head` on; the ones before it are acked. */
   rows: number[] = [];
   head = 0;
-  /** Every message item with a seq above this one is in `rows`. */
-  constructor(readonly coveredAfter: number) {}
+  /** Every message item with a seq in (coveredAfter, coveredTo] is in `rows`. */
+  coveredTo: number;
+  constructor(readonly coveredAfter: number) {
+    this.coveredTo = coveredAfter;
+  }
 }
 
 /**
- * The messages of each user's inbox that the user has not acked yet, kept in memory from the
- * moment the store appends them, so that an ack finds its delivery receipts without a query.
- * A live recipient acks what it was just sent, so the index holds about one window per user.
- * It only ever answers for ranges it covers whole; everything else goes to the database.
+ * The messages of each user's inbox that the user has not acked yet, kept in memory so that
+ * an ack finds its delivery receipts without a query. They come from two places: the store's
+ * appends, so a live recipient's window is here, and the inbox pages a draining client is sent,
+ * so the acks of a backlog are answered here too. It only ever answers for a range it covers
+ * whole; everything else goes to the database.
  */
 export class UnackedMessages {
   private readonly users = new Map<AccountId, UserItems>();
   /** Rows held, acked ones included until they are spliced off. */
   private held = 0;
 
-  /** A message item was appended at `seq`; `previousSeq` was the user's last seq before it. */
-  add(
-    user: AccountId,
-    seq: number,
-    previousSeq: number,
-    sender: number,
-    conv: number,
-    mid: number,
-    ts: number,
-  ) {
+  /** The store appended `item` to the user's inbox. */
+  appended(user: AccountId, item: InboxItem): void {
     let items = this.users.get(user);
     if (items === undefined) {
-      if (this.users.size >= MAX_USERS) this.clear();
-      items = new UserItems(previousSeq);
-      this.users.set(user, items);
+      if (item.kind !== 'msg') return;
+      items = this.create(user, item.seq - 1);
     }
-    if (items.rows.length - items.head >= MAX_ITEMS_PER_USER * STRIDE) {
-      // An offline or slow user: its acks read the database until it catches up.
-      this.drop(user, items);
-      return;
+    // Coverage grows only without a gap; an entry that fell behind stops growing.
+    if (items.coveredTo !== item.seq - 1) return;
+    if (item.kind === 'msg' && !this.push(user, items, item)) return;
+    items.coveredTo = item.seq;
+  }
+
+  /** `page` was read from the user's inbox after `after`: its items, in order, with no gap. */
+  read(user: AccountId, after: number, page: InboxItem[]): void {
+    if (page.length === 0) return;
+    let items = this.users.get(user);
+    if (items === undefined || after < items.coveredAfter || after > items.coveredTo) {
+      // The reader is where the acks will come from: an entry that starts later (the tail of a
+      // backlog appended while the user was away), or one that fell behind, starts over here.
+      if (items !== undefined) this.drop(user, items);
+      items = this.create(user, after);
     }
-    if (this.held >= MAX_ITEMS) {
-      this.clear();
-      return;
+    for (const item of page) {
+      if (item.seq <= items.coveredTo) continue;
+      if (item.kind === 'msg' && !this.push(user, items, item)) return;
+      items.coveredTo = item.seq;
     }
-    items.rows.push(seq, sender, conv, mid, ts);
-    this.held++;
   }
 
   /**
@@ -71,7 +76,7 @@ export class UnackedMessages {
    */
   lastPerConversation(user: AccountId, after: number, upTo: number): RangeRow[] | null {
     const items = this.users.get(user);
-    if (items === undefined || after < items.coveredAfter) return null;
+    if (items === undefined || after < items.coveredAfter || upTo > items.coveredTo) return null;
     // A user holds at most MAX_ITEMS_PER_USER, and an ack covers a window or so: a short list
     // searched in place costs less than a map keyed by strings built for each item.
     const found: RangeRow[] = [];
@@ -117,5 +122,29 @@ export class UnackedMessages {
   private drop(user: AccountId, items: UserItems): void {
     this.held -= items.rows.length / STRIDE;
     this.users.delete(user);
+  }
+
+  private create(user: AccountId, coveredAfter: number): UserItems {
+    if (this.users.size >= MAX_USERS) this.clear();
+    const items = new UserItems(coveredAfter);
+    this.users.set(user, items);
+    return items;
+  }
+
+  /** False when a bound was crossed and the user's entry (or every entry) is gone. */
+  private push(user: AccountId, items: UserItems, item: InboxItem & { kind: 'msg' }): boolean {
+    if (items.rows.length - items.head >= MAX_ITEMS_PER_USER * STRIDE) {
+      // An offline or slow user: its acks read the database until it catches up.
+      this.drop(user, items);
+      return false;
+    }
+    if (this.held >= MAX_ITEMS) {
+      this.clear();
+      return false;
+    }
+    const { msg } = item;
+    items.rows.push(item.seq, msg.from, msg.to, msg.mid, msg.ts);
+    this.held++;
+    return true;
   }
 }
