@@ -45,7 +45,8 @@ const pinned = (cpu: number, command: string[]) =>
   taskset ? ['taskset', '-c', String(cpu), ...command] : command;
 // Every Node peer gets the young generation that `npm start` gives Mensageiro (64 MiB semi-spaces:
 // fewer scavenges under load); GC hooks let W3 collect before reading RSS.
-const NODE_FLAGS = ['--max-semi-space-size=64', '--expose-gc', `--import=${GC_HOOK}`];
+const SEMI_SPACES = '--max-semi-space-size=64';
+const NODE_FLAGS = [SEMI_SPACES, '--expose-gc', `--import=${GC_HOOK}`];
 const nodePeer = (script: string[]) => [process.execPath, ...NODE_FLAGS, ...script];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,7 +78,8 @@ function peers(): Peer[] {
       protocol: 'native',
       version: `mensageiro ${own}, node ${process.version}`,
       config:
-        'native dialect, SQLite WAL synchronous=FULL, ack after the fsynced group commit; rate limits off for the load; node --max-semi-space-size=64',
+        'native dialect, SQLite WAL synchronous=FULL, ack after the fsynced group commit; rate limits off for the load; ' +
+        `node ${SEMI_SPACES}`,
       skips: [],
       persistentAccounts: true,
       start: (port, dir) =>
@@ -147,7 +149,7 @@ function peers(): Peer[] {
       name: 'aedes',
       protocol: 'mqtt',
       version: `aedes ${pkg('aedes')}, node ${process.version}`,
-      config: 'QoS 1, default in-memory persistence; node --max-semi-space-size=64',
+      config: `QoS 1, default in-memory persistence; node ${SEMI_SPACES}`,
       skips: [],
       start: (port) => nodePeer([path.join(here, 'aedes-server.js'), String(port)]),
     },
@@ -155,8 +157,7 @@ function peers(): Peer[] {
       name: 'relay',
       protocol: 'relay',
       version: `bare relay, node ${process.version}`,
-      config:
-        'length-prefixed frames forwarded to the destination socket, acked, no storage; node --max-semi-space-size=64',
+      config: `length-prefixed frames forwarded to the destination socket, acked, no storage; node ${SEMI_SPACES}`,
       skips: ['W2', 'W4'],
       start: (port) => nodePeer([path.join(here, 'relay.js'), String(port)]),
     },
