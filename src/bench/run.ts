@@ -213,7 +213,8 @@ async function startPeer(peer: Peer, reuseDir?: string): Promise<Running & { dir
 /** User and system CPU time of a process and all its threads, in ms. */
 function cpuMsOf(pid: number): number {
   // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name, which may hold spaces.
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
