@@ -1,5 +1,13 @@
 import net from 'node:net';
 import mqtt from 'mqtt-packet';
+import {
+  MqttReader,
+  PACKET,
+  type RawPacket,
+  decodePublish,
+  encodePuback,
+  encodePublish,
+} from './mqtt-wire.js';
 import { NativeDecoder, encodeNative } from '../dialects/native/codec.js';
 import { connectTcp } from '../client/tcp.js';
 
@@ -126,9 +134,9 @@ export class MqttBenchClient implements BenchClient {
   onDeliver = (_payload: string) => {};
   private socket!: net.Socket;
   private writer!: Writer;
-  private readonly parser = mqtt.parser({ protocolVersion: 4 });
+  private readonly reader = new MqttReader();
   private messageId = 0;
-  private waiters = new Map<string, () => void>();
+  private waiters = new Map<number, (body: Buffer) => void>();
 
   constructor(
     readonly index: number,
@@ -138,9 +146,10 @@ export class MqttBenchClient implements BenchClient {
   async connect(options: { group?: number; persistent?: boolean; subscribe?: boolean } = {}): Promise<void> {
     this.socket = await connectSocket(this.port);
     this.writer = new Writer(this.socket);
-    this.parser.on('packet', (packet) => this.dispatch(packet));
-    this.socket.on('data', (chunk: Buffer) => this.parser.parse(chunk));
-    const connack = this.wait('connack');
+    this.socket.on('data', (chunk: Buffer) => {
+      for (const packet of this.reader.push(chunk)) this.dispatch(packet);
+    });
+    const connack = this.wait(PACKET.connack);
     this.packet({
       cmd: 'connect',
       protocolId: 'MQTT',
@@ -149,26 +158,20 @@ export class MqttBenchClient implements BenchClient {
       clean: !options.persistent,
       keepalive: 0,
     });
-    await connack;
+    const returnCode = (await connack)[1];
+    if (returnCode !== 0) throw new Error(`CONNACK refused the connection (code ${returnCode})`);
     if (options.subscribe === false) return;
     const subscriptions = [{ topic: `u/${this.index}`, qos: 1 as const }];
     if (options.group !== undefined) subscriptions.push({ topic: `g/${options.group}`, qos: 1 });
-    const suback = this.wait('suback');
+    const suback = this.wait(PACKET.suback);
     this.packet({ cmd: 'subscribe', messageId: this.nextId(), subscriptions });
-    await suback;
+    const granted = (await suback).subarray(2);
+    if (granted.some((qos) => qos !== 1)) throw new Error('SUBACK did not grant QoS 1');
   }
 
   send(to: number | { group: number }, payload: string): void {
     const topic = typeof to === 'number' ? `u/${to}` : `g/${to.group}`;
-    this.packet({
-      cmd: 'publish',
-      topic,
-      payload: Buffer.from(payload),
-      qos: 1,
-      messageId: this.nextId(),
-      retain: false,
-      dup: false,
-    });
+    this.writer.write(encodePublish(topic, this.nextId(), payload));
   }
 
   close(): void {
@@ -184,19 +187,20 @@ export class MqttBenchClient implements BenchClient {
     this.writer.write(mqtt.generate(packet as unknown as mqtt.Packet));
   }
 
-  private wait(cmd: string): Promise<void> {
-    return new Promise((resolve) => this.waiters.set(cmd, resolve));
+  private wait(type: number): Promise<Buffer> {
+    return new Promise((resolve) => this.waiters.set(type, resolve));
   }
 
-  private dispatch(packet: mqtt.Packet): void {
-    if (packet.cmd === 'puback') return this.onAck();
-    if (packet.cmd === 'publish') {
-      if (packet.qos > 0) this.packet({ cmd: 'puback', messageId: packet.messageId });
-      return this.onDeliver(packet.payload.toString());
+  private dispatch(packet: RawPacket): void {
+    if (packet.type === PACKET.puback) return this.onAck();
+    if (packet.type === PACKET.publish) {
+      const { messageId, payload } = decodePublish(packet);
+      if (messageId !== 0) this.writer.write(encodePuback(messageId));
+      return this.onDeliver(payload.toString());
     }
-    const waiter = this.waiters.get(packet.cmd);
-    this.waiters.delete(packet.cmd);
-    waiter?.();
+    const waiter = this.waiters.get(packet.type);
+    this.waiters.delete(packet.type);
+    waiter?.(packet.body);
   }
 }
 

@@ -4,16 +4,32 @@ import net from 'node:net';
  * The Node ceiling: a bare relay with no storage. Frames are a u32 length and a body whose first
  * byte says what it is: 0 hello (u32 id), 1 send (u32 destination, payload). It forwards the
  * payload to the destination (type 1) and acks the sender (type 2); a hello is answered with 3.
+ * Like Mensageiro's connections, it writes each socket once per event-loop turn: a write per
+ * frame made the ceiling a measure of syscalls, not of Node.
  */
 const sockets = new Map<number, net.Socket>();
 const ACK = Buffer.from([0, 0, 0, 1, 2]);
 const READY = Buffer.from([0, 0, 0, 1, 3]);
+const pending = new Map<net.Socket, Buffer[]>();
+
+function queue(socket: net.Socket, bytes: Buffer): void {
+  const list = pending.get(socket);
+  if (list) return void list.push(bytes);
+  if (pending.size === 0) setImmediate(flush);
+  pending.set(socket, [bytes]);
+}
+
+function flush(): void {
+  for (const [socket, list] of pending) if (!socket.destroyed) socket.write(Buffer.concat(list));
+  pending.clear();
+}
 
 function frame(type: number, payload: Buffer): Buffer {
-  const head = Buffer.allocUnsafe(5);
-  head.writeUInt32BE(payload.length + 1, 0);
-  head[4] = type;
-  return Buffer.concat([head, payload]);
+  const out = Buffer.allocUnsafe(5 + payload.length);
+  out.writeUInt32BE(payload.length + 1, 0);
+  out[4] = type;
+  payload.copy(out, 5);
+  return out;
 }
 
 const server = net.createServer({ noDelay: true }, (socket) => {
@@ -32,10 +48,11 @@ const server = net.createServer({ noDelay: true }, (socket) => {
       if (body[0] === 0) {
         id = body.readUInt32BE(1);
         sockets.set(id, socket);
-        socket.write(READY);
+        queue(socket, READY);
       } else if (body[0] === 1) {
-        sockets.get(body.readUInt32BE(1))?.write(frame(1, body.subarray(5)));
-        socket.write(ACK);
+        const to = sockets.get(body.readUInt32BE(1));
+        if (to) queue(to, frame(1, body.subarray(5)));
+        queue(socket, ACK);
       }
     }
     buffer = buffer.subarray(at);
