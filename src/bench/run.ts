@@ -9,6 +9,7 @@ import type { Protocol } from './clients.js';
 import type { Spec } from './loadgen.js';
 import { freePort } from './free-port.js';
 import { summarizeProfile } from './profile-summary.js';
+import type { StoreBenchSpec } from './store-bench.js';
 
 /**
  * `npm run bench`: Mensageiro and its peers (Mosquitto, Aedes, a bare Node relay) under the same
@@ -262,6 +263,8 @@ interface Plan {
   idle: number[];
   /** How long W3 holds the connections idle before the measurement it reports. */
   idleSettleMs: number;
+  /** Mensageiro's store alone (store-bench.ts), no peer to compare with. */
+  store: StoreBenchSpec[];
 }
 
 const FULL: Plan = {
@@ -276,6 +279,11 @@ const FULL: Plan = {
   drainMessages: 100_000,
   idle: [10_000, 19_500],
   idleSettleMs: 20_000,
+  store: [
+    { users: 100, messages: 200_000, batch: 800 },
+    { users: 100, messages: 200_000, batch: 800, inMemory: true },
+    { users: 1000, messages: 200_000, batch: 9000 },
+  ],
 };
 
 const QUICK: Plan = {
@@ -290,6 +298,7 @@ const QUICK: Plan = {
   drainMessages: 2000,
   idle: [300],
   idleSettleMs: 0,
+  store: [{ users: 20, messages: 2000, batch: 100 }],
 };
 
 interface Row {
@@ -439,6 +448,34 @@ async function runIdle(peer: Peer, count: number, plan: Plan, rows: Row[]): Prom
   }
 }
 
+const storeWorkload = (spec: StoreBenchSpec) =>
+  `S store alone, ${spec.users} users, ${spec.batch} a commit${spec.inMemory ? ', in memory' : ''}`;
+
+/** Runs store-bench.ts pinned to CPU0, where the peers run; resolves with its result line. */
+async function runStore(spec: StoreBenchSpec, rows: Row[]): Promise<void> {
+  const [command, ...args] = pinned(0, [
+    process.execPath,
+    path.join(here, 'store-bench.js'),
+    JSON.stringify(spec),
+  ]);
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  const result = code === 0 ? (JSON.parse(output) as Record<string, number>) : { wrong: -1, usPerMessage: 0 };
+  rows.push({
+    workload: storeWorkload(spec),
+    peer: 'mensageiro',
+    metric: 'µs/msg',
+    value: Math.round(result.usPerMessage! * 100) / 100,
+    detail: result,
+    ok: result.wrong === 0,
+  });
+  console.log(
+    `  mensageiro ${storeWorkload(spec)}: ${result.usPerMessage!.toFixed(2)} µs of CPU a message, ${result.receipts} receipts, ${result.wrong} items wrong`,
+  );
+}
+
 /**
  * Workload by workload, every peer in turn: each comparison is made within a few minutes, so
  * a drift in the machine's speed over the run (seen here: 30% within ten minutes) falls on
@@ -458,6 +495,10 @@ async function runAll(peers: Peer[], plan: Plan, rows: Row[]): Promise<void> {
     console.log(`W3 idle ${count}:`);
     for (const peer of peers) await runIdle(peer, count, plan, rows);
   }
+  if (plan.store.length > 0 && peers.some((p) => p.name === 'mensageiro')) {
+    console.log('S, the store alone (W1 pattern, sends and acks, no sockets):');
+    for (const spec of plan.store) await runStore(spec, rows);
+  }
 }
 
 function table(rows: Row[], names: string[]): string {
@@ -467,6 +508,7 @@ function table(rows: Row[], names: string[]): string {
     if (!row) return 'n/a';
     if (row.metric === 'bytes/conn') return `${(row.value / 1024).toFixed(1)} KB`;
     if (row.metric === 'ms') return `${row.value} ms`;
+    if (row.metric === 'µs/msg') return `${row.value} µs a message`;
     const d = row.detail;
     return `${row.value.toLocaleString('en')}/s (p99 ${d.p99} ms)`;
   };
@@ -506,6 +548,7 @@ export async function runBench(argv: string[]): Promise<number> {
     live: base.live.filter((w) => keep(w.name)),
     drainMessages: keep('W2') ? base.drainMessages : 0,
     idle: keep('W3') ? base.idle : [],
+    store: keep('S') ? base.store : [],
   };
   const all = peers().filter((p) => !only || only.includes(p.name));
   console.log(`mensageiro bench${quick ? ' --quick (counts only; timings are not checked)' : ''}`);
