@@ -186,12 +186,14 @@ async function drain(spec: Extract<Spec, { workload: 'drain' }>) {
       unique++;
     }
   };
+  console.log(JSON.stringify({ phase: 'measuring' }));
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await back.connect({ persistent: true });
   const complete = await until(() => unique >= spec.messages, 300_000);
   const drainMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
+  console.log(JSON.stringify({ phase: 'measured' }));
   back.close();
   return {
     queued: queued ? spec.messages : acked,

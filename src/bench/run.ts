@@ -211,6 +211,29 @@ async function startPeer(peer: Peer, reuseDir?: string): Promise<Running & { dir
   };
 }
 
+/**
+ * The peer's CPU time and the wall time between the generator's `measuring` and `measured`
+ * lines; pass `onLine` to `loadgen`.
+ */
+function measuredWindow(pid: number) {
+  let cpuAtStart = 0;
+  let startedAt = 0;
+  const window = {
+    cpuMs: 0,
+    ms: 0,
+    onLine(line: Record<string, unknown>) {
+      if (line.phase === 'measuring') {
+        cpuAtStart = cpuMsOf(pid);
+        startedAt = performance.now();
+      } else if (line.phase === 'measured') {
+        window.cpuMs = cpuMsOf(pid) - cpuAtStart;
+        window.ms = performance.now() - startedAt;
+      }
+    },
+  };
+  return window;
+}
+
 /** User and system CPU time of a process and all its threads, in ms. */
 function cpuMsOf(pid: number): number {
   // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name, which may hold spaces.
@@ -317,10 +340,7 @@ async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row[]): Pr
   try {
     // The peer's CPU over the measured window: per delivered message, it compares peers that
     // the generator cannot saturate.
-    let cpuAtStart = 0;
-    let serverCpuMs = 0;
-    let windowStart = 0;
-    let windowMs = 0;
+    const window = measuredWindow(running.child.pid!);
     const result = await loadgen(
       {
         workload: 'live',
@@ -332,19 +352,11 @@ async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row[]): Pr
         measureMs: plan.measureMs,
         groupSize: w.groupSize,
       },
-      (line) => {
-        if (line.phase === 'measuring') {
-          cpuAtStart = cpuMsOf(running.child.pid!);
-          windowStart = performance.now();
-        } else if (line.phase === 'measured') {
-          serverCpuMs = cpuMsOf(running.child.pid!) - cpuAtStart;
-          windowMs = performance.now() - windowStart;
-        }
-      },
+      window.onLine,
     );
     const measured = result.measuredDelivered as number;
-    result.serverCpuPercent = windowMs ? Math.round((serverCpuMs / windowMs) * 100) : null;
-    result.serverUsPerDelivery = measured ? Math.round(((serverCpuMs * 1000) / measured) * 10) / 10 : null;
+    result.serverCpuPercent = window.ms ? Math.round((window.cpuMs / window.ms) * 100) : null;
+    result.serverUsPerDelivery = measured ? Math.round(((window.cpuMs * 1000) / measured) * 10) / 10 : null;
     const ok = result.lost === 0 && result.duplicated === 0;
     rows.push({
       workload: w.name,
@@ -365,13 +377,18 @@ async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row[]): Pr
 async function runDrain(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
   const running = await startPeer(peer);
   try {
-    const result = await loadgen({
-      workload: 'drain',
-      protocol: peer.protocol,
-      port: running.port,
-      messages: plan.drainMessages,
-      window: 64,
-    });
+    const window = measuredWindow(running.child.pid!);
+    const result = await loadgen(
+      {
+        workload: 'drain',
+        protocol: peer.protocol,
+        port: running.port,
+        messages: plan.drainMessages,
+        window: 64,
+      },
+      window.onLine,
+    );
+    result.serverCpuMs = Math.round(window.cpuMs);
     const ok = result.complete === true && result.lost === 0 && result.duplicated === 0;
     rows.push({
       workload: `W2 drain ${plan.drainMessages}`,
@@ -382,7 +399,7 @@ async function runDrain(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
       ok,
     });
     console.log(
-      `  ${peer.name.padEnd(10)} W2 drain ${plan.drainMessages}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%`,
+      `  ${peer.name.padEnd(10)} W2 drain ${plan.drainMessages}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuMs} ms`,
     );
   } finally {
     await running.stop();
