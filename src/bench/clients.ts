@@ -10,6 +10,7 @@ import {
 } from './mqtt-wire.js';
 import { NativeDecoder, encodeNative } from '../dialects/native/codec.js';
 import { connectTcp } from '../client/tcp.js';
+import { FrameBuffer } from '../dialects/frame-buffer.js';
 
 export type Protocol = 'native' | 'mqtt' | 'relay';
 
@@ -209,7 +210,7 @@ export class RelayBenchClient implements BenchClient {
   onDeliver = (_payload: string) => {};
   private socket!: net.Socket;
   private writer!: Writer;
-  private buffer: Buffer = Buffer.alloc(0);
+  private readonly buffer = new FrameBuffer();
   private ready: (() => void) | null = null;
 
   constructor(
@@ -232,12 +233,13 @@ export class RelayBenchClient implements BenchClient {
 
   send(to: number | { group: number }, payload: string): void {
     if (typeof to !== 'number') throw new Error('the relay has no groups');
-    const body = Buffer.from(payload);
-    const head = Buffer.alloc(9);
-    head.writeUInt32BE(body.length + 5, 0);
-    head[4] = 1;
-    head.writeUInt32BE(to, 5);
-    this.writer.write(Buffer.concat([head, body]));
+    // Payloads are ASCII: one byte a character.
+    const frame = Buffer.allocUnsafe(9 + payload.length);
+    frame.writeUInt32BE(payload.length + 5, 0);
+    frame[4] = 1;
+    frame.writeUInt32BE(to, 5);
+    frame.write(payload, 9, 'latin1');
+    this.writer.write(frame);
   }
 
   close(): void {
@@ -245,18 +247,16 @@ export class RelayBenchClient implements BenchClient {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
-    let at = 0;
-    while (this.buffer.length - at >= 4) {
-      const length = this.buffer.readUInt32BE(at);
-      if (this.buffer.length - at - 4 < length) break;
-      const type = this.buffer[at + 4];
+    this.buffer.push(chunk);
+    while (this.buffer.length >= 4) {
+      const length = this.buffer.peek(4).readUInt32BE(0);
+      if (this.buffer.length - 4 < length) break;
+      const frame = this.buffer.take(4 + length);
+      const type = frame[4];
       if (type === 2) this.onAck();
       else if (type === 3) this.ready?.();
-      else this.onDeliver(this.buffer.toString('latin1', at + 5, at + 4 + length));
-      at += 4 + length;
+      else this.onDeliver(frame.toString('latin1', 5));
     }
-    this.buffer = this.buffer.subarray(at);
   }
 }
 

@@ -111,7 +111,7 @@ async function live(spec: Extract<Spec, { workload: 'live' }>): Promise<LiveResu
       delivered++;
       if (measuring) {
         measuredDelivered++;
-        histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
+        histogram.recordValue(Math.max(1, Math.round(performance.now() * 1000) - sentAt));
       }
     };
   }
