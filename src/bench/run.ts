@@ -9,7 +9,7 @@ import type { Protocol } from './clients.js';
 import type { Spec } from './loadgen.js';
 import { freePort } from './free-port.js';
 import { summarizeProfile } from './profile-summary.js';
-import type { StoreBenchSpec } from './store-bench.js';
+import type { StoreBenchResult, StoreBenchSpec } from './store-bench.js';
 
 /**
  * `npm run bench`: Mensageiro and its peers (Mosquitto, Aedes, a bare Node relay) under the same
@@ -479,17 +479,19 @@ async function runStore(spec: StoreBenchSpec, rows: Row[]): Promise<void> {
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const code = await new Promise((resolve) => child.once('exit', resolve));
-  const result = code === 0 ? (JSON.parse(output) as Record<string, number>) : { wrong: -1, usPerMessage: 0 };
+  const result = code === 0 ? (JSON.parse(output) as StoreBenchResult) : null;
   rows.push({
     workload: storeWorkload(spec),
     peer: 'mensageiro',
     metric: 'µs/msg',
-    value: Math.round(result.usPerMessage! * 100) / 100,
-    detail: result,
-    ok: result.wrong === 0,
+    value: result ? Math.round(result.usPerMessage * 100) / 100 : 0,
+    detail: { ...(result ?? spec), exitCode: code },
+    ok: result !== null && result.wrong === 0,
   });
   console.log(
-    `  mensageiro ${storeWorkload(spec)}: ${result.usPerMessage!.toFixed(2)} µs of CPU a message, ${result.receipts} receipts, ${result.wrong} items wrong`,
+    result
+      ? `  mensageiro ${storeWorkload(spec)}: ${result.usPerMessage.toFixed(2)} µs of CPU a message, ${result.receipts} receipts, ${result.wrong} items wrong`
+      : `  mensageiro ${storeWorkload(spec)}: the store bench exited with ${code}`,
   );
 }
 
