@@ -211,10 +211,20 @@ async function startPeer(peer: Peer, reuseDir?: string): Promise<Running & { dir
   };
 }
 
-/**
- * The peer's CPU time and the wall time between the generator's `measuring` and `measured`
- * lines; pass `onLine` to `loadgen`.
- */
+/** Runs the generator against a running peer, and reads the peer's CPU over the measured window. */
+async function measuredLoadgen(
+  peer: Peer,
+  running: Running,
+  spec: DistributiveOmit<Extract<Spec, { workload: 'live' | 'drain' }>, 'protocol' | 'port'>,
+) {
+  const window = measuredWindow(running.child.pid!);
+  const full = { ...spec, protocol: peer.protocol, port: running.port } as Spec;
+  return { result: await loadgen(full, window.onLine), window };
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The peer's CPU time and the wall time between the generator's `measuring` and `measured` lines. */
 function measuredWindow(pid: number) {
   let cpuAtStart = 0;
   let startedAt = 0;
@@ -340,20 +350,14 @@ async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row[]): Pr
   try {
     // The peer's CPU over the measured window: per delivered message, it compares peers that
     // the generator cannot saturate.
-    const window = measuredWindow(running.child.pid!);
-    const result = await loadgen(
-      {
-        workload: 'live',
-        protocol: peer.protocol,
-        port: running.port,
-        clients: w.clients,
-        window: w.window,
-        warmupMs: plan.warmupMs,
-        measureMs: plan.measureMs,
-        groupSize: w.groupSize,
-      },
-      window.onLine,
-    );
+    const { result, window } = await measuredLoadgen(peer, running, {
+      workload: 'live',
+      clients: w.clients,
+      window: w.window,
+      warmupMs: plan.warmupMs,
+      measureMs: plan.measureMs,
+      groupSize: w.groupSize,
+    });
     const measured = result.measuredDelivered as number;
     result.serverCpuPercent = window.ms ? Math.round((window.cpuMs / window.ms) * 100) : null;
     result.serverUsPerDelivery = measured ? Math.round(((window.cpuMs * 1000) / measured) * 10) / 10 : null;
@@ -377,17 +381,11 @@ async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row[]): Pr
 async function runDrain(peer: Peer, plan: Plan, rows: Row[]): Promise<void> {
   const running = await startPeer(peer);
   try {
-    const window = measuredWindow(running.child.pid!);
-    const result = await loadgen(
-      {
-        workload: 'drain',
-        protocol: peer.protocol,
-        port: running.port,
-        messages: plan.drainMessages,
-        window: 64,
-      },
-      window.onLine,
-    );
+    const { result, window } = await measuredLoadgen(peer, running, {
+      workload: 'drain',
+      messages: plan.drainMessages,
+      window: 64,
+    });
     result.serverCpuMs = Math.round(window.cpuMs);
     const ok = result.complete === true && result.lost === 0 && result.duplicated === 0;
     rows.push({
