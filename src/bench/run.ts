@@ -264,16 +264,18 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 }
 
-/** Runs the load generator on CPU1; resolves with its result line. `onLine` sees the others. */
-function loadgen(
-  spec: Spec,
+/**
+ * Runs one of the bench's Node scripts pinned to `cpu`, with a JSON spec as its argument; it
+ * prints JSON lines, and resolves with the `result` of the one that has it. `onLine` sees the
+ * others.
+ */
+function runScript(
+  cpu: number,
+  script: string,
+  spec: object,
   onLine?: (line: Record<string, unknown>, child: ChildProcess) => void,
 ): Promise<Record<string, unknown>> {
-  const [command, ...args] = pinned(1, [
-    process.execPath,
-    path.join(here, 'loadgen.js'),
-    JSON.stringify(spec),
-  ]);
+  const [command, ...args] = pinned(cpu, [process.execPath, path.join(here, script), JSON.stringify(spec)]);
   const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let result: Record<string, unknown> | null = null;
@@ -283,10 +285,14 @@ function loadgen(
       else onLine?.(line, child);
     });
     child.once('exit', (code) =>
-      result ? resolve(result) : reject(new Error(`load generator exited with ${code}`)),
+      result ? resolve(result) : reject(new Error(`${script} exited with ${code}`)),
     );
   });
 }
+
+/** The load generator, on CPU1. */
+const loadgen = (spec: Spec, onLine?: Parameters<typeof runScript>[3]) =>
+  runScript(1, 'loadgen.js', spec, onLine);
 
 interface Plan {
   live: Array<{ name: string; clients: number; window: number; groupSize?: number }>;
@@ -466,30 +472,27 @@ async function runIdle(peer: Peer, count: number, plan: Plan, rows: Row[]): Prom
 const storeWorkload = (spec: StoreBenchSpec) =>
   `S store alone, ${spec.users} users, ${spec.batch} a commit${spec.inMemory ? ', in memory' : ''}`;
 
-/** Runs store-bench.ts pinned to CPU0, where the peers run; resolves with its result line. */
+/** Runs store-bench.ts pinned to CPU0, where the peers run. */
 async function runStore(spec: StoreBenchSpec, rows: Row[]): Promise<void> {
-  const [command, ...args] = pinned(0, [
-    process.execPath,
-    path.join(here, 'store-bench.js'),
-    JSON.stringify(spec),
-  ]);
-  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise((resolve) => child.once('exit', resolve));
-  const result = code === 0 ? (JSON.parse(output) as StoreBenchResult) : null;
+  let result: StoreBenchResult | null = null;
+  let failure = '';
+  try {
+    result = (await runScript(0, 'store-bench.js', spec)) as unknown as StoreBenchResult;
+  } catch (error) {
+    failure = error instanceof Error ? error.message : String(error);
+  }
   rows.push({
     workload: storeWorkload(spec),
     peer: 'mensageiro',
     metric: 'µs/msg',
     value: result ? Math.round(result.usPerMessage * 100) / 100 : 0,
-    detail: { ...(result ?? spec), exitCode: code },
+    detail: result ? { ...result } : { ...spec, failure },
     ok: result !== null && result.wrong === 0,
   });
   console.log(
     result
       ? `  mensageiro ${storeWorkload(spec)}: ${result.usPerMessage.toFixed(2)} µs of CPU a message, ${result.receipts} receipts, ${result.wrong} items wrong`
-      : `  mensageiro ${storeWorkload(spec)}: the store bench exited with ${code}`,
+      : `  mensageiro ${storeWorkload(spec)}: ${failure}`,
   );
 }
 

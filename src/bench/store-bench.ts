@@ -83,6 +83,7 @@ export async function runStoreBench(spec: StoreBenchSpec): Promise<StoreBenchRes
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
-  // Run by the bench harness, pinned like a peer: one spec in, one JSON line out.
-  console.log(JSON.stringify(await runStoreBench(JSON.parse(process.argv[2]!) as StoreBenchSpec)));
+  // Run by the bench harness, pinned like a peer: one spec in, one result line out.
+  const result = await runStoreBench(JSON.parse(process.argv[2]!) as StoreBenchSpec);
+  console.log(JSON.stringify({ result }));
 }
