@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import mqtt from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
+import { splitAt } from './helpers/chunks.js';
 import { MqttReader, PACKET, decodePublish, encodePuback, encodePublish } from '../src/bench/mqtt-wire.js';
 
 // The bench's own MQTT hot path, checked against mqtt-packet, the reference it replaces.
@@ -10,18 +11,6 @@ const topic = fc
   .filter((t) => !t.includes('#') && !t.includes('+') && !t.includes(String.fromCharCode(0)));
 const messageId = fc.integer({ min: 1, max: 65535 });
 const payload = fc.string({ maxLength: 20_000, unit: 'grapheme' });
-
-/** Splits bytes at random points, as TCP may. */
-const chunked = (bytes: Buffer, cuts: number[]) => {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const point of [...points, bytes.length]) {
-    chunks.push(bytes.subarray(from, point));
-    from = point;
-  }
-  return chunks;
-};
 
 describe('bench MQTT wire', () => {
   it('writes PUBLISH and PUBACK byte for byte as mqtt-packet does', () => {
@@ -74,7 +63,7 @@ describe('bench MQTT wire', () => {
             ),
           );
           const reader = new MqttReader();
-          const read = chunked(wire, cuts).flatMap((chunk) => [...reader.push(chunk)]);
+          const read = splitAt(wire, cuts).flatMap((chunk) => [...reader.push(chunk)]);
           expect(read).toHaveLength(packets.length);
           read.forEach((raw, i) => {
             const p = packets[i]!;

@@ -1,31 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { InboxItem } from '../src/core/types.js';
 import { NativeDecoder, nativeFrameText } from '../src/dialects/native/codec.js';
 import { itemFrame, itemJson, sentJson, type SentAck } from '../src/dialects/native/frames.js';
-
-const id = fc.integer({ min: 1, max: 9_999_999_999_999 });
-const seq = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
-// Any UTF-16, lone surrogates included: JSON.stringify escapes those, and so must the template.
-const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.string());
-
-const msgItem: fc.Arbitrary<InboxItem> = fc.record({
-  seq,
-  kind: fc.constant('msg' as const),
-  msg: fc.record({ mid: seq, from: id, to: id, text, ts: fc.integer({ min: 0, max: 2 ** 40 }), at: seq }),
-});
-const receiptItem: fc.Arbitrary<InboxItem> = fc.record({
-  seq,
-  kind: fc.constant('receipt' as const),
-  receipt: fc.record({
-    status: fc.constantFrom('delivered' as const, 'read' as const),
-    by: id,
-    conv: id,
-    mid: seq,
-    ts: seq,
-    at: seq,
-  }),
-});
+import { accountId as id, msgItem, receiptItem, seq, text } from './helpers/inbox-items.js';
 
 describe('native item frames', () => {
   it('writes exactly the JSON of the frame object, for every kind of item', () => {

@@ -8,7 +8,8 @@ import {
   encodePuback,
   encodePublish,
 } from './mqtt-wire.js';
-import { NativeDecoder, encodeNative } from '../dialects/native/codec.js';
+import { encodeNative, encodeNativeJson } from '../dialects/native/codec.js';
+import { NativeWireReader, readWireFrame } from './native-wire.js';
 import { connectTcp } from '../client/tcp.js';
 import { FrameBuffer } from '../dialects/frame-buffer.js';
 
@@ -51,7 +52,7 @@ export class NativeBenchClient implements BenchClient {
   onDeliver = (_payload: string) => {};
   private socket!: net.Socket;
   private writer!: Writer;
-  private readonly decoder = new NativeDecoder();
+  private readonly reader = new NativeWireReader();
   private lastSeq = 0;
   private ackScheduled = false;
   private waiters = new Map<string, (frame: Record<string, unknown>) => void>();
@@ -69,9 +70,7 @@ export class NativeBenchClient implements BenchClient {
   async connect(): Promise<void> {
     this.socket = await connectSocket(this.port);
     this.writer = new Writer(this.socket);
-    this.socket.on('data', (chunk: Buffer) => {
-      for (const result of this.decoder.push(chunk)) if (result.ok) this.dispatch(result.message);
-    });
+    this.socket.on('data', (chunk: Buffer) => this.reader.push(chunk, (json) => this.dispatch(json)));
     const welcome = this.wait('welcome');
     this.writer.write(encodeNative({ type: 'new', id: this.id, acks: true }));
     await welcome;
@@ -79,7 +78,9 @@ export class NativeBenchClient implements BenchClient {
 
   send(to: number | { group: number }, payload: string): void {
     const dst = typeof to === 'number' ? ID_BASE + to : to.group;
-    this.writer.write(encodeNative({ type: 'msg', to: dst, text: payload, cid: ++this.cid }));
+    this.writer.write(
+      encodeNativeJson(`{"type":"msg","to":${dst},"text":${JSON.stringify(payload)},"cid":${++this.cid}}`),
+    );
   }
 
   async makeGroup(members: BenchClient[]): Promise<number> {
@@ -101,20 +102,21 @@ export class NativeBenchClient implements BenchClient {
     return new Promise((resolve) => this.waiters.set(type, resolve));
   }
 
-  private dispatch(frame: Record<string, unknown>): void {
+  private dispatch(json: Buffer): void {
+    const frame = readWireFrame(json);
     switch (frame.type) {
       case 'sent':
         return this.onAck();
       case 'msg':
-        this.onDeliver(frame.text as string);
-        return this.received(frame.seq as number);
+        this.onDeliver(frame.text!);
+        return this.received(frame.seq!);
       case 'receipt':
       case 'group':
-        return this.received(frame.seq as number);
+        return this.received(frame.seq!);
       default: {
-        const waiter = this.waiters.get(frame.type as string);
-        this.waiters.delete(frame.type as string);
-        waiter?.(frame);
+        const waiter = this.waiters.get(frame.type);
+        this.waiters.delete(frame.type);
+        waiter?.(frame.frame!);
       }
     }
   }

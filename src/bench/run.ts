@@ -275,7 +275,16 @@ function runScript(
   spec: object,
   onLine?: (line: Record<string, unknown>, child: ChildProcess) => void,
 ): Promise<Record<string, unknown>> {
-  const [command, ...args] = pinned(cpu, [process.execPath, path.join(here, script), JSON.stringify(spec)]);
+  // Profiled apart from the server's, so that a summary shows whether the generator kept up.
+  const profile = process.env.BENCH_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(process.env.BENCH_PROFILE, 'scripts')}`]
+    : [];
+  const [command, ...args] = pinned(cpu, [
+    process.execPath,
+    ...profile,
+    path.join(here, script),
+    JSON.stringify(spec),
+  ]);
   const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let result: Record<string, unknown> | null = null;
@@ -587,7 +596,12 @@ export async function runBench(argv: string[]): Promise<number> {
   const names = all.map((p) => p.name);
   const report = table(rows, names);
   console.log(`\n${report}\n`);
-  if (process.env.BENCH_PROFILE) console.log(summarizeProfile(process.env.BENCH_PROFILE));
+  if (process.env.BENCH_PROFILE) {
+    console.log(summarizeProfile(process.env.BENCH_PROFILE));
+    console.log(
+      `\nthe load generator's (and store bench's) ${summarizeProfile(path.join(process.env.BENCH_PROFILE, 'scripts'))}`,
+    );
+  }
   const failures = rows.filter((r) => !r.ok);
   for (const f of failures) console.log(`FAILED: ${f.peer} ${f.workload}: ${JSON.stringify(f.detail)}`);
   const out = path.join(

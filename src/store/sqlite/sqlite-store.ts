@@ -7,6 +7,7 @@ import type {
   Account,
   AccountId,
   Delivery,
+  DeliveredMessage,
   Group,
   InboxItem,
   Receipt,
@@ -16,7 +17,7 @@ import { GroupCommit } from '../group-commit.js';
 import { Checkpointer } from './checkpointer.js';
 import { RECEIPT_STATUS_CODES, packReceipt, unpackReceipt } from './receipt-body.js';
 import { migrate } from './schema.js';
-import { type RangeRow, UnackedMessages } from './unacked-messages.js';
+import { InboxTail, type RangeRow } from './inbox-tail.js';
 import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
@@ -194,7 +195,7 @@ export class SqliteStore implements Store {
       onRollback: () => {
         this.lastSeqs.clear();
         this.deliveredSeqs.clear();
-        this.unacked.clear();
+        this.tail.clear();
       },
       ...(walSync && { sync: (done) => this.syncWal(walSync, done) }),
     });
@@ -207,8 +208,9 @@ export class SqliteStore implements Store {
   private readonly lastSeqs = new Map<AccountId, number>();
   /** Each user's delivered watermark, under the same rule. */
   private readonly deliveredSeqs = new Map<AccountId, number>();
-  /** What each user was sent and has not acked, so its acks find their receipts without a query. */
-  private readonly unacked = new UnackedMessages();
+  /** What each user has not acked, so its pages and its acks' receipts cost no query. */
+  private readonly tail = new InboxTail();
+  private pagesFromFile = 0;
   /** Accounts and groups never change once created: reads of them are cached (bounded). */
   private readonly accounts = new Map<AccountId, Account>();
   private readonly groups = new Map<AccountId, Group>();
@@ -277,6 +279,11 @@ export class SqliteStore implements Store {
 
   get committedBatches(): number {
     return this.commits.committedBatches;
+  }
+
+  /** How many inbox pages were read from the file, not from the tail in memory. */
+  get inboxPagesFromFile(): number {
+    return this.pagesFromFile;
   }
 
   createAccount(account: NewAccount): Promise<Account> {
@@ -410,18 +417,33 @@ export class SqliteStore implements Store {
         ts: input.ts,
         at: input.at,
       };
+      // Without the cid, the sender's own: what a recipient reads back from the file is the same.
+      const delivered: DeliveredMessage = {
+        mid,
+        from: input.from,
+        to: input.to,
+        text: input.text,
+        ts: input.ts,
+        at: input.at,
+      };
       const deliveries = input.recipients.map((user) =>
-        this.appendItem(user, KIND_MSG, mid, null, (seq) => ({ seq, kind: 'msg', msg: message })),
+        this.appendItem(user, KIND_MSG, mid, null, (seq) => ({ seq, kind: 'msg', msg: delivered })),
       );
       return { message, duplicate: false, deliveries };
     });
   }
 
   async readInbox(user: AccountId, afterSeq: number, limit: number): Promise<InboxItem[]> {
-    const rows = this.sql.readInbox.all(user, afterSeq, this.readableBefore(user), limit) as InboxRow[];
+    const readableBefore = this.readableBefore(user);
+    const upTo = Math.min(afterSeq + limit, readableBefore - 1, this.lastSeqOf(user));
+    if (upTo <= afterSeq) return [];
+    const held = this.tail.page(user, afterSeq, upTo);
+    if (held !== null) return held;
+    this.pagesFromFile++;
+    const rows = this.sql.readInbox.all(user, afterSeq, readableBefore, limit) as InboxRow[];
     const items = rows.map(toInboxItem);
-    // A draining client acks these next: the index answers those acks.
-    this.unacked.read(user, afterSeq, items);
+    // A draining client acks these next: the tail answers those acks.
+    this.tail.read(user, afterSeq, items);
     return items;
   }
 
@@ -443,11 +465,11 @@ export class SqliteStore implements Store {
         // Watermarks: one receipt per (sender, conversation) for the whole range, not one per
         // message. The query returns each pair once, with its last message.
         const rows =
-          this.unacked.lastPerConversation(user, state.delivered, upTo) ??
+          this.tail.lastPerConversation(user, state.delivered, upTo) ??
           (this.sql.lastPerConversationInRange.all(user, state.delivered, upTo) as RangeRow[]);
         this.sql.setDelivered.run(upTo, user);
         this.deliveredSeqs.set(user, upTo);
-        this.unacked.acked(user, upTo);
+        this.tail.acked(user, upTo);
         const deliveries: Delivery[] = [];
         for (const row of rows) {
           if (row.conv === user) {
@@ -612,7 +634,7 @@ export class SqliteStore implements Store {
     this.lastSeqs.set(to, seq);
     if (this.lazyRows !== null && !this.lazyRows.has(to)) this.lazyRows.set(to, seq);
     const item = build(seq);
-    this.unacked.appended(to, item);
+    this.tail.appended(to, item);
     return { to, item };
   }
 

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { InboxItem } from '../src/core/types.js';
-import { type RangeRow, UnackedMessages } from '../src/store/sqlite/unacked-messages.js';
+import { InboxTail, MAX_TAIL_WEIGHT, type RangeRow } from '../src/store/sqlite/inbox-tail.js';
 
 const USER = 99;
 const GROUP = 500;
 
-function message(seq: number, sender: number, conv: number): InboxItem {
-  return { seq, kind: 'msg', msg: { mid: 1000 + seq, from: sender, to: conv, text: '', ts: seq, at: 0 } };
+function message(seq: number, sender: number, conv: number, text = ''): InboxItem {
+  return { seq, kind: 'msg', msg: { mid: 1000 + seq, from: sender, to: conv, text, ts: seq, at: 0 } };
 }
 
 function receipt(seq: number): InboxItem {
@@ -40,17 +40,24 @@ const step = fc.oneof(
   fc.record({ kind: fc.constant('ack' as const), back: fc.nat({ max: 30 }) }),
   // A stream's page read after the delivered mark, as a reconnecting client gets.
   fc.record({ kind: fc.constant('page' as const), size: fc.integer({ min: 1, max: 12 }) }),
+  // A stream asks the tail for a page before it asks the database.
+  fc.record({
+    kind: fc.constant('held' as const),
+    skip: fc.nat({ max: 5 }),
+    size: fc.integer({ min: 1, max: 40 }),
+  }),
   // The store starts with items the index never saw (a restart, or a rollback).
   fc.record({ kind: fc.constant('forget' as const) }),
 );
 
-describe('UnackedMessages', () => {
+describe('InboxTail', () => {
   it('answers exactly what the database would, or not at all', () => {
     let answered = 0;
     let answeredAfterPage = 0;
+    let pagesHeld = 0;
     fc.assert(
       fc.property(fc.array(step, { maxLength: 400 }), (steps) => {
-        let index = new UnackedMessages();
+        let index = new InboxTail();
         const inbox: InboxItem[] = [];
         let delivered = 0;
         let paged = false;
@@ -63,8 +70,16 @@ describe('UnackedMessages', () => {
           } else if (s.kind === 'page') {
             index.read(USER, delivered, inbox.slice(delivered, delivered + s.size));
             paged = true;
+          } else if (s.kind === 'held') {
+            const after = Math.min(delivered + s.skip, inbox.length);
+            const upTo = Math.min(after + s.size, inbox.length);
+            const held = index.page(USER, after, upTo);
+            if (held !== null) {
+              if (held.length > 0) pagesHeld++;
+              expect(held).toEqual(inbox.slice(after, upTo));
+            }
           } else if (s.kind === 'forget') {
-            index = new UnackedMessages();
+            index = new InboxTail();
           } else {
             const upTo = Math.max(delivered, inbox.length - s.back);
             const answer = index.lastPerConversation(USER, delivered, upTo);
@@ -83,14 +98,16 @@ describe('UnackedMessages', () => {
     // The property checked real answers, pages' included, not only nulls.
     expect(answered).toBeGreaterThan(0);
     expect(answeredAfterPage).toBeGreaterThan(0);
+    expect(pagesHeld).toBeGreaterThan(0);
   });
 
-  it('answers a drained backlog from the pages it was sent', () => {
-    const index = new UnackedMessages();
+  it('answers the acks of a backlog read from the database, as after a restart', () => {
+    const index = new InboxTail();
     const backlog = Array.from({ length: 5000 }, (_, i) => message(i + 1, 7, USER));
-    // Appended while the user was away: more than a user may hold, so only the tail is kept.
-    for (const item of backlog) index.appended(USER, item);
+    // Appended before the restart, and one more since: the tail saw only that one.
+    index.appended(USER, message(5001, 9, USER));
     expect(index.lastPerConversation(USER, 0, 512)).toBeNull();
+    expect(index.page(USER, 0, 512)).toBeNull();
     index.read(USER, 0, backlog.slice(0, 512));
     expect(index.lastPerConversation(USER, 0, 512)).toEqual([{ sender: 7, conv: USER, mid: 1512, ts: 512 }]);
     expect(index.lastPerConversation(USER, 0, 513)).toBeNull();
@@ -101,17 +118,18 @@ describe('UnackedMessages', () => {
     ]);
     // Caught up, it follows the appends again.
     index.acked(USER, 1024);
-    index.read(USER, 1024, backlog.slice(1024));
-    const live = message(5001, 8, USER);
-    index.appended(USER, live);
-    expect(index.lastPerConversation(USER, 4990, 5001)).toEqual([
+    index.read(USER, 1024, [...backlog.slice(1024), message(5001, 9, USER)]);
+    index.appended(USER, message(5002, 8, USER));
+    expect(index.lastPerConversation(USER, 4990, 5002)).toEqual([
       { sender: 7, conv: USER, mid: 6000, ts: 5000 },
-      { sender: 8, conv: USER, mid: 6001, ts: 5001 },
+      { sender: 8, conv: USER, mid: 6002, ts: 5002 },
+      { sender: 9, conv: USER, mid: 6001, ts: 5001 },
     ]);
+    expect(index.page(USER, 4999, 5002)?.map((item) => item.seq)).toEqual([5000, 5001, 5002]);
   });
 
   it('never claims what it missed: a page behind the appends, then an append past its gap', () => {
-    const index = new UnackedMessages();
+    const index = new InboxTail();
     const inbox = [message(1, 2, USER), message(2, 3, USER), message(3, 4, USER), message(4, 5, USER)];
     index.appended(USER, inbox[3]!); // seen from seq 4 on, as after a restart
     index.read(USER, 0, inbox.slice(0, 1)); // a reader back at seq 0: covers (0, 1]
@@ -124,10 +142,37 @@ describe('UnackedMessages', () => {
     expect(index.lastPerConversation(USER, 3, 4)).toEqual([{ sender: 5, conv: USER, mid: 1004, ts: 4 }]);
   });
 
-  it('stops answering for a user owed more than it keeps, and after a clear', () => {
-    const index = new UnackedMessages();
-    for (let seq = 1; seq <= 4100; seq++) index.appended(1, message(seq, 2, 1));
-    expect(index.lastPerConversation(1, 0, 4100)).toBeNull();
+  it('holds an offline backlog whole, then lets go of it as it is acked', () => {
+    const index = new InboxTail();
+    const backlog = Array.from({ length: 100_000 }, (_, i) => message(i + 1, 7, USER, 'x'.repeat(64)));
+    for (const item of backlog) index.appended(USER, item);
+    expect(index.page(USER, 0, 512)).toEqual(backlog.slice(0, 512));
+    expect(index.page(USER, 99_488, 100_000)).toEqual(backlog.slice(99_488));
+    expect(index.page(USER, 99_488, 100_001)).toBeNull();
+    for (let upTo = 512; upTo < 100_000; upTo += 512) index.acked(USER, upTo);
+    expect(index.page(USER, 0, 512)).toBeNull();
+    expect(index.page(USER, 99_840, 100_000)).toEqual(backlog.slice(99_840));
+    index.acked(USER, 100_000);
+    expect(index.heldWeight).toBe(0);
+  });
+
+  it('keeps the newer half of the largest tail once over its budget', () => {
+    const index = new InboxTail();
+    const text = 'x'.repeat(1 << 20); // about 2 MiB of weight an item
+    const perItem = 2 * text.length + 128;
+    const fits = Math.floor(MAX_TAIL_WEIGHT / perItem);
+    const big = Array.from({ length: fits + 1 }, (_, i) => message(i + 1, 7, USER, text));
+    index.appended(3, message(1, 7, 3));
+    for (const item of big) index.appended(USER, item);
+    expect(index.heldWeight).toBeLessThanOrEqual(MAX_TAIL_WEIGHT);
+    // The older half went; the newer one and the small tail stayed.
+    expect(index.page(USER, 0, 1)).toBeNull();
+    expect(index.page(USER, fits - 1, fits + 1)).toEqual(big.slice(fits - 1));
+    expect(index.lastPerConversation(3, 0, 1)).toEqual([{ sender: 7, conv: 3, mid: 1001, ts: 1 }]);
+  });
+
+  it('answers nothing after a clear', () => {
+    const index = new InboxTail();
     index.appended(3, message(1, 2, 3));
     expect(index.lastPerConversation(3, 0, 1)).toEqual([{ sender: 2, conv: 3, mid: 1001, ts: 1 }]);
     index.clear();
@@ -135,7 +180,7 @@ describe('UnackedMessages', () => {
   });
 
   it('starts over once 50,000 users have an entry, rather than grow with every account', () => {
-    const index = new UnackedMessages();
+    const index = new InboxTail();
     for (let user = 1; user <= 50_000; user++) index.appended(user, message(1, 7, user));
     expect(index.lastPerConversation(1, 0, 1)).toEqual([{ sender: 7, conv: 1, mid: 1001, ts: 1 }]);
     index.appended(50_001, message(1, 7, 50_001));
