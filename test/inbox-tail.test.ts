@@ -158,9 +158,9 @@ describe('InboxTail', () => {
 
   it('keeps the newer half of the largest tail once over its budget', () => {
     const index = new InboxTail();
-    const text = 'x'.repeat(1 << 20); // about 2 MiB of weight an item
-    const perItem = 2 * text.length + 128;
-    const fits = Math.floor(MAX_TAIL_WEIGHT / perItem);
+    const text = 'x'.repeat(1 << 20);
+    const atLeastPerItem = 2 * text.length; // its UTF-16 text, and a little more
+    const fits = Math.floor(MAX_TAIL_WEIGHT / atLeastPerItem);
     const big = Array.from({ length: fits + 1 }, (_, i) => message(i + 1, 7, USER, text));
     index.appended(3, message(1, 7, 3));
     for (const item of big) index.appended(USER, item);

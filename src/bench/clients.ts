@@ -102,7 +102,7 @@ export class NativeBenchClient implements BenchClient {
     return new Promise((resolve) => this.waiters.set(type, resolve));
   }
 
-  private dispatch(json: Buffer): void {
+  private dispatch(json: string): void {
     const frame = readWireFrame(json);
     switch (frame.type) {
       case 'sent':

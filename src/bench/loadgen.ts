@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import readline from 'node:readline';
 import hdr from 'hdr-histogram-js';
 import { createClient, type BenchClient, type Protocol } from './clients.js';
 import { makePayload, parsePayload } from './payload.js';
@@ -19,7 +21,15 @@ export type Spec =
       measureMs: number;
       groupSize?: number;
     }
-  | { workload: 'drain'; protocol: Protocol; port: number; messages: number; window: number }
+  | {
+      workload: 'drain';
+      protocol: Protocol;
+      port: number;
+      messages: number;
+      window: number;
+      /** The harness restarts the peer once the backlog is queued, and sends its new port. */
+      restart?: boolean;
+    }
   | { workload: 'idle'; protocol: Protocol; port: number; clients: number; prepareOnly?: boolean };
 
 export interface LiveResult {
@@ -174,7 +184,8 @@ async function drain(spec: Extract<Spec, { workload: 'drain' }>) {
   fire();
   const queued = await until(() => acked >= spec.messages, 300_000);
   sender.close();
-  const back = createClient(spec.protocol, 0, spec.port);
+  const port = spec.restart ? await restartedPort() : spec.port;
+  const back = createClient(spec.protocol, 0, port);
   const seen = new Uint8Array(spec.messages);
   let unique = 0;
   let received = 0;
@@ -206,6 +217,16 @@ async function drain(spec: Extract<Spec, { workload: 'drain' }>) {
     duplicated: received - unique,
     cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / drainMs) * 100),
   };
+}
+
+/** Asks the harness to restart the peer, and waits (bounded) for the port it listens on now. */
+async function restartedPort(): Promise<number> {
+  console.log(JSON.stringify({ phase: 'queued' }));
+  const lines = readline.createInterface({ input: process.stdin });
+  const line = await Promise.race([once(lines, 'line'), sleep(60_000).then(() => null)]);
+  lines.close();
+  if (line === null) throw new Error('the harness did not restart the peer within 60 s');
+  return (JSON.parse(String(line[0])) as { port: number }).port;
 }
 
 /** W3: idle connections; the harness reads the server's RSS while they are held. */

@@ -26,7 +26,7 @@ const CLOSE = 0x7d;
 export class NativeWireReader {
   private readonly buffer = new FrameBuffer();
 
-  push(chunk: Buffer, onFrame: (json: Buffer) => void): void {
+  push(chunk: Buffer, onFrame: (json: string) => void): void {
     const buffer = this.buffer;
     buffer.push(chunk);
     for (;;) {
@@ -42,7 +42,7 @@ export class NativeWireReader {
       if (at === 0) throw new Error('malformed native frame header');
       if (buffer.length < at + 1 + length) return;
       buffer.skip(at + 1);
-      onFrame(buffer.take(length));
+      onFrame(buffer.takeText(length));
     }
   }
 }
@@ -55,10 +55,9 @@ const TEXT_KEY = '"text":"';
 /**
  * A frame's type and, for msg and receipt, its seq (and a msg's text). A key cannot occur
  * inside a JSON string, where every quote is escaped, so a search finds only the key. The
- * frame is searched as one string: V8's string search costs less than Buffer's native calls.
+ * frame is searched as a string: V8's string search costs less than Buffer's native calls.
  */
-export function readWireFrame(json: Buffer): WireFrame {
-  const text = json.toString('utf8');
+export function readWireFrame(text: string): WireFrame {
   const fast = fastType(text);
   if (fast === 'sent') return { type: fast };
   if (fast !== null) {

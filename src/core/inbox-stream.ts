@@ -138,13 +138,12 @@ export class InboxStream {
   }
 }
 
-/** About what an item takes in memory: message text, and a little for the rest. */
-export function itemWeight(item: InboxItem): number {
-  return item.kind === 'msg' ? 2 * item.msg.text.length + 128 : 256;
-}
-
+/** About what the items from `from` on take in memory: message text, and a little for the rest. */
 function weightOf(items: InboxItem[], from: number): number {
   let bytes = 0;
-  for (let i = from; i < items.length; i++) bytes += itemWeight(items[i]!);
+  for (let i = from; i < items.length; i++) {
+    const item = items[i]!;
+    bytes += item.kind === 'msg' ? 2 * item.msg.text.length + 128 : 256;
+  }
   return bytes;
 }

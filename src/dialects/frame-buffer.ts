@@ -50,15 +50,24 @@ export class FrameBuffer {
   take(count: number): Buffer {
     const out = this.peek(count);
     this.offset += out.length;
-    if (this.offset >= this.head.length && this.queued.length === 0) {
-      this.head = EMPTY;
-      this.offset = 0;
-    }
+    this.release();
     return out;
   }
 
+  /** Consumes the next `count` bytes as UTF-8 text, with no view made in between. */
+  takeText(count: number): string {
+    if (this.offset + count > this.head.length) this.join();
+    const end = this.offset + Math.min(count, this.length);
+    const text = this.head.toString('utf8', this.offset, end);
+    this.offset = end;
+    this.release();
+    return text;
+  }
+
   skip(count: number): void {
-    this.take(count);
+    if (this.offset + count > this.head.length) this.join();
+    this.offset += Math.min(count, this.length);
+    this.release();
   }
 
   clear(): void {
@@ -66,6 +75,14 @@ export class FrameBuffer {
     this.offset = 0;
     this.queued = [];
     this.queuedBytes = 0;
+  }
+
+  /** A consumed head is let go at once, so a chunk is not held for its last few bytes' sake. */
+  private release(): void {
+    if (this.offset >= this.head.length && this.queued.length === 0) {
+      this.head = EMPTY;
+      this.offset = 0;
+    }
   }
 
   private join(): void {

@@ -1,4 +1,3 @@
-import { itemWeight } from '../../core/inbox-stream.js';
 import type { AccountId, Group, InboxItem } from '../../core/types.js';
 
 /** The last message of one (sender, conversation) pair within an acked range. */
@@ -10,8 +9,8 @@ export interface RangeRow {
 }
 
 /**
- * All users' held items together, by `itemWeight`: a message of 64 characters weighs 256, so
- * about 260k such messages, which is a 100k backlog with room for everyone else. Past it, the largest tail loses its
+ * All users' held items together, by `weightOf`: a message of 64 characters weighs 200, so
+ * about 330k such messages, which is a 100k backlog with room for everyone else. Past it, the largest tail loses its
  * older half, and that user's first pages come from the database again.
  */
 export const MAX_TAIL_WEIGHT = 64 * 1024 * 1024;
@@ -139,7 +138,7 @@ export class InboxTail {
     this.weight = 0;
   }
 
-  /** What the tails hold, by `itemWeight`; the tests read it. */
+  /** What the tails hold, by `weightOf`; the tests read it. */
   get heldWeight(): number {
     return this.weight;
   }
@@ -157,20 +156,21 @@ export class InboxTail {
   }
 
   private push(tail: UserTail, item: InboxItem): void {
-    const weight = itemWeight(item);
+    let ref: string | Group | null = null;
     if (item.kind === 'msg') {
       const { msg } = item;
       tail.numbers.push(MSG, msg.from, msg.to, msg.mid, msg.ts, msg.at);
-      tail.refs.push(msg.text);
+      ref = msg.text;
     } else if (item.kind === 'receipt') {
       const { receipt } = item;
       const code = receipt.status === 'delivered' ? DELIVERED : READ;
       tail.numbers.push(code, receipt.by, receipt.conv, receipt.mid, receipt.ts, receipt.at);
-      tail.refs.push(null);
     } else {
       tail.numbers.push(GROUP, 0, 0, 0, 0, 0);
-      tail.refs.push(item.group);
+      ref = item.group;
     }
+    tail.refs.push(ref);
+    const weight = weightOf(ref);
     tail.weight += weight;
     this.weight += weight;
     if (this.weight > MAX_TAIL_WEIGHT) this.shrinkLargest();
@@ -179,7 +179,7 @@ export class InboxTail {
   /** Drops the first `count` items, moving the tail's start past them. */
   private trim(tail: UserTail, count: number): void {
     let weight = 0;
-    for (let seq = tail.start + 1; seq <= tail.start + count; seq++) weight += itemWeight(itemAt(tail, seq));
+    for (let i = 0; i < count; i++) weight += weightOf(tail.refs[i] ?? null);
     tail.numbers.splice(0, count * STRIDE);
     tail.refs.splice(0, count);
     tail.start += count;
@@ -223,4 +223,11 @@ function itemAt(tail: UserTail, seq: number): InboxItem {
     at: n[at + 5]!,
   };
   return { seq, kind: 'receipt', receipt };
+}
+
+/** About what one held item takes: its numbers and reference, and a message's text. */
+function weightOf(ref: string | Group | null): number {
+  const own = STRIDE * 8 + 8;
+  if (ref === null) return own;
+  return typeof ref === 'string' ? own + 2 * ref.length + 16 : own + 64 * (ref.members.length + 4);
 }
