@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { InboxItem } from '../src/core/types.js';
-import { InboxTail, MAX_TAIL_WEIGHT, type RangeRow } from '../src/store/sqlite/inbox-tail.js';
+import { InboxTail, type RangeRow } from '../src/store/sqlite/inbox-tail.js';
 
 const USER = 99;
 const GROUP = 500;
@@ -157,18 +157,26 @@ describe('InboxTail', () => {
   });
 
   it('keeps the newer half of the largest tail once over its budget', () => {
-    const index = new InboxTail();
-    const text = 'x'.repeat(1 << 20);
-    const atLeastPerItem = 2 * text.length; // its UTF-16 text, and a little more
-    const fits = Math.floor(MAX_TAIL_WEIGHT / atLeastPerItem);
-    const big = Array.from({ length: fits + 1 }, (_, i) => message(i + 1, 7, USER, text));
+    const text = 'x'.repeat(1000);
+    const index = new InboxTail(40 * 2 * text.length); // room for fewer than 40 such messages
+    const big = Array.from({ length: 40 }, (_, i) => message(i + 1, 7, USER, text));
     index.appended(3, message(1, 7, 3));
     for (const item of big) index.appended(USER, item);
-    expect(index.heldWeight).toBeLessThanOrEqual(MAX_TAIL_WEIGHT);
+    expect(index.heldWeight).toBeLessThanOrEqual(40 * 2 * text.length);
     // The older half went; the newer one and the small tail stayed.
     expect(index.page(USER, 0, 1)).toBeNull();
-    expect(index.page(USER, fits - 1, fits + 1)).toEqual(big.slice(fits - 1));
+    expect(index.page(USER, 30, 40)).toEqual(big.slice(30));
     expect(index.lastPerConversation(3, 0, 1)).toEqual([{ sender: 7, conv: 3, mid: 1001, ts: 1 }]);
+  });
+
+  it('holds nothing with a budget of 0', () => {
+    const index = new InboxTail(0);
+    index.appended(USER, message(1, 7, USER));
+    index.read(USER, 1, [message(2, 7, USER)]);
+    expect(index.page(USER, 0, 1)).toBeNull();
+    expect(index.page(USER, 1, 2)).toBeNull();
+    expect(index.lastPerConversation(USER, 0, 2)).toBeNull();
+    expect(index.heldWeight).toBe(0);
   });
 
   it('answers nothing after a clear', () => {

@@ -95,6 +95,29 @@ describe('native dialect', () => {
     expect(again.frames.filter(ofType('msg'))).toEqual([]);
   });
 
+  it('drains a backlog larger than the inbox tail, part from the file and part from memory', async () => {
+    await server.close();
+    // 1 MiB holds about 3,800 of these; the older part of the backlog is read from the file.
+    server = await startTestServer({ inboxTailMib: 1, messageBurst: 0 });
+    port = server.ports.native!;
+    const sender = await registered();
+    const offline = await registered({ username: 'away', secret: 's3cret' });
+    offline.client.close();
+    await offline.client.raw.waitClosed();
+    const total = 8000;
+    for (let n = 1; n <= total; n++)
+      await sender.client.send({ type: 'msg', to: offline.id, text: `${n}`.padEnd(100, '.'), cid: `c${n}` });
+    await sender.client.waitForCount(ofType('sent'), total, 'acks');
+
+    const back = await connect();
+    await back.send({ type: 'login', username: 'away', secret: 's3cret', acks: true });
+    const got = await back.waitForCount(ofType('msg'), total, 'the backlog');
+    expect(got.map((f) => f.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(got.map((f) => Number.parseInt(f.text as string, 10))).toEqual(got.map((f) => f.seq));
+    await back.send({ type: 'ack', seq: total });
+    await sender.client.waitFor((f) => f.type === 'receipt' && f.mid === got[total - 1]!.mid, 'receipt');
+  });
+
   it('delivers what was sent while offline on connect, in order, exactly once', async () => {
     const sender = await registered();
     const offline = await registered({ username: 'sleepy', secret: 's3cret' });

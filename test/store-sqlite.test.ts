@@ -199,63 +199,70 @@ describe('SQLite 1:1 read receipts', () => {
 });
 
 describe('SQLite inbox tail', () => {
-  it('hands out from memory exactly what the file holds, and nothing a rollback undid', async () => {
-    const dataDir = tempDir();
-    const store = new SqliteStore({ dataDir });
-    const users = [8_000_000_000_001, 8_000_000_000_002, 8_000_000_000_003];
-    const [alice, bob, carol] = users as [number, number, number];
-    const group = 8_000_000_000_900;
-    for (const id of users) await store.createAccount({ id });
-    await store.createGroup({ id: group, name: 'trio', creator: alice, members: users, ts: 1, at: 1 });
-    let n = 0;
-    const send = (from: number, to: number, recipients: number[]) =>
-      store.appendMessage({ from, to, cid: `c${n++}`, text: `é ${n} "q"`, ts: n, at: n, recipients });
-    const marks = new Map<number, number>();
-    for (let round = 0; round < 40; round++) {
-      if (round === 20) {
-        // One write of this batch fails: the rollback empties every tail, which must not hand
-        // out what it undid, and the tails fill up again from the appends after it.
-        const batch = await Promise.allSettled([
-          send(alice, bob, [bob]),
-          send(carol, bob, [bob, 8_999_999_999_999]),
-          send(alice, carol, [carol]),
-        ]);
-        expect(batch.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-        for (const user of users) marks.set(user, (await store.inboxState(user)).last);
+  it.each([
+    { tail: 'on', inboxTailBytes: undefined },
+    { tail: 'off', inboxTailBytes: 0 },
+  ])(
+    'hands out exactly what the file holds, and nothing a rollback undid (tail $tail)',
+    async ({ inboxTailBytes }) => {
+      const dataDir = tempDir();
+      const store = new SqliteStore({ dataDir, ...(inboxTailBytes === undefined ? {} : { inboxTailBytes }) });
+      const users = [8_000_000_000_001, 8_000_000_000_002, 8_000_000_000_003];
+      const [alice, bob, carol] = users as [number, number, number];
+      const group = 8_000_000_000_900;
+      for (const id of users) await store.createAccount({ id });
+      await store.createGroup({ id: group, name: 'trio', creator: alice, members: users, ts: 1, at: 1 });
+      let n = 0;
+      const send = (from: number, to: number, recipients: number[]) =>
+        store.appendMessage({ from, to, cid: `c${n++}`, text: `é ${n} "q"`, ts: n, at: n, recipients });
+      const marks = new Map<number, number>();
+      for (let round = 0; round < 40; round++) {
+        if (round === 20) {
+          // One write of this batch fails: the rollback empties every tail, which must not hand
+          // out what it undid, and the tails fill up again from the appends after it.
+          const batch = await Promise.allSettled([
+            send(alice, bob, [bob]),
+            send(carol, bob, [bob, 8_999_999_999_999]),
+            send(alice, carol, [carol]),
+          ]);
+          expect(batch.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+          for (const user of users) marks.set(user, (await store.inboxState(user)).last);
+        }
+        await send(alice, bob, [bob]);
+        await send(carol, bob, [bob]);
+        await send(bob, group, [alice, carol]);
+        if (round % 7 === 0) await store.ackDelivered(bob, 2 * round, round);
+        if (round % 11 === 0) await store.markRead(alice, bob, { mid: 3 * round + 1 }, round);
       }
-      await send(alice, bob, [bob]);
-      await send(carol, bob, [bob]);
-      await send(bob, group, [alice, carol]);
-      if (round % 7 === 0) await store.ackDelivered(bob, 2 * round, round);
-      if (round % 11 === 0) await store.markRead(alice, bob, { mid: 3 * round + 1 }, round);
-    }
-    await sleep(50); // the acks' WAL sync, which makes their receipts readable
-    const readFrom = async (s: SqliteStore, user: number, after: number, page: number) => {
-      const items: InboxItem[] = [];
-      for (;;) {
-        const got = await s.readInbox(user, after, page);
-        if (got.length === 0) return items;
-        items.push(...got);
-        after = got[got.length - 1]!.seq;
+      await sleep(50); // the acks' WAL sync, which makes their receipts readable
+      const readFrom = async (s: SqliteStore, user: number, after: number, page: number) => {
+        const items: InboxItem[] = [];
+        for (;;) {
+          const got = await s.readInbox(user, after, page);
+          if (got.length === 0) return items;
+          items.push(...got);
+          after = got[got.length - 1]!.seq;
+        }
+      };
+      // The tails first (from where they begin after the rollback), then everything, from the file.
+      const tails = new Map<number, InboxItem[]>();
+      const before = store.inboxPagesFromFile;
+      for (const user of users) tails.set(user, await readFrom(store, user, marks.get(user)!, 7));
+      // With the tail, every page of the tails came from memory; without it, from the file.
+      if (inboxTailBytes === 0) expect(store.inboxPagesFromFile).toBeGreaterThan(before);
+      else expect(store.inboxPagesFromFile).toBe(before);
+      const whole = new Map<number, InboxItem[]>();
+      for (const user of users) whole.set(user, await readFrom(store, user, 0, 9));
+      await store.close();
+      const reopened = new SqliteStore({ dataDir });
+      for (const user of users) {
+        const file = await readFrom(reopened, user, 0, 5);
+        expect(whole.get(user)).toStrictEqual(file);
+        const tail = tails.get(user)!;
+        expect(tail).toStrictEqual(file.filter((item) => item.seq > marks.get(user)!));
+        expect(tail.length).toBeGreaterThan(20);
       }
-    };
-    // The tails first (from where they begin after the rollback), then everything, from the file.
-    const tails = new Map<number, InboxItem[]>();
-    const before = store.inboxPagesFromFile;
-    for (const user of users) tails.set(user, await readFrom(store, user, marks.get(user)!, 7));
-    // Every page of the tails came from memory.
-    expect(store.inboxPagesFromFile).toBe(before);
-    const whole = new Map<number, InboxItem[]>();
-    for (const user of users) whole.set(user, await readFrom(store, user, 0, 9));
-    await store.close();
-    const reopened = new SqliteStore({ dataDir });
-    for (const user of users) {
-      const file = await readFrom(reopened, user, 0, 5);
-      expect(whole.get(user)).toStrictEqual(file);
-      const tail = tails.get(user)!;
-      expect(tail).toStrictEqual(file.filter((item) => item.seq > marks.get(user)!));
-      expect(tail.length).toBeGreaterThan(20);
-    }
-    await reopened.close();
-  });
+      await reopened.close();
+    },
+  );
 });

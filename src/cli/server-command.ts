@@ -16,6 +16,7 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   maxConnections: 'connections in total',
   maxConnectionsPerIp: 'connections from one address',
   maxWriteBuffer: 'bytes queued to one client before it is dropped as a slow consumer',
+  inboxTailMib: 'MiB of unacked inbox items kept in memory for reconnecting clients (0 turns it off)',
   handshakeTimeout: 'ms a native client has to identify itself',
   seedHandshakeTimeout: 'ms a seed-dialect client has to send its first frame',
   p2pKeepalive: 'ms of silence after which a P2P directory client is dropped',

@@ -19,6 +19,8 @@ export interface ServerConfig {
   maxConnections: number;
   maxConnectionsPerIp: number;
   maxWriteBuffer: number;
+  /** Memory for every user's unacked inbox items, so reconnecting clients are served without a read of the file (MiB; 0 turns it off). */
+  inboxTailMib: number;
   /** Handshake timeout for the native dialect, whose clients are programs. */
   handshakeTimeout: number;
   /** Handshake timeout for the seed dialects, whose users may be reading a menu first. */
@@ -55,6 +57,7 @@ export const DEFAULTS: ServerConfig = {
   maxConnections: 20_000,
   maxConnectionsPerIp: 20_000,
   maxWriteBuffer: 8 * 1024 * 1024,
+  inboxTailMib: 64,
   handshakeTimeout: 10_000,
   seedHandshakeTimeout: 5 * 60_000,
   p2pKeepalive: 15_000,
@@ -90,6 +93,7 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   maxConnections: 'number',
   maxConnectionsPerIp: 'number',
   maxWriteBuffer: 'number',
+  inboxTailMib: 'number',
   handshakeTimeout: 'number',
   seedHandshakeTimeout: 'number',
   p2pKeepalive: 'number',

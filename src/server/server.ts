@@ -61,6 +61,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     new SqliteStore({
       dataDir: config.data,
       synchronous: config.sync,
+      inboxTailBytes: config.inboxTailMib * 1024 * 1024,
       onWarning: (message) => log.warn({ store: 'sqlite' }, message),
     });
   const bus = parts.bus ?? new LocalBus();

@@ -9,11 +9,12 @@ export interface RangeRow {
 }
 
 /**
- * All users' held items together, by `weightOf`: a message of 64 characters weighs 200, so
- * about 330k such messages, which is a 100k backlog with room for everyone else. Past it, the largest tail loses its
- * older half, and that user's first pages come from the database again.
+ * All users' held items together, by `weightOf`, unless the store is given another budget: a
+ * message of 64 characters weighs 200, so about 330k such messages, which is a 100k backlog
+ * with room for everyone else. Past it, the largest tail loses its older half, and that user's
+ * first pages come from the database again.
  */
-export const MAX_TAIL_WEIGHT = 64 * 1024 * 1024;
+export const DEFAULT_TAIL_WEIGHT = 64 * 1024 * 1024;
 /** Users with a tail (about 100 bytes each); past it, every tail starts over. */
 const MAX_USERS = 50_000;
 /**
@@ -61,8 +62,12 @@ export class InboxTail {
   private readonly users = new Map<AccountId, UserTail>();
   private weight = 0;
 
+  /** `maxWeight` 0 holds nothing: every page and ack goes to the database. */
+  constructor(private readonly maxWeight = DEFAULT_TAIL_WEIGHT) {}
+
   /** The store appended `item` to the user's inbox. */
   appended(user: AccountId, item: InboxItem): void {
+    if (this.maxWeight === 0) return;
     const tail = this.users.get(user) ?? this.create(user, item.seq - 1);
     // A tail grows only without a gap; one that fell behind waits for the reader to catch it up.
     if (tail.coveredTo !== item.seq - 1) return;
@@ -71,7 +76,7 @@ export class InboxTail {
 
   /** `page` was read from the user's inbox after `after`: its items, in order, with no gap. */
   read(user: AccountId, after: number, page: InboxItem[]): void {
-    if (page.length === 0) return;
+    if (page.length === 0 || this.maxWeight === 0) return;
     let tail = this.users.get(user);
     if (tail === undefined || after < tail.start || after > tail.coveredTo) {
       // The reader is where the acks will come from: a tail that starts later (the end of a
@@ -172,7 +177,7 @@ export class InboxTail {
     const weight = weightOf(ref);
     tail.weight += weight;
     this.weight += weight;
-    if (this.weight > MAX_TAIL_WEIGHT) this.shrinkLargest();
+    if (this.weight > this.maxWeight) this.shrinkLargest();
   }
 
   /** Drops the first `count` items, moving the tail's start past them. */

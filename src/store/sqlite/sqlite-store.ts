@@ -25,6 +25,8 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** FULL (default) fsyncs every commit; NORMAL trades the last commits on power loss for speed. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** Memory for the inbox tail (see inbox-tail.ts); 0 turns it off. Default 64 MiB. */
+  inboxTailBytes?: number;
   /** Where background problems (a failed checkpoint) are reported. */
   onWarning?: (message: string) => void;
 }
@@ -93,6 +95,7 @@ export class SqliteStore implements Store {
       file = path.join(options.dataDir, 'mensageiro.db');
     }
     this.warn = options.onWarning ?? console.warn;
+    this.tail = new InboxTail(options.inboxTailBytes);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
@@ -209,7 +212,7 @@ export class SqliteStore implements Store {
   /** Each user's delivered watermark, under the same rule. */
   private readonly deliveredSeqs = new Map<AccountId, number>();
   /** What each user has not acked, so its pages and its acks' receipts cost no query. */
-  private readonly tail = new InboxTail();
+  private readonly tail: InboxTail;
   private pagesFromFile = 0;
   /** Accounts and groups never change once created: reads of them are cached (bounded). */
   private readonly accounts = new Map<AccountId, Account>();
