@@ -1,14 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NativeDecoder, nativeFrameText } from '../src/dialects/native/codec.js';
-import { itemFrame, itemJson, sentJson, type SentAck } from '../src/dialects/native/frames.js';
-import { accountId as id, msgItem, receiptItem, seq, text } from './helpers/inbox-items.js';
+import { itemFrame, itemJson, sentJson, sizedItemJson, type SentAck } from '../src/dialects/native/frames.js';
+import { accountId as id, groupItem, msgItem, receiptItem, seq, text } from './helpers/inbox-items.js';
 
 describe('native item frames', () => {
   it('writes exactly the JSON of the frame object, for every kind of item', () => {
     fc.assert(
-      fc.property(fc.oneof(msgItem, receiptItem), (item) => {
+      fc.property(fc.oneof(msgItem, receiptItem, groupItem), (item) => {
         expect(itemJson(item)).toBe(JSON.stringify(itemFrame(item)));
+        // The size the frame's header gives, counted without encoding the whole JSON.
+        const { json, bytes } = sizedItemJson(item);
+        expect(bytes).toBe(Buffer.byteLength(json, 'utf8'));
       }),
       { numRuns: 3000 },
     );

@@ -143,8 +143,10 @@ export function encodeNativeJson(json: string, compress = false): Buffer {
  * An uncompressed frame as text, with its size in bytes: a connection joins a turn's text
  * frames into one buffer, which costs less than a buffer per frame.
  */
-export function nativeFrameText(json: string): { text: string; bytes: number } {
-  const length = Buffer.byteLength(json, 'utf8');
+export function nativeFrameText(
+  json: string,
+  length = Buffer.byteLength(json, 'utf8'),
+): { text: string; bytes: number } {
   const header = `${length},`;
   return { text: header + json, bytes: header.length + length };
 }

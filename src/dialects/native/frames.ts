@@ -55,16 +55,30 @@ export function itemFrame(item: InboxItem): NativeObject {
  * object; every field but the text is an integer, and the text goes through JSON.stringify.
  */
 export function itemJson(item: InboxItem): string {
+  return sizedItemJson(item).json;
+}
+
+/**
+ * itemJson with its size in UTF-8 bytes, which the frame's header needs. Counting the bytes of
+ * the whole JSON cost as much as building it (it flattens the template's string first); only a
+ * message's text can hold anything but ASCII, so only the text is counted.
+ */
+export function sizedItemJson(item: InboxItem): { json: string; bytes: number } {
   if (item.kind === 'msg') {
     const { msg } = item;
-    return `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${JSON.stringify(msg.text)},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
+    const text = JSON.stringify(msg.text);
+    const json = `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${text},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
+    return { json, bytes: json.length - text.length + Buffer.byteLength(text, 'utf8') };
   }
   if (item.kind === 'receipt') {
-    // Nearly one receipt per message under load; its status is one of two fixed words.
+    // Nearly one receipt per message under load; its status is one of two fixed words, and all
+    // of it is ASCII.
     const { receipt } = item;
-    return `{"type":"receipt","status":"${receipt.status}","by":${receipt.by},"conv":${receipt.conv},"mid":${receipt.mid},"ts":${receipt.ts},"at":${receipt.at},"seq":${item.seq}}`;
+    const json = `{"type":"receipt","status":"${receipt.status}","by":${receipt.by},"conv":${receipt.conv},"mid":${receipt.mid},"ts":${receipt.ts},"at":${receipt.at},"seq":${item.seq}}`;
+    return { json, bytes: json.length };
   }
-  return JSON.stringify(itemFrame(item));
+  const json = JSON.stringify(itemFrame(item));
+  return { json, bytes: Buffer.byteLength(json, 'utf8') };
 }
 
 /** The durable ack of a send, echoing the client's own id when it gave one. */

@@ -12,7 +12,7 @@ import {
   nativeFrameText,
   type NativeObject,
 } from './codec.js';
-import { errorFrame, itemJson, sentJson } from './frames.js';
+import { errorFrame, sentJson, sizedItemJson } from './frames.js';
 
 interface StartOptions {
   /** Plain seed-000 `new`: only msg and error frames, and written counts as delivered. */
@@ -104,12 +104,13 @@ export class NativeSession implements Session, InboxSink {
     this.replyJson(JSON.stringify(frame));
   }
 
-  private replyJson(json: string): void {
+  /** `bytes`, the JSON's size in UTF-8, when the caller knows it. */
+  private replyJson(json: string, bytes?: number): void {
     if (this.compress) {
       this.connection.send(encodeNativeJson(json, true));
       return;
     }
-    const frame = nativeFrameText(json);
+    const frame = nativeFrameText(json, bytes);
     this.connection.sendText(frame.text, frame.bytes);
   }
 
@@ -249,7 +250,8 @@ export class NativeSession implements Session, InboxSink {
   // about 350 bytes of every idle connection.
   deliver(item: InboxItem): void {
     if (this.legacy && item.kind !== 'msg') return;
-    this.replyJson(itemJson(item));
+    const { json, bytes } = sizedItemJson(item);
+    this.replyJson(json, bytes);
   }
 
   writable(): boolean {
