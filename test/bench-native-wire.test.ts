@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NativeWireReader, readWireFrame } from '../src/bench/native-wire.js';
 import { NativeDecoder, encodeNativeJson } from '../src/dialects/native/codec.js';
-import { itemJson, sentJson } from '../src/dialects/native/frames.js';
+import { sentJson, sizedItemJson } from '../src/dialects/native/frames.js';
 import { splitAt } from './helpers/chunks.js';
 import { accountId as id, groupItem, msgItem, receiptItem, seq, text } from './helpers/inbox-items.js';
 
@@ -12,7 +12,7 @@ import { accountId as id, groupItem, msgItem, receiptItem, seq, text } from './h
 const item = fc.oneof(msgItem, receiptItem, groupItem);
 
 const frameJson = fc.oneof(
-  item.map(itemJson),
+  item.map((i) => sizedItemJson(i).json),
   fc.record({ mid: id, to: id, at: id, ts: id, duplicate: fc.boolean() }).map(sentJson),
   fc
     .record({ type: fc.constantFrom('welcome', 'group.created', 'error'), text, seq: fc.option(seq) })

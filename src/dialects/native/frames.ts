@@ -50,18 +50,11 @@ export function itemFrame(item: InboxItem): NativeObject {
 }
 
 /**
- * The JSON of itemFrame(item), exactly as JSON.stringify writes it. Messages, the bulk of
- * every drain, are written from a template, which takes half the time of stringifying an
- * object; every field but the text is an integer, and the text goes through JSON.stringify.
- */
-export function itemJson(item: InboxItem): string {
-  return sizedItemJson(item).json;
-}
-
-/**
- * itemJson with its size in UTF-8 bytes, which the frame's header needs. Counting the bytes of
- * the whole JSON cost as much as building it (it flattens the template's string first); only a
- * message's text can hold anything but ASCII, so only the text is counted.
+ * The JSON of itemFrame(item), exactly as JSON.stringify writes it, and its size in UTF-8
+ * bytes, which the frame's header needs. Messages and receipts, the bulk of every drain, are
+ * written from a template, which takes half the time of stringifying an object; every field but
+ * a message's text is ASCII, so only the text is counted: the bytes of the whole JSON cost as
+ * much as building it (counting flattens the template's string first).
  */
 export function sizedItemJson(item: InboxItem): { json: string; bytes: number } {
   if (item.kind === 'msg') {
@@ -93,7 +86,7 @@ export interface SentAck {
 
 /**
  * `{"type":"sent", cid?, mid, to, at, ts, duplicate}` (docs/protocols.md), from a template like
- * itemJson's: one of these answers every send.
+ * sizedItemJson's: one of these answers every send.
  */
 export function sentJson(ack: SentAck): string {
   const cid = ack.cid === undefined ? '' : `"cid":${JSON.stringify(ack.cid)},`;
