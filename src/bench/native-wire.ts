@@ -1,9 +1,11 @@
+import { MensageiroError } from '../core/errors.js';
 import { FrameBuffer } from '../dialects/frame-buffer.js';
+import { DEFAULT_MAX_FRAME, frameLimit, readFrameHeader } from '../dialects/native/codec.js';
 
 /**
  * The load generator's native hot path. The product's NativeDecoder decodes and JSON-parses
  * every frame into an object; in a drain that took more than the server's own CPU a message,
- * and the generator saturated its core first. Here a frame is split off as bytes, and the
+ * and the generator saturated its core first. Here a frame is split off as text, and the
  * three kinds that come under load (msg, receipt, sent) are read by their keys, with
  * JSON.parse for everything else. A property test checks it against NativeDecoder.
  */
@@ -22,6 +24,8 @@ const NINE = 0x39;
 const QUOTE = 0x22;
 const CLOSE = 0x7d;
 
+const LIMIT = frameLimit(DEFAULT_MAX_FRAME);
+
 /** Splits `<decimal length>,<JSON>` frames; the server sends the generator no compressed ones. */
 export class NativeWireReader {
   private readonly buffer = new FrameBuffer();
@@ -30,19 +34,12 @@ export class NativeWireReader {
     const buffer = this.buffer;
     buffer.push(chunk);
     for (;;) {
-      let length = 0;
-      let at = 0;
-      for (; ; at++) {
-        const byte = buffer.byteAt(at);
-        if (byte < 0) return;
-        if (byte === COMMA) break;
-        if (byte < ZERO || byte > NINE || at > 8) throw new Error('malformed native frame header');
-        length = length * 10 + (byte - ZERO);
-      }
-      if (at === 0) throw new Error('malformed native frame header');
-      if (buffer.length < at + 1 + length) return;
-      buffer.skip(at + 1);
-      onFrame(buffer.takeText(length));
+      const header = readFrameHeader(buffer, 0, LIMIT);
+      if (header === null) return;
+      if (header instanceof MensageiroError) throw header;
+      if (buffer.length < header.bodyAt + header.length) return;
+      buffer.skip(header.bodyAt);
+      onFrame(buffer.takeText(header.length));
     }
   }
 }

@@ -21,13 +21,54 @@ const ZERO = 0x30;
 const NINE = 0x39;
 const isSpace = (byte: number) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 
+/** The largest frame, and how many digits its header may have (leading zeros included). */
+export interface FrameLimit {
+  maxFrame: number;
+  maxDigits: number;
+}
+
+export const frameLimit = (maxFrame: number): FrameLimit => ({
+  maxFrame,
+  maxDigits: String(maxFrame).length,
+});
+
+/**
+ * A frame's header, `<decimal byte length>,`, read from `start`: the length and where the
+ * body begins, null until the comma has arrived, or the fatal error of a header that is not
+ * digits and a comma, or that names more than the limit.
+ */
+export function readFrameHeader(
+  buffer: FrameBuffer,
+  start: number,
+  limit: FrameLimit,
+): { length: number; bodyAt: number } | null | MensageiroError {
+  let length = 0;
+  let index = start;
+  for (; ; index++) {
+    const byte = buffer.byteAt(index);
+    if (byte === -1) return null;
+    if (byte === COMMA) break;
+    if (byte < ZERO || byte > NINE) return badHeader();
+    if (index - start >= limit.maxDigits) return tooLarge(limit);
+    length = length * 10 + (byte - ZERO);
+  }
+  if (index === start) return badHeader();
+  if (length > limit.maxFrame) return tooLarge(limit);
+  return { length, bodyAt: index + 1 };
+}
+
+const badHeader = () =>
+  new MensageiroError('bad_frame', 'a frame starts with its decimal byte length and a comma', true);
+const tooLarge = (limit: FrameLimit) =>
+  new MensageiroError('too_large', `frames are limited to ${limit.maxFrame} bytes`, true);
+
 export class NativeDecoder {
   private readonly buffer = new FrameBuffer();
-  private readonly maxDigits: number;
+  private readonly limit: FrameLimit;
   private dead = false;
 
   constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {
-    this.maxDigits = String(maxFrame).length;
+    this.limit = frameLimit(maxFrame);
   }
 
   /** Whether a fatal error ended the stream: nothing more will be decoded. */
@@ -58,26 +99,12 @@ export class NativeDecoder {
     while (buffer.length > 0 && isSpace(buffer.byteAt(0))) buffer.skip(1);
     if (buffer.length === 0) return null;
     const compressed = buffer.byteAt(0) === Z;
-    const start = compressed ? 1 : 0;
-    let length = 0;
-    let index = start;
-    for (; ; index++) {
-      const byte = buffer.byteAt(index);
-      if (byte === -1) return null;
-      if (byte === COMMA) break;
-      if (byte < ZERO || byte > NINE) {
-        return fatal('bad_frame', 'a frame starts with its decimal byte length and a comma');
-      }
-      if (index - start >= this.maxDigits)
-        return fatal('too_large', `frames are limited to ${this.maxFrame} bytes`);
-      length = length * 10 + (byte - ZERO);
-    }
-    if (index === start) return fatal('bad_frame', 'a frame starts with its decimal byte length and a comma');
-    if (length > this.maxFrame) return fatal('too_large', `frames are limited to ${this.maxFrame} bytes`);
-    const headerLength = index + 1;
-    if (buffer.length < headerLength + length) return null;
-    buffer.skip(headerLength);
-    const body = buffer.take(length);
+    const header = readFrameHeader(buffer, compressed ? 1 : 0, this.limit);
+    if (header === null) return null;
+    if (header instanceof MensageiroError) return { ok: false, error: header };
+    if (buffer.length < header.bodyAt + header.length) return null;
+    buffer.skip(header.bodyAt);
+    const body = buffer.take(header.length);
     try {
       return { ok: true, message: this.parse(body, compressed), compressed };
     } catch (error) {
@@ -113,10 +140,6 @@ export class NativeDecoder {
     }
     return value as NativeObject;
   }
-}
-
-function fatal(code: 'bad_frame' | 'too_large', text: string): NativeFrame {
-  return { ok: false, error: new MensageiroError(code, text, true) };
 }
 
 /** Encodes one object as a native frame, compressed when asked. */
