@@ -220,15 +220,18 @@ async function measuredLoadgen(
   running: Running,
   spec: DistributiveOmit<Extract<Spec, { workload: 'live' | 'drain' }>, 'protocol' | 'port'>,
 ) {
-  const window = measuredWindow(running.child.pid!);
+  const window = measuredWindow(() => running.child.pid!);
   const full = { ...spec, protocol: peer.protocol, port: running.port } as Spec;
   return { result: await loadgen(full, window.onLine), window };
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** The peer's CPU time and the wall time between the generator's `measuring` and `measured` lines. */
-function measuredWindow(pid: number) {
+/**
+ * The peer's CPU time and the wall time between the generator's `measuring` and `measured`
+ * lines; `pid` is read at each, so a peer restarted before the window is measured as it runs.
+ */
+function measuredWindow(pid: () => number) {
   let cpuAtStart = 0;
   let startedAt = 0;
   const window = {
@@ -236,10 +239,10 @@ function measuredWindow(pid: number) {
     ms: 0,
     onLine(line: Record<string, unknown>) {
       if (line.phase === 'measuring') {
-        cpuAtStart = cpuMsOf(pid);
+        cpuAtStart = cpuMsOf(pid());
         startedAt = performance.now();
       } else if (line.phase === 'measured') {
-        window.cpuMs = cpuMsOf(pid) - cpuAtStart;
+        window.cpuMs = cpuMsOf(pid()) - cpuAtStart;
         window.ms = performance.now() - startedAt;
       }
     },
@@ -404,7 +407,7 @@ async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row[]): Pr
 async function runDrain(peer: Peer, plan: Plan, rows: Row[], restart: boolean): Promise<void> {
   let running = await startPeer(peer);
   try {
-    let window = measuredWindow(running.child.pid!);
+    const window = measuredWindow(() => running.child.pid!);
     const spec: Spec = {
       workload: 'drain',
       protocol: peer.protocol,
@@ -418,7 +421,6 @@ async function runDrain(peer: Peer, plan: Plan, rows: Row[], restart: boolean): 
       void (async () => {
         await running.stop(true);
         running = await startPeer(peer, running.dir);
-        window = measuredWindow(running.child.pid!);
         child.stdin!.write(`${JSON.stringify({ port: running.port })}\n`);
       })().catch((error: unknown) => {
         console.error(`restarting ${peer.name} failed:`, error);
