@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../src/server/connection.js';
 import { createLogger } from '../src/server/logger.js';
@@ -62,5 +63,43 @@ describe('connection write batching', () => {
     await nextTurn();
     expect(connection.writable()).toBe(true);
     expect(connection.blockedSince).toBeNull();
+  });
+
+  it('writes each turn once, with every byte sent in it, text and buffers in the order sent', async () => {
+    const frame = fc.oneof(
+      fc
+        .uint8Array({ maxLength: 64 })
+        .map((bytes) => ({ kind: 'buffer' as const, bytes: Buffer.from(bytes) })),
+      fc
+        .string({ maxLength: 40 })
+        .map((text) => ({ kind: 'text' as const, bytes: Buffer.from(text, 'utf8') })),
+      fc
+        .integer({ min: 0, max: 5000 })
+        .map((size) => ({ kind: 'buffer' as const, bytes: Buffer.alloc(size, size % 251) })),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(frame, { maxLength: 30 }), { minLength: 1, maxLength: 6 }),
+        async (turns) => {
+          const socket = new EagerSocket();
+          const connection = connectionOn(socket, 1 << 20);
+          for (const turn of turns) {
+            for (const { kind, bytes } of turn) {
+              if (kind === 'buffer') connection.send(bytes);
+              else connection.sendText(bytes.toString('utf8'), bytes.length);
+            }
+            await nextTurn();
+          }
+          const nonEmpty = turns
+            .map((turn) => Buffer.concat(turn.map((f) => f.bytes)))
+            .filter((b) => b.length > 0);
+          expect(socket.written.map((b) => b.toString('hex'))).toEqual(
+            nonEmpty.map((b) => b.toString('hex')),
+          );
+          expect(connection.bufferedBytes).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
