@@ -254,7 +254,8 @@ describe('SQLite inbox tail', () => {
       const whole = new Map<number, InboxItem[]>();
       for (const user of users) whole.set(user, await readFrom(store, user, 0, 9));
       await store.close();
-      const reopened = new SqliteStore({ dataDir });
+      // Without a tail, so that every item comes through the file's own query.
+      const reopened = new SqliteStore({ dataDir, inboxTailBytes: 0 });
       for (const user of users) {
         const file = await readFrom(reopened, user, 0, 5);
         expect(whole.get(user)).toStrictEqual(file);
@@ -265,4 +266,76 @@ describe('SQLite inbox tail', () => {
       await reopened.close();
     },
   );
+});
+
+describe('SQLite inbox tail, warmed at open', () => {
+  const [alice, bob, carol] = [8_100_000_000_001, 8_100_000_000_002, 8_100_000_000_003];
+  /** bob is owed 200 of alice's 300 messages, and alice 100 of carol's and a receipt. */
+  async function backlog(): Promise<string> {
+    const dataDir = tempDir();
+    const store = new SqliteStore({ dataDir });
+    for (const id of [alice, bob, carol]) await store.createAccount({ id });
+    const text = 'm'.repeat(64);
+    await Promise.all(
+      Array.from({ length: 300 }, (_, n) =>
+        store.appendMessage({ from: alice, to: bob, cid: `a${n}`, text, ts: n, at: n, recipients: [bob] }),
+      ),
+    );
+    await Promise.all(
+      Array.from({ length: 100 }, (_, n) =>
+        store.appendMessage({
+          from: carol,
+          to: alice,
+          cid: `c${n}`,
+          text,
+          ts: n,
+          at: n,
+          recipients: [alice],
+        }),
+      ),
+    );
+    await store.ackDelivered(bob, 100, 1);
+    await store.close();
+    return dataDir;
+  }
+
+  async function unacked(store: SqliteStore, user: number): Promise<InboxItem[]> {
+    const items: InboxItem[] = [];
+    let after = (await store.inboxState(user)).delivered;
+    for (let page = await store.readInbox(user, after, 64); page.length > 0;) {
+      items.push(...page);
+      after = page[page.length - 1]!.seq;
+      page = await store.readInbox(user, after, 64);
+    }
+    return items;
+  }
+
+  it('hands a reconnecting user its backlog from memory, the same items the file holds', async () => {
+    const dataDir = await backlog();
+    const file = new SqliteStore({ dataDir, inboxTailBytes: 0 });
+    const expected = { alice: await unacked(file, alice), bob: await unacked(file, bob) };
+    await file.close();
+    expect(expected.bob).toHaveLength(200);
+    expect(expected.alice).toHaveLength(101);
+    const warmed = new SqliteStore({ dataDir });
+    expect(await unacked(warmed, bob)).toStrictEqual(expected.bob);
+    expect(await unacked(warmed, alice)).toStrictEqual(expected.alice);
+    expect(warmed.inboxPagesFromFile).toBe(0);
+    // The acks of that backlog find their messages in memory too: alice gets bob's receipt.
+    const receipts = await warmed.ackDelivered(bob, 300, 2);
+    expect(receipts.map((d) => [d.to, d.item.kind])).toEqual([[alice, 'receipt']]);
+    await warmed.close();
+  });
+
+  it('fills only half of a small tail, and the rest of the backlog still comes, from the file', async () => {
+    const dataDir = await backlog();
+    const file = new SqliteStore({ dataDir, inboxTailBytes: 0 });
+    const expected = await unacked(file, bob);
+    await file.close();
+    // A message of 64 characters weighs 200: half of this tail holds 100 of bob's 200.
+    const warmed = new SqliteStore({ dataDir, inboxTailBytes: 40_000 });
+    expect(await unacked(warmed, bob)).toStrictEqual(expected);
+    expect(warmed.inboxPagesFromFile).toBeGreaterThan(0);
+    await warmed.close();
+  });
 });

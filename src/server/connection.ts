@@ -101,7 +101,8 @@ export class Connection {
   }
 
   send(bytes: Buffer): void {
-    if (this.closed) return;
+    // An empty buffer would cost a write of nothing at the next flush.
+    if (this.closed || bytes.length === 0) return;
     this.takeText();
     (this.outgoing ??= []).push(bytes);
     this.queued(bytes.length);

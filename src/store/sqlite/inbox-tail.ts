@@ -147,6 +147,11 @@ export class InboxTail {
     return this.weight;
   }
 
+  /** Half its weight or half its users taken: what a warm-up at open fills it to, at most. */
+  get halfFull(): boolean {
+    return this.weight >= this.maxWeight / 2 || this.users.size >= MAX_USERS / 2;
+  }
+
   private create(user: AccountId, start: number): UserTail {
     if (this.users.size >= MAX_USERS) this.clear();
     const tail = new UserTail(start);

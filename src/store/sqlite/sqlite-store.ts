@@ -35,6 +35,9 @@ const PAGE_CACHE_MIB = 64;
 const CHECKPOINT_INTERVAL_MS = 200;
 const WAL_BACKSTOP_PAGES = 16_384;
 
+/** Items handed to the tail at a time while it is warmed at open. */
+const WARM_PAGE = 512;
+
 const KIND_MSG = 1;
 const KIND_RECEIPT = 2;
 const KIND_GROUP = 3;
@@ -68,6 +71,8 @@ type InboxRow = [
   ts: number | null,
   at: number | null,
 ];
+/** An InboxRow with its user, as the tail is warmed at open. */
+type UnackedRow = [...InboxRow, user: AccountId];
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
@@ -141,6 +146,16 @@ export class SqliteStore implements Store {
          WHERE i.user = ? AND i.seq > ? AND i.seq < ? ORDER BY i.seq LIMIT ?`,
         )
         .raw(),
+      // Every user's items past the delivered watermark, user by user, in order: the inbox's
+      // primary key is sought once per account, from its watermark on.
+      unackedItems: db
+        .prepare(
+          `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.text, m.ts, m.at, a.id
+         FROM accounts a JOIN inbox i ON i.user = a.id AND i.seq > a.delivered_seq
+         LEFT JOIN messages m ON i.kind = ${KIND_MSG} AND m.mid = i.mid
+         WHERE a.kind = 'user' ORDER BY a.id, i.seq`,
+        )
+        .raw(),
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
       syncFull: db.prepare('PRAGMA synchronous = FULL'),
       // A bare column next to max() comes from the row holding the maximum (SQLite guarantees it).
@@ -202,6 +217,38 @@ export class SqliteStore implements Store {
       },
       ...(walSync && { sync: (done) => this.syncWal(walSync, done) }),
     });
+    this.warmTail();
+  }
+
+  /**
+   * Reads what every user has not acked into the tail, until it is half full, before the
+   * server takes its first client: after a restart, the clients that reconnect to a backlog
+   * get it from memory rather than from the file, page by page, on a cold page cache (2-4x the
+   * cost a message). The other half is left for what arrives next.
+   */
+  private warmTail(): void {
+    if (this.tail.halfFull) return;
+    let user = 0;
+    let after = 0;
+    let page: InboxItem[] = [];
+    // False once the tail holds its share; the rows left come from the file when asked for.
+    const flush = (): boolean => {
+      this.tail.read(user, after, page);
+      after += page.length;
+      page = [];
+      return !this.tail.halfFull;
+    };
+    for (const row of this.sql.unackedItems.iterate() as Iterable<UnackedRow>) {
+      const owner = row[9];
+      if (owner !== user) {
+        if (!flush()) return;
+        user = owner;
+        after = row[0] - 1;
+      }
+      page.push(toInboxItem(row));
+      if (page.length === WARM_PAGE && !flush()) return;
+    }
+    flush();
   }
 
   /**
@@ -668,7 +715,7 @@ function toAccount(row: AccountRow): Account {
   return { id: row.id, username: row.username, secretHash: row.secret_hash, createdAt: row.created_at };
 }
 
-function toInboxItem([seq, kind, body, mid, sender, conv, text, ts, at]: InboxRow): InboxItem {
+function toInboxItem([seq, kind, body, mid, sender, conv, text, ts, at]: InboxRow | UnackedRow): InboxItem {
   if (kind === KIND_MSG) {
     return {
       seq,
