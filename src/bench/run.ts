@@ -169,7 +169,8 @@ function peers(): Peer[] {
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  for (let tries = 0; tries < 200; tries++) {
+  // Every 10 ms, for 10 s: the restarted drain reports how long its peer took to listen.
+  for (let tries = 0; tries < 1000; tries++) {
     if (child.exitCode !== null) throw new Error(`peer exited with ${child.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = net.connect({ port, host: '127.0.0.1' }, () => {
@@ -179,7 +180,7 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
       socket.on('error', () => resolve(false));
     });
     if (ok) return;
-    await sleep(50);
+    await sleep(10);
   }
   throw new Error(`peer never listened on ${port}`);
 }
@@ -187,6 +188,8 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
 interface Running {
   child: ChildProcess;
   port: number;
+  /** From the spawn to the first accepted connection: a restarted peer loads its data first. */
+  readyMs: number;
   stop(keepDir?: boolean): Promise<void>;
 }
 
@@ -194,12 +197,14 @@ async function startPeer(peer: Peer, reuseDir?: string): Promise<Running & { dir
   const dir = reuseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `bench-${peer.name}-`));
   const port = await freePort();
   const [command, ...args] = pinned(0, peer.start(port, dir));
+  const spawnedAt = performance.now();
   const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort(port, child);
   return {
     child,
     port,
     dir,
+    readyMs: Math.round(performance.now() - spawnedAt),
     async stop(keepDir = false) {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -428,6 +433,7 @@ async function runDrain(peer: Peer, plan: Plan, rows: Row[], restart: boolean): 
       });
     });
     result.serverCpuMs = Math.round(window.cpuMs);
+    if (restart) result.restartReadyMs = running.readyMs;
     const ok = result.complete === true && result.lost === 0 && result.duplicated === 0;
     const name = drainName(plan, restart);
     rows.push({
@@ -439,7 +445,7 @@ async function runDrain(peer: Peer, plan: Plan, rows: Row[], restart: boolean): 
       ok,
     });
     console.log(
-      `  ${peer.name.padEnd(10)} ${name}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuMs} ms`,
+      `  ${peer.name.padEnd(10)} ${name}: ${result.drainMs} ms (${result.perSecond}/s), lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuMs} ms${restart ? `  (listening ${running.readyMs} ms after its restart)` : ''}`,
     );
   } finally {
     await running.stop();
