@@ -327,12 +327,13 @@ describe('SQLite inbox tail, warmed at open', () => {
     await warmed.close();
   });
 
-  it('fills only half of a small tail, and the rest of the backlog still comes, from the file', async () => {
+  it('fills only half of a small tail, and the backlogs left out still come, from the file', async () => {
     const dataDir = await backlog();
     const file = new SqliteStore({ dataDir, inboxTailBytes: 0 });
     const expected = await unacked(file, bob);
     await file.close();
-    // A message of 64 characters weighs 200: half of this tail holds 100 of bob's 200.
+    // A message of 64 characters weighs 200, so alice's 101 items, read first, fill half of this
+    // tail: the warm-up stops there, and bob's backlog comes from the file.
     const warmed = new SqliteStore({ dataDir, inboxTailBytes: 40_000 });
     expect(await unacked(warmed, bob)).toStrictEqual(expected);
     expect(warmed.inboxPagesFromFile).toBeGreaterThan(0);
