@@ -16,6 +16,34 @@ storeSuite('sqlite', {
   },
 });
 
+/** `count` 1:1 messages, cids `${cid}0`, `${cid}1`..., all submitted in the same event-loop turn. */
+function sendAll(
+  store: SqliteStore,
+  message: {
+    from: number;
+    to: number;
+    count: number;
+    cid: string;
+    text: (n: number) => string;
+    at: (n: number) => number;
+  },
+) {
+  const { from, to, count, cid, text, at } = message;
+  return Promise.all(
+    Array.from({ length: count }, (_, n) =>
+      store.appendMessage({
+        from,
+        to,
+        cid: `${cid}${n}`,
+        text: text(n),
+        ts: at(n),
+        at: at(n),
+        recipients: [to],
+      }),
+    ),
+  );
+}
+
 /** A store where alice's one message waits in bob's inbox. */
 async function aliceWroteToBob() {
   const store = new SqliteStore({ dataDir: tempDir() });
@@ -32,19 +60,14 @@ describe('SQLite group commit', () => {
     await store.createAccount({ id: 1_111_111_111_111 });
     await store.createAccount({ id: 2_222_222_222_222 });
     const before = store.committedBatches;
-    await Promise.all(
-      Array.from({ length: 50 }, (_, n) =>
-        store.appendMessage({
-          from: 1_111_111_111_111,
-          to: 2_222_222_222_222,
-          cid: `c${n}`,
-          text: `m${n}`,
-          ts: 1,
-          at: 1,
-          recipients: [2_222_222_222_222],
-        }),
-      ),
-    );
+    await sendAll(store, {
+      from: 1_111_111_111_111,
+      to: 2_222_222_222_222,
+      count: 50,
+      cid: 'c',
+      text: (n) => `m${n}`,
+      at: () => 1,
+    });
     expect(store.committedBatches - before).toBe(1);
     expect(await store.readInbox(2_222_222_222_222, 0, 100)).toHaveLength(50);
     await store.close();
@@ -173,19 +196,7 @@ describe('SQLite 1:1 read receipts', () => {
     const { store, alice, bob } = await aliceWroteToBob();
     const carol = 7_000_000_000_003;
     await store.createAccount({ id: carol });
-    await Promise.all(
-      Array.from({ length: 10_000 }, (_, n) =>
-        store.appendMessage({
-          from: carol,
-          to: bob,
-          cid: `k${n}`,
-          text: 'x',
-          ts: 2,
-          at: 2,
-          recipients: [bob],
-        }),
-      ),
-    );
+    await sendAll(store, { from: carol, to: bob, count: 10_000, cid: 'k', text: () => 'x', at: () => 2 });
     const [first] = await store.readInbox(bob, 0, 1);
     const aliceMid = first!.kind === 'msg' ? first!.msg.mid : 0;
     // By client time the walk stops 10,000 messages back, before alice's.
@@ -275,25 +286,9 @@ describe('SQLite inbox tail, warmed at open', () => {
     const dataDir = tempDir();
     const store = new SqliteStore({ dataDir });
     for (const id of [alice, bob, carol]) await store.createAccount({ id });
-    const text = 'm'.repeat(64);
-    await Promise.all(
-      Array.from({ length: 300 }, (_, n) =>
-        store.appendMessage({ from: alice, to: bob, cid: `a${n}`, text, ts: n, at: n, recipients: [bob] }),
-      ),
-    );
-    await Promise.all(
-      Array.from({ length: 100 }, (_, n) =>
-        store.appendMessage({
-          from: carol,
-          to: alice,
-          cid: `c${n}`,
-          text,
-          ts: n,
-          at: n,
-          recipients: [alice],
-        }),
-      ),
-    );
+    const text = () => 'm'.repeat(64);
+    await sendAll(store, { from: alice, to: bob, count: 300, cid: 'a', text, at: (n) => n });
+    await sendAll(store, { from: carol, to: alice, count: 100, cid: 'c', text, at: (n) => n });
     await store.ackDelivered(bob, 100, 1);
     await store.close();
     return dataDir;
