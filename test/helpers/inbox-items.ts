@@ -11,15 +11,18 @@ export const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 
 export const msgItem: fc.Arbitrary<InboxItem> = fc.record({
   seq,
   kind: fc.constant('msg' as const),
-  msg: fc.record({
-    mid: seq,
-    from: accountId,
-    to: accountId,
-    text,
-    ts: fc.integer({ min: 0, max: 2 ** 40 }),
-    at: seq,
-    fromName: fc.option(text, { nil: undefined }),
-  }, { requiredKeys: ['mid', 'from', 'to', 'text', 'ts', 'at'] }),
+  msg: fc.record(
+    {
+      mid: seq,
+      from: accountId,
+      to: accountId,
+      text,
+      ts: fc.integer({ min: 0, max: 2 ** 40 }),
+      at: seq,
+      fromName: fc.option(text, { nil: undefined }),
+    },
+    { requiredKeys: ['mid', 'from', 'to', 'text', 'ts', 'at'] },
+  ),
 });
 
 /** The account's own message, for its other devices. */
