@@ -1,4 +1,5 @@
 import type { MensageiroError } from '../../core/errors.js';
+import type { SignedIn } from '../../core/hub.js';
 import type { DeliveredMessage, GroupNotice, HistoryMessage, InboxItem } from '../../core/types.js';
 import type { NativeObject } from './codec.js';
 
@@ -123,6 +124,25 @@ export interface SentAck {
 export function sentJson(ack: SentAck): string {
   const cid = ack.cid === undefined ? '' : `"cid":${JSON.stringify(ack.cid)},`;
   return `{"type":"sent",${cid}"mid":${ack.mid},"to":${ack.to},"at":${ack.at},"ts":${ack.ts},"duplicate":${ack.duplicate}}`;
+}
+
+/** The answer to a sign-in: who, which device, and where the inbox resumes. */
+export function welcomeFrame(
+  { account, token, device }: SignedIn,
+  state: { last: number; delivered: number },
+  resume: number,
+): NativeObject {
+  return {
+    type: 'welcome',
+    id: account.id,
+    username: account.username,
+    display_name: account.displayName,
+    token,
+    device,
+    last: state.last,
+    delivered: state.delivered,
+    resume,
+  };
 }
 
 export function errorFrame(error: MensageiroError, extra: NativeObject = {}): NativeObject {

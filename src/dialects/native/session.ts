@@ -14,11 +14,12 @@ import {
   type NativeObject,
 } from './codec.js';
 import { ACCOUNT_HANDLERS } from './account-handlers.js';
-import { errorFrame, sentJson, sizedItemJson } from './frames.js';
+import { errorFrame, sentJson, sizedItemJson, welcomeFrame } from './frames.js';
 import { GROUP_HANDLERS } from './group-handlers.js';
 import { HISTORY_HANDLERS } from './history-handlers.js';
 import {
   bad,
+  credentialsOf,
   optionalSeq,
   optionalString,
   recipientOf,
@@ -208,20 +209,7 @@ export class NativeSession implements Session, InboxSink {
 
   private async onLogin(frame: NativeObject): Promise<void> {
     this.assertSignedOut();
-    const id = frame.id;
-    if (id !== undefined && !isAccountId(id)) throw bad('id must be an integer in [1, 10^13)');
-    const device = optionalSeq(frame, 'device') ?? undefined;
-    const signedIn = await this.hub.signIn(
-      {
-        id: id as number | undefined,
-        username: optionalString(frame, 'username'),
-        secret: optionalString(frame, 'secret'),
-        token: optionalString(frame, 'token'),
-        device,
-        deviceName: optionalString(frame, 'device_name'),
-      },
-      this.origin(),
-    );
+    const signedIn = await this.hub.signIn(credentialsOf(frame), this.origin());
     if (frame.compress === true) this.compress = true;
     const options = { legacy: false, acks: frame.acks === true, resume: optionalSeq(frame, 'resume') };
     await this.start(signedIn, options);
@@ -241,19 +229,7 @@ export class NativeSession implements Session, InboxSink {
       // Resuming from N says the client holds everything up to N.
       if (options.acks && after > state.delivered) await this.hub.ack(account.id, after, device);
     }
-    if (!options.legacy) {
-      this.reply({
-        type: 'welcome',
-        id: account.id,
-        username: account.username,
-        display_name: account.displayName,
-        token,
-        device,
-        last: state.last,
-        delivered: state.delivered,
-        resume: after,
-      });
-    }
+    if (!options.legacy) this.reply(welcomeFrame({ account, token, device }, state, after));
     if (this.connection.isClosed) return;
     this.inbox = this.hub.openInbox(account.id, after, this, { autoAck: !options.acks, device });
   }
