@@ -10,7 +10,7 @@ import type {
 import { RECEIPT_STATUS_CODES } from './receipt-body.js';
 
 /** Messages indexed per catch-up step: one lazy transaction of about this many rows. */
-export const INDEX_CHUNK = 20_000;
+export const INDEX_CHUNK = 5_000;
 /** Unread counts stop here: counting costs one index step per unread message. */
 export const MAX_UNREAD = 9_999;
 /** How far back in a peer's inbox a page looks for its last delivered message. */
