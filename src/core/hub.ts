@@ -177,6 +177,11 @@ export class Hub {
     return { account, token, device };
   }
 
+  /** A check of a secret outside sign-in (changing it) draws on the same per-address limit. */
+  limitSecretChecks(origin: Origin): void {
+    this.signInLimit.take(origin.ip);
+  }
+
   /**
    * Sign-in for dialects with no credentials (native `new`, zap 03, the mm username). Accounts
    * that have a secret are refused: they must sign in where the secret can be checked.

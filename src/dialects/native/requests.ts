@@ -67,6 +67,8 @@ export interface NativeRequest {
   account: Account;
   /** 0 when the account has no devices. */
   device: number;
+  /** The client's address, for the per-address limits. */
+  ip: string;
   reply(frame: NativeObject): void;
   /** Closes the connection once what was replied is written. */
   close(): void;

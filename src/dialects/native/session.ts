@@ -168,6 +168,7 @@ export class NativeSession implements Session, InboxSink {
       hub: this.hub,
       account: this.requireAccount(),
       device: this.device,
+      ip: this.connection.remoteAddress,
       reply: (frame) => this.reply(frame),
       close: () => this.connection.close(),
       setAccount: (account) => (this.account = account),

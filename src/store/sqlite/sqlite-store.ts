@@ -646,6 +646,7 @@ export class SqliteStore implements Store {
   markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number, device = 0): Promise<Delivery[]> {
     return this.commits.submit(() => {
       const deliveries = this.readReceipts(reader, conv, mark, at);
+      if (deliveries === null) return [];
       // The reader's own mark: what `mid` says, or the newest message the receipts found.
       let readMid = 'mid' in mark ? mark.mid : 0;
       for (const { item } of deliveries)
@@ -694,13 +695,14 @@ export class SqliteStore implements Store {
     return group.members.filter((member) => member !== from);
   }
 
-  private readReceipts(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Delivery[] {
+  /** Null when `conv` is no conversation of the reader's (no such account, or not a member). */
+  private readReceipts(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Delivery[] | null {
     const kind = this.accounts.kindOf(conv);
-    if (!kind) return [];
+    if (!kind) return null;
     const deliveries: Delivery[] = [];
     if (kind === 'group') {
       const members = this.groupOf(conv)?.members ?? [];
-      if (!members.includes(reader)) return [];
+      if (!members.includes(reader)) return null;
       const senders = (
         'mid' in mark
           ? this.sql.groupSendersUpToMid.all(conv, reader, mark.mid)
