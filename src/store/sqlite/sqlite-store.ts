@@ -23,6 +23,7 @@ import type {
   GroupChange,
   HistoryMessage,
   InboxItem,
+  MessageReceipts,
   Receipt,
   StoredMessage,
 } from '../../core/types.js';
@@ -679,6 +680,10 @@ export class SqliteStore implements Store {
   ): Promise<{ messages: HistoryMessage[]; more: boolean }> {
     await this.indexHistory();
     return this.historyIndex.page(user, conv, before, limit);
+  }
+
+  async messageReceipts(user: AccountId, mid: number): Promise<MessageReceipts | null> {
+    return this.historyIndex.receiptsOf(user, mid);
   }
 
   async conversations(user: AccountId, limit: number): Promise<ConversationSummary[]> {
