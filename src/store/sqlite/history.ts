@@ -111,9 +111,14 @@ export class SqliteHistory {
     this.indexed = this.sql.indexed.get() as number;
   }
 
-  /** True while messages are waiting to be indexed. */
-  get behind(): boolean {
-    return this.indexed < (this.sql.lastMid.get() as number);
+  /** The newest message's mid: what a catch-up started now must reach. */
+  lastMid(): number {
+    return this.sql.lastMid.get() as number;
+  }
+
+  /** True while messages up to `mid` are waiting to be indexed. */
+  behind(mid = this.lastMid()): boolean {
+    return this.indexed < mid;
   }
 
   /** Indexes up to INDEX_CHUNK more messages; inside the store's transaction. */

@@ -239,7 +239,7 @@ export class SqliteStore implements Store {
   private indexWhenQuiet(): void {
     const quiet = this.appendedSinceTick < QUIET_APPENDS;
     this.appendedSinceTick = 0;
-    if (quiet && this.historyIndex.behind) {
+    if (quiet && this.historyIndex.behind()) {
       this.commits
         .submit(() => this.historyIndex.catchUp(), { lazy: true })
         .catch((error: unknown) => {
@@ -250,7 +250,9 @@ export class SqliteStore implements Store {
 
   /** Catches the index up with every message committed so far, a chunk per transaction. */
   private async indexHistory(): Promise<void> {
-    while (this.historyIndex.behind)
+    // Up to what was committed when asked: a steady stream of sends must not keep it going.
+    const target = this.historyIndex.lastMid();
+    while (this.historyIndex.behind(target))
       await this.commits.submit(() => this.historyIndex.catchUp(), { lazy: true });
   }
 
