@@ -90,11 +90,16 @@ function fromName(msg: DeliveredMessage): NativeObject {
 export function sizedItemJson(item: InboxItem): { json: string; bytes: number } {
   if (item.kind === 'msg' || item.kind === 'sent') {
     const { msg } = item;
-    let text = JSON.stringify(msg.text);
-    // The name is not ASCII-only either: it is counted with the text.
-    if (msg.fromName != null) text += `,"from_name":${JSON.stringify(msg.fromName)}`;
-    const json = `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${text},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
-    return { json, bytes: json.length - text.length + Buffer.byteLength(text, 'utf8') };
+    const text = JSON.stringify(msg.text);
+    // The name is not ASCII-only either, so it is counted like the text; each is counted on its
+    // own, since counting a concatenation would copy a long text first.
+    const name = msg.fromName == null ? '' : `,"from_name":${JSON.stringify(msg.fromName)}`;
+    const json = `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${text}${name},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
+    const wide = text.length + name.length;
+    return {
+      json,
+      bytes: json.length - wide + Buffer.byteLength(text, 'utf8') + Buffer.byteLength(name, 'utf8'),
+    };
   }
   if (item.kind === 'receipt') {
     // Nearly one receipt per message under load; its status is one of two fixed words, and all

@@ -49,8 +49,11 @@ export class SqliteHistory {
     db: Database.Database,
     private readonly context: HistoryContext,
   ) {
-    const pairA = `CASE WHEN in_group = 1 THEN conv ELSE min(sender, conv) END`;
-    const pairB = `CASE WHEN in_group = 1 THEN 0 ELSE max(sender, conv) END`;
+    // Group-ness comes from the conversation's account row, not from `messages.in_group`: that
+    // column sits after the text, and reading it would walk a long text's overflow pages.
+    const group = `EXISTS (SELECT 1 FROM accounts g WHERE g.id = conv AND g.kind = 'group')`;
+    const pairA = `CASE WHEN ${group} THEN conv ELSE min(sender, conv) END`;
+    const pairB = `CASE WHEN ${group} THEN 0 ELSE max(sender, conv) END`;
     const upsertLast = `ON CONFLICT (owner, conv) DO UPDATE SET last_mid = max(last_mid, excluded.last_mid)`;
     this.sql = {
       indexed: db.prepare(`SELECT value FROM meta WHERE key = 'history_indexed_mid'`).pluck(),
@@ -62,12 +65,12 @@ export class SqliteHistory {
       ),
       indexSenders: db.prepare(
         `INSERT INTO conversations (owner, conv, last_mid)
-         SELECT sender, conv, max(mid) FROM messages WHERE mid > ? AND mid <= ? AND in_group = 0
+         SELECT sender, conv, max(mid) FROM messages WHERE mid > ? AND mid <= ? AND NOT ${group}
          GROUP BY sender, conv ${upsertLast}`,
       ),
       indexRecipients: db.prepare(
         `INSERT INTO conversations (owner, conv, last_mid)
-         SELECT conv, sender, max(mid) FROM messages WHERE mid > ? AND mid <= ? AND in_group = 0
+         SELECT conv, sender, max(mid) FROM messages WHERE mid > ? AND mid <= ? AND NOT ${group}
          GROUP BY conv, sender ${upsertLast}`,
       ),
       page: db
