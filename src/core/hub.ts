@@ -1,7 +1,7 @@
 import { Directory } from './directory.js';
-import { MensageiroError } from './errors.js';
+import { MensageiroError, type ErrorCode } from './errors.js';
 import { Lobby } from './lobby.js';
-import type { Bus, NewMessage, ReadMark, Store } from './ports.js';
+import type { Bus, HubObserver, NewMessage, ReadMark, SignInEvent, Store } from './ports.js';
 import { Presence } from './presence.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
 import { hashSecret, hashToken, newToken, randomAccountId, verifySecret } from './secrets.js';
@@ -32,6 +32,19 @@ export interface HubOptions {
   bus: Bus;
   now?: () => number;
   limits?: HubLimits;
+  observer?: HubObserver;
+}
+
+const UNOBSERVED: HubObserver = {
+  accepted() {},
+  delivered() {},
+  receipts() {},
+  signIn() {},
+  failed() {},
+};
+
+function codeOf(error: unknown): ErrorCode {
+  return error instanceof MensageiroError ? error.code : 'internal';
 }
 
 /** Where a request comes from: the client's IP address, for the per-address limits. */
@@ -81,6 +94,11 @@ export class Hub {
   readonly lobby: Lobby;
   readonly directory: Directory;
   readonly now: () => number;
+  readonly observer: HubObserver;
+  /** The dialect whose sessions use this hub (see forDialect), for what the observer counts. */
+  readonly dialect: string = 'server';
+  /** Accounts an operator suspended: no dialect signs them in. The server loads it from the store. */
+  readonly suspended = new Set<AccountId>();
   private readonly messageLimit: RateLimiter;
   private readonly registrationLimit: RateLimiter;
   private readonly signInLimit: RateLimiter;
@@ -89,6 +107,7 @@ export class Hub {
     this.store = options.store;
     this.bus = options.bus;
     this.now = options.now ?? Date.now;
+    this.observer = options.observer ?? UNOBSERVED;
     const limits = options.limits ?? DEFAULT_LIMITS;
     this.messageLimit = new RateLimiter('messages', limits.messages, this.now);
     this.registrationLimit = new RateLimiter(
@@ -102,14 +121,32 @@ export class Hub {
     this.directory = new Directory(this.now);
   }
 
+  /**
+   * This hub as one dialect's sessions see it: the same state and methods, with what they do
+   * reported to the observer under `dialect`. A prototype view costs nothing per call.
+   */
+  forDialect(dialect: string): Hub {
+    return Object.create(this, { dialect: { value: dialect } }) as Hub;
+  }
+
+  /** Suspends an account: it cannot sign in anywhere, and its sessions are closed now. */
+  suspend(id: AccountId): number {
+    this.suspended.add(id);
+    return this.presence.disconnect(id);
+  }
+
   /** Creates an account with a random id; returns a session token when it has a secret. */
-  async register(
+  register(
     request: { username?: string; secret?: string } = {},
     origin?: Origin,
-  ): Promise<{
-    account: Account;
-    token: string | null;
-  }> {
+  ): Promise<{ account: Account; token: string | null }> {
+    return this.reported('registration', origin, this.registerAccount(request, origin));
+  }
+
+  private async registerAccount(
+    request: { username?: string; secret?: string },
+    origin?: Origin,
+  ): Promise<{ account: Account; token: string | null }> {
     if (origin) this.registrationLimit.take(origin.ip);
     const username = request.username ?? null;
     if (username !== null && !validUsername(username)) {
@@ -130,7 +167,11 @@ export class Hub {
   }
 
   /** Sign-in with a secret or a token, for the dialects that carry one. */
-  async signIn(
+  signIn(credentials: Credentials, origin?: Origin): Promise<{ account: Account; token: string | null }> {
+    return this.reported('sign-in', origin, this.checkCredentials(credentials, origin));
+  }
+
+  private async checkCredentials(
     credentials: Credentials,
     origin?: Origin,
   ): Promise<{ account: Account; token: string | null }> {
@@ -139,10 +180,12 @@ export class Hub {
       const id = await this.store.accountForToken(hashToken(credentials.token));
       const account = id === null ? null : await this.store.getAccount(id);
       if (!account) throw new MensageiroError('auth_failed', 'unknown or expired token');
+      this.admit(account);
       return { account, token: null };
     }
     const account = await this.findAccount(credentials);
     if (!account) throw new MensageiroError('auth_failed', 'wrong account or secret');
+    this.admit(account);
     if (account.secretHash === null) {
       if (credentials.secret !== undefined)
         throw new MensageiroError('auth_failed', 'this account has no secret');
@@ -158,7 +201,19 @@ export class Hub {
    * Sign-in for dialects with no credentials (native `new`, zap 03, the mm username). Accounts
    * that have a secret are refused: they must sign in where the secret can be checked.
    */
-  async signInWithoutSecret(
+  signInWithoutSecret(
+    lookup: { id?: AccountId; username?: string },
+    createIfMissing: boolean,
+    origin?: Origin,
+  ): Promise<Account> {
+    return this.reported(
+      'sign-in',
+      origin,
+      this.findWithoutSecret(lookup, createIfMissing, origin).then((account) => ({ account, token: null })),
+    ).then(({ account }) => account);
+  }
+
+  private async findWithoutSecret(
     lookup: { id?: AccountId; username?: string },
     createIfMissing: boolean,
     origin?: Origin,
@@ -180,7 +235,39 @@ export class Hub {
     if (account.secretHash !== null) {
       throw new MensageiroError('auth_required', 'this account has a secret: sign in with it');
     }
+    this.admit(account);
     return account;
+  }
+
+  private admit(account: Account): void {
+    if (this.suspended.has(account.id)) {
+      throw new MensageiroError('auth_failed', 'this account is suspended');
+    }
+  }
+
+  /** Reports how a registration or sign-in ended; secrets and tokens stay out of the event. */
+  private async reported<T extends { account: Account }>(
+    kind: SignInEvent['kind'],
+    origin: Origin | undefined,
+    work: Promise<T>,
+  ): Promise<T> {
+    const ip = origin?.ip ?? null;
+    try {
+      const result = await work;
+      this.observer.signIn({ dialect: this.dialect, kind, ip, account: result.account, error: null });
+      return result;
+    } catch (error) {
+      const code = codeOf(error);
+      this.observer.failed(this.dialect, code, ip);
+      this.observer.signIn({
+        dialect: this.dialect,
+        kind,
+        ip,
+        account: null,
+        error: { code, message: error instanceof Error ? error.message : String(error) },
+      });
+      throw error;
+    }
   }
 
   /** Makes sure a username exists as a secret-less account (users.csv). */
@@ -217,35 +304,47 @@ export class Hub {
    * messages share one group commit and keep their order.
    */
   async prepareSend(from: AccountId, request: SendRequest): Promise<NewMessage> {
-    this.messageLimit.take(from);
-    const recipient = await this.resolve(request.to);
-    if (!recipient) throw new MensageiroError('unknown_recipient', `unknown recipient ${request.to}`);
-    let to: AccountId;
-    let recipients: AccountId[];
-    if (recipient.kind === 'user') {
-      to = recipient.account.id;
-      recipients = [to];
-    } else {
-      if (!recipient.group.members.includes(from)) {
-        throw new MensageiroError('unknown_recipient', `you are not in group ${recipient.group.id}`);
+    try {
+      this.messageLimit.take(from);
+      const recipient = await this.resolve(request.to);
+      if (!recipient) throw new MensageiroError('unknown_recipient', `unknown recipient ${request.to}`);
+      let to: AccountId;
+      let recipients: AccountId[];
+      if (recipient.kind === 'user') {
+        to = recipient.account.id;
+        recipients = [to];
+      } else {
+        if (!recipient.group.members.includes(from)) {
+          throw new MensageiroError('unknown_recipient', `you are not in group ${recipient.group.id}`);
+        }
+        to = recipient.group.id;
+        recipients = recipient.group.members.filter((member) => member !== from);
       }
-      to = recipient.group.id;
-      recipients = recipient.group.members.filter((member) => member !== from);
+      const at = this.now();
+      return {
+        from,
+        to,
+        cid: request.cid ?? null,
+        text: request.text,
+        ts: request.ts ?? Math.floor(at / 1000),
+        at,
+        recipients,
+      };
+    } catch (error) {
+      this.observer.failed(this.dialect, codeOf(error), from);
+      throw error;
     }
-    const at = this.now();
-    return {
-      from,
-      to,
-      cid: request.cid ?? null,
-      text: request.text,
-      ts: request.ts ?? Math.floor(at / 1000),
-      at,
-      recipients,
-    };
   }
 
   async commitSend(prepared: NewMessage): Promise<SendResult> {
-    const result = await this.store.appendMessage(prepared);
+    let result;
+    try {
+      result = await this.store.appendMessage(prepared);
+    } catch (error) {
+      this.observer.failed(this.dialect, codeOf(error), prepared.from);
+      throw error;
+    }
+    this.observer.accepted(this.dialect, result.duplicate);
     this.route(result.deliveries);
     return { message: result.message, duplicate: result.duplicate };
   }
@@ -285,11 +384,15 @@ export class Hub {
 
   /** The user has everything in their inbox up to `seq`: moves the watermark, sends receipts. */
   async ack(user: AccountId, seq: number): Promise<void> {
-    this.route(await this.store.ackDelivered(user, seq, this.now()));
+    const receipts = await this.store.ackDelivered(user, seq, this.now());
+    if (receipts.length > 0) this.observer.receipts(receipts.length);
+    this.route(receipts);
   }
 
   async markRead(reader: AccountId, conv: AccountId, mark: ReadMark): Promise<void> {
-    this.route(await this.store.markRead(reader, conv, mark, this.now()));
+    const receipts = await this.store.markRead(reader, conv, mark, this.now());
+    if (receipts.length > 0) this.observer.receipts(receipts.length);
+    this.route(receipts);
   }
 
   /** Streams a user's inbox after `afterSeq`, first from the store, then live. */

@@ -28,6 +28,10 @@ export interface ServerConfig {
   p2pKeepalive: number;
   zapFrameIdle: number;
   logLevel: string;
+  /** auto: readable lines on a terminal, JSON otherwise. */
+  logFormat: 'auto' | 'pretty' | 'json';
+  /** Acked messages older than this many days are removed (0 keeps everything). */
+  retainDays: number;
   users: string | null;
   messages: string | null;
   /** A connection whose buffer stays over the high-water mark this long is dropped (ms). */
@@ -63,6 +67,8 @@ export const DEFAULTS: ServerConfig = {
   p2pKeepalive: 15_000,
   zapFrameIdle: 50,
   logLevel: 'info',
+  logFormat: 'auto',
+  retainDays: 0,
   users: null,
   messages: null,
   writeStallTimeout: 30_000,
@@ -77,7 +83,7 @@ export const DEFAULTS: ServerConfig = {
   tlsKey: null,
 };
 
-type Kind = 'string' | 'number' | 'port' | 'sync' | 'path';
+type Kind = 'string' | 'number' | 'port' | 'sync' | 'path' | 'logFormat';
 
 const KINDS: Record<keyof ServerConfig, Kind> = {
   host: 'string',
@@ -99,6 +105,8 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   p2pKeepalive: 'number',
   zapFrameIdle: 'number',
   logLevel: 'string',
+  logFormat: 'logFormat',
+  retainDays: 'number',
   users: 'path',
   messages: 'path',
   writeStallTimeout: 'number',
@@ -135,6 +143,11 @@ function coerce(key: keyof ServerConfig, raw: unknown, source: string): unknown 
     case 'sync': {
       const value = String(raw).toUpperCase();
       if (value !== 'FULL' && value !== 'NORMAL') throw fail('FULL or NORMAL');
+      return value;
+    }
+    case 'logFormat': {
+      const value = String(raw).toLowerCase();
+      if (value !== 'auto' && value !== 'pretty' && value !== 'json') throw fail('auto, pretty or json');
       return value;
     }
     case 'number': {

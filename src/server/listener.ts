@@ -5,6 +5,7 @@ import { MensageiroError } from '../core/errors.js';
 import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionOptions, type ConnectionOwner } from './connection.js';
 import type { Dialect, DialectContext, Session } from './dialect.js';
+import { OncePerMinute } from './logger.js';
 
 /** Shared across every listener, so the limits hold for the server as a whole. */
 export class ConnectionLimits {
@@ -48,6 +49,8 @@ export class DialectListener implements ConnectionOwner {
   private readonly connectionOptions: ConnectionOptions;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
+  /** A flood of refused connections from one address logs one line a minute. */
+  private readonly refusals = new OncePerMinute();
 
   constructor(
     readonly dialect: Dialect,
@@ -66,6 +69,10 @@ export class DialectListener implements ConnectionOwner {
         this.log.info({ ip: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
       });
     }
+  }
+
+  get isListening(): boolean {
+    return this.server.listening;
   }
 
   get connectionCount(): number {
@@ -98,7 +105,9 @@ export class DialectListener implements ConnectionOwner {
     const connection = new Connection(socket, this.connectionOptions, this.log, this);
     const refusal = this.limits.admit(connection.remoteAddress);
     if (refusal) {
-      this.log.warn({ ip: connection.remoteAddress, reason: refusal.message }, 'connection refused');
+      if (this.refusals.allow(connection.remoteAddress)) {
+        this.log.warn({ ip: connection.remoteAddress, reason: refusal.message }, 'connection refused');
+      }
       if (this.dialect.refuse) this.dialect.refuse(connection, refusal);
       connection.close();
       return;
@@ -128,6 +137,15 @@ export class DialectListener implements ConnectionOwner {
     if (session === undefined) return;
     this.sessions.delete(connection);
     this.limits.release(connection.remoteAddress);
+    this.log.info(
+      {
+        conn: connection.id,
+        ip: connection.remoteAddress,
+        reason: connection.isClosed ? 'closed by the server' : 'closed by the client',
+        seconds: Math.round((Date.now() - connection.connectedAt) / 1000),
+      },
+      'disconnected',
+    );
     try {
       session.onClose();
     } catch (error) {

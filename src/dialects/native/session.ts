@@ -97,7 +97,7 @@ export class NativeSession implements Session, InboxSink {
     this.inbox?.stop();
     for (const cleanup of this.cleanups ?? []) cleanup();
     this.cleanups = null;
-    if (this.account) this.hub.presence.leave(this.account.id);
+    if (this.account) this.hub.presence.leave(this.account.id, this.connection);
   }
 
   private reply(frame: NativeObject): void {
@@ -221,7 +221,7 @@ export class NativeSession implements Session, InboxSink {
 
   private async start(account: Account, options: StartOptions, token: string | null): Promise<void> {
     this.account = account;
-    this.hub.presence.enter(account.id);
+    this.hub.presence.enter(account.id, this.connection);
     this.legacy = options.legacy;
     this.connection.established = true;
     const state = await this.hub.store.inboxState(account.id);
