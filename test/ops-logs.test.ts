@@ -13,6 +13,7 @@ import { createLogger, startUpSummary } from '../src/server/logger.js';
 const SECRET = 'Sekr1t-alice-7f3a9';
 const SECOND_SECRET = 'Sekr1t-bob-c41e2';
 const WRONG_SECRET = 'Wr0ng-guess-88d1';
+// eslint-disable-next-line no-control-regex -- the escape that starts a terminal colour
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 const running: Array<{ kill(): void }> = [];

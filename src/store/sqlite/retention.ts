@@ -159,9 +159,9 @@ export class RetentionSchedule {
     this.timer.unref();
   }
 
-  /** A pass, or the one already running. */
-  runNow(): Promise<RetentionPass> {
-    this.running ??= removeExpired(this.target, this.retainDays, Date.now())
+  /** A pass, or the one already running; `now` decides the cutoff (tests set it). */
+  runNow(now = Date.now()): Promise<RetentionPass> {
+    this.running ??= removeExpired(this.target, this.retainDays, now)
       .then(
         (pass) => {
           this.report(pass);
