@@ -34,6 +34,7 @@ describe('--retain-days', () => {
     const bob = await client({ type: 'register', username: 'bob', secret: 'b', acks: true });
     const carol = await client({ type: 'register', username: 'carol', secret: 'c', acks: true });
     const dave = await client({ type: 'register', username: 'dave', secret: 'd', acks: true });
+    const erin = await client({ type: 'register', username: 'erin', secret: 'e', acks: true });
     await alice.client.send({ type: 'group', members: ['bob', 'carol'], name: 'trio' });
     const { gid } = await alice.client.waitFor(ofType('group.created'), 'the group');
 
@@ -47,6 +48,9 @@ describe('--retain-days', () => {
     await send('bob', OLD);
     await send(gid, 3);
     await send('dave', 4);
+    await send('erin', 2);
+    const atErin = await erin.client.waitForCount(ofType('msg'), 2, 'the messages at erin');
+    await erin.client.send({ type: 'ack', seq: atErin[1]!.seq });
     const atBob = await bob.client.waitForCount(ofType('msg'), OLD + 3, 'the old messages at bob');
     await bob.client.send({ type: 'ack', seq: atBob[atBob.length - 1]!.seq });
     await carol.client.waitForCount(ofType('msg'), 3, 'the group messages at carol');
@@ -68,11 +72,12 @@ describe('--retain-days', () => {
     const sizeBefore = fs.statSync(dbFile).size;
 
     const pass = await server.retention!.runNow(cutoff + DAY_MS);
-    // Bob's old direct messages and his inbox rows up to the newest old one (and the group notice).
-    expect(pass.messages).toBe(OLD);
-    expect(pass.inboxItems).toBe(1 + OLD + 3);
+    // Bob's old direct messages and his inbox rows up to the newest old one (and the group
+    // notice); erin's first message and row, but not her last row, from which her seqs go on.
+    expect(pass.messages).toBe(OLD + 1);
+    expect(pass.inboxItems).toBe(1 + OLD + 3 + 1);
     expect(pass.pagesFreed).toBeGreaterThan(0);
-    expect(count('SELECT count(*) FROM messages')).toBe(messagesBefore - OLD);
+    expect(count('SELECT count(*) FROM messages')).toBe(messagesBefore - OLD - 1);
     db.pragma('wal_checkpoint(TRUNCATE)');
     expect(fs.statSync(dbFile).size).toBeLessThan(sizeBefore - (OLD * TEXT.length) / 2);
 
@@ -111,5 +116,9 @@ describe('--retain-days', () => {
       messages: 0,
       pagesFreed: 0,
     });
+    await send('erin', 1);
+    expect(
+      (await erin.client.waitForCount(ofType('msg'), 3, 'a new message at erin')).map((f) => f.seq),
+    ).toEqual([1, 2, 3]);
   });
 });
