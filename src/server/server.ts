@@ -4,7 +4,7 @@ import { Hub } from '../core/hub.js';
 import type { Bus, Store } from '../core/ports.js';
 import { LocalBus } from '../bus/local-bus.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { nativeDialect } from '../dialects/native/session.js';
+import { nativeDialect } from '../dialects/native/dialect.js';
 import { zapDialect } from '../dialects/zap/session.js';
 import { createMmDialect } from '../dialects/mm/session.js';
 import { lobbyDialect } from '../dialects/lobby/session.js';

@@ -3,16 +3,27 @@ import { isAccountId, type Hub } from '../../core/hub.js';
 import type { InboxSink, InboxStream } from '../../core/inbox-stream.js';
 import type { Account, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
-import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
+import type { DialectContext } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
-import {
-  NativeDecoder,
-  encodeNative,
-  encodeNativeJson,
-  nativeFrameText,
-  type NativeObject,
-} from './codec.js';
+import type { NativeObject } from './codec.js';
 import { errorFrame, sentJson, sizedItemJson } from './frames.js';
+
+/**
+ * How one native JSON object reaches the client: `<len>,<json>` on TCP (dialect.ts), one text
+ * message on a WebSocket (server/web-door.ts). The session never sees the framing.
+ */
+export interface NativeFramer {
+  /** `bytes`, the JSON's size in UTF-8, when the caller knows it. */
+  writeJson(json: string, bytes?: number): void;
+  /** The client asked for compressed frames; a framing without them ignores it. */
+  compress(): void;
+}
+
+/** What the session needs of its connection, beyond writing: a TCP Connection or a WebSocket's. */
+export type NativeLink = Pick<
+  Connection,
+  'id' | 'log' | 'remoteAddress' | 'established' | 'isClosed' | 'close' | 'destroy' | 'writable' | 'onDrain'
+>;
 
 interface StartOptions {
   /** Plain seed-000 `new`: only msg and error frames, and written counts as delivered. */
@@ -48,23 +59,22 @@ function recipientOf(frame: NativeObject, key: string): number | string {
   throw bad(`${key} must be an account id or a username`);
 }
 
-export class NativeSession implements Session, InboxSink {
-  private readonly decoder: NativeDecoder;
+/** One native client's session, fed already-decoded objects by its framing. */
+export class NativeSession implements InboxSink {
   private readonly work: OrderedWork;
   private readonly hub: Hub;
   private account: Account | null = null;
   private inbox: InboxStream | null = null;
   private legacy = false;
-  private compress = false;
   /** Null until a watch or the lobby needs one; most connections never do. */
   private cleanups: Array<() => void> | null = null;
 
   constructor(
-    private readonly connection: Connection,
+    private readonly connection: NativeLink,
     context: DialectContext,
+    private readonly framer: NativeFramer,
   ) {
     this.hub = context.hub;
-    this.decoder = new NativeDecoder(context.config.maxFrame);
     this.work = new OrderedWork((error) => this.fail(error));
   }
 
@@ -73,24 +83,22 @@ export class NativeSession implements Session, InboxSink {
     return { ip: this.connection.remoteAddress };
   }
 
-  onData(chunk: Buffer): void {
-    for (const frame of this.decoder.push(chunk)) {
-      if (!frame.ok) {
-        this.work.run(() => {
-          this.reply(errorFrame(frame.error));
-          if (frame.error.fatal) this.connection.close();
-        });
-        continue;
-      }
-      if (frame.compressed) this.compress = true;
-      const message = frame.message;
-      // An error answering a request carries the request's cid, so the client can tell which failed.
-      this.work.run(() =>
-        this.handle(message).catch((error: unknown) =>
-          this.fail(error, message.cid === undefined ? {} : { cid: message.cid }),
-        ),
-      );
-    }
+  /** One object the client sent, handled in order after those before it. */
+  receive(message: NativeObject): void {
+    // An error answering a request carries the request's cid, so the client can tell which failed.
+    this.work.run(() =>
+      this.handle(message).catch((error: unknown) =>
+        this.fail(error, message.cid === undefined ? {} : { cid: message.cid }),
+      ),
+    );
+  }
+
+  /** Input the framing could not turn into an object: answered in order, closing if fatal. */
+  receiveError(error: MensageiroError): void {
+    this.work.run(() => {
+      this.reply(errorFrame(error));
+      if (error.fatal) this.connection.close();
+    });
   }
 
   onClose(): void {
@@ -104,14 +112,8 @@ export class NativeSession implements Session, InboxSink {
     this.replyJson(JSON.stringify(frame));
   }
 
-  /** `bytes`, the JSON's size in UTF-8, when the caller knows it. */
   private replyJson(json: string, bytes?: number): void {
-    if (this.compress) {
-      this.connection.send(encodeNativeJson(json, true));
-      return;
-    }
-    const frame = nativeFrameText(json, bytes);
-    this.connection.sendText(frame.text, frame.bytes);
+    this.framer.writeJson(json, bytes);
   }
 
   private fail(error: unknown, extra: NativeObject = {}): void {
@@ -183,7 +185,7 @@ export class NativeSession implements Session, InboxSink {
     if (!isAccountId(frame.id)) throw bad('new needs "id", an integer in [1, 10^13)');
     const account = await this.hub.signInWithoutSecret({ id: frame.id }, true, this.origin());
     const extended = frame.acks !== undefined || frame.resume !== undefined || frame.compress !== undefined;
-    if (frame.compress === true) this.compress = true;
+    if (frame.compress === true) this.framer.compress();
     const options: StartOptions = {
       legacy: !extended,
       acks: frame.acks === true,
@@ -197,7 +199,7 @@ export class NativeSession implements Session, InboxSink {
     const username = optionalString(frame, 'username');
     const secret = optionalString(frame, 'secret');
     const { account, token } = await this.hub.register({ username, secret }, this.origin());
-    if (frame.compress === true) this.compress = true;
+    if (frame.compress === true) this.framer.compress();
     await this.start(account, { legacy: false, acks: frame.acks === true, resume: null }, token);
   }
 
@@ -214,7 +216,7 @@ export class NativeSession implements Session, InboxSink {
       },
       this.origin(),
     );
-    if (frame.compress === true) this.compress = true;
+    if (frame.compress === true) this.framer.compress();
     const options = { legacy: false, acks: frame.acks === true, resume: optionalSeq(frame, 'resume') };
     await this.start(account, options, token);
   }
@@ -418,11 +420,3 @@ export class NativeSession implements Session, InboxSink {
     this.reply({ type: 'dir.addr', name, ip: entry?.ip ?? null, port: entry?.port ?? null });
   }
 }
-
-export const nativeDialect: Dialect = {
-  name: 'native',
-  handshakeTimeoutMs: (config) => config.handshakeTimeout,
-  idleTimeoutMs: () => null,
-  createSession: (connection, context) => new NativeSession(connection, context),
-  refuse: (connection, error) => connection.send(encodeNative(errorFrame(error))),
-};
