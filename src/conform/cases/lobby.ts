@@ -5,7 +5,7 @@ import { visible } from '../transcript.js';
 
 const file = '004_557c775aeea6831d.txt';
 const quote = (text: string): SeedQuote => ({ file, text });
-const SEED = {
+export const LOBBY_SEED = {
   handler: quote(
     'O loop no `handler` processa a comunicação com o cliente, recebendo mensagens, verificando o cabeçalho para determinar o tamanho da mensagem e enviando mensagens de volta para o cliente.',
   ),
@@ -69,7 +69,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.01.echo-to-sender',
     title: 'a message comes back to the client that sent it',
-    seed: SEED.handler,
+    seed: LOBBY_SEED.handler,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -82,7 +82,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.02.broadcast-to-others',
     title: 'a message reaches every other connected client',
-    seed: SEED.chat,
+    seed: LOBBY_SEED.chat,
     level: 'required',
     points: 3,
     async run(ctx) {
@@ -95,7 +95,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.03.line-format',
     title: "a broadcast reads [<ctime>][('<ip>', <port>)]: <msg> and ends in LF",
-    seed: SEED.handler,
+    seed: LOBBY_SEED.handler,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -112,7 +112,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.04.header-byte-length',
     title: 'the 64-byte header counts UTF-8 bytes; two messages in one write both arrive whole',
-    seed: SEED.header,
+    seed: LOBBY_SEED.header,
     level: 'required',
     points: 3,
     async run(ctx) {
@@ -127,7 +127,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.05.disconnect-closes',
     title: ':D makes the server close that connection',
-    seed: SEED.disconnect,
+    seed: LOBBY_SEED.disconnect,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -139,7 +139,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.06.disconnect-not-broadcast',
     title: ':D is not broadcast to the other clients',
-    seed: SEED.disconnect,
+    seed: LOBBY_SEED.disconnect,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -154,7 +154,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.07.split-header',
     title: 'a header and payload split over several writes are joined',
-    seed: SEED.header,
+    seed: LOBBY_SEED.header,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -170,7 +170,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.08.several-clients',
     title: 'three clients each send one message; each receives all three',
-    seed: SEED.threads,
+    seed: LOBBY_SEED.threads,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -183,7 +183,7 @@ export const LOBBY_CASES: Case[] = [
   {
     id: 'lobby.09.nul-padding',
     title: 'a header padded with NULs instead of spaces is read',
-    seed: SEED.header,
+    seed: LOBBY_SEED.header,
     level: 'recommended',
     points: 1,
     async run(ctx) {

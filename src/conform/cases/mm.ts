@@ -6,7 +6,7 @@ import { visible } from '../transcript.js';
 
 const file = '001_2e493546f48d770d.txt';
 const quote = (text: string): SeedQuote => ({ file, text });
-const SEED = {
+export const MM_SEED = {
   disconnect: quote(
     'Caso o usuário informado pelo cliente não esteja na base de usuários do servidor, o cliente deverá ser desconectado.',
   ),
@@ -67,7 +67,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.01.unknown-user-disconnected',
     title: 'a username that is not in the users database is disconnected',
-    seed: SEED.disconnect,
+    seed: MM_SEED.disconnect,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -79,7 +79,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.02.login-reply-ends-in-f',
     title: 'after the username the server sends the pending messages, then f',
-    seed: SEED.download,
+    seed: MM_SEED.download,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -92,7 +92,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.03.send-reply-ends-in-f',
     title: "@user text is answered with the new messages and a line 'f'",
-    seed: SEED.f,
+    seed: MM_SEED.f,
     level: 'required',
     points: 3,
     async run(ctx) {
@@ -105,7 +105,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.04.stored-for-offline-user',
     title: 'a message to a user who is not connected reaches them when they next connect',
-    seed: SEED.store,
+    seed: MM_SEED.store,
     level: 'required',
     points: 3,
     async run(ctx) {
@@ -124,7 +124,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.05.new-messages-after-send',
     title: 'two users connected at once; after sending, B receives the messages sent to it',
-    seed: SEED.after,
+    seed: MM_SEED.after,
     level: 'required',
     points: 3,
     async run(ctx) {
@@ -141,7 +141,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.06.message-line-format',
     title: 'a message line is @sender text',
-    seed: SEED.format,
+    seed: MM_SEED.format,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -159,7 +159,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.07.unknown-destination-discarded',
     title: 'a message to an unknown user is discarded; the sender stays connected and gets f',
-    seed: SEED.discard,
+    seed: MM_SEED.discard,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -173,7 +173,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.08.unknown-destination-notice',
     title: 'the sender is told "@mensageiro unknown user <dest>" before the f',
-    seed: SEED.discard,
+    seed: MM_SEED.discard,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -188,7 +188,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.09.each-message-once',
     title: 'new messages arrive in order, one per line, and are not sent again',
-    seed: SEED.after,
+    seed: MM_SEED.after,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -213,7 +213,7 @@ export const MM_CASES: Case[] = [
   {
     id: 'mm.10.blank-line-fetch',
     title: 'a blank line asks only for new messages (then f)',
-    seed: SEED.download,
+    seed: MM_SEED.download,
     level: 'recommended',
     points: 1,
     async run(ctx) {

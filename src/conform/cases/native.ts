@@ -6,7 +6,7 @@ import { visible } from '../transcript.js';
 
 const file = '000_6ffe7fceeedc744c.txt';
 const quote = (text: string): SeedQuote => ({ file, text });
-const SEED = {
+export const NATIVE_SEED = {
   echo: quote(
     'O servidor funcionará como um servidor de echo, porém ao invés de devolver a mensagem para o mesmo cliente que lhe mandou, ele enviará para o destinatário.',
   ),
@@ -87,7 +87,7 @@ export const NATIVE_CASES: Case[] = [
   {
     id: 'native.01.msg-forwarded',
     title: 'a msg is forwarded to the client named in "to"',
-    seed: SEED.echo,
+    seed: NATIVE_SEED.echo,
     level: 'required',
     points: 3,
     async run(ctx) {
@@ -99,7 +99,7 @@ export const NATIVE_CASES: Case[] = [
   {
     id: 'native.02.length-in-bytes',
     title: 'the length before the comma counts the UTF-8 bytes of the JSON',
-    seed: SEED.framing,
+    seed: NATIVE_SEED.framing,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -111,7 +111,7 @@ export const NATIVE_CASES: Case[] = [
   {
     id: 'native.03.envelope-fields',
     title: 'the forwarded msg keeps id (the sender), to, type and text',
-    seed: SEED.envelope,
+    seed: NATIVE_SEED.envelope,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -125,7 +125,7 @@ export const NATIVE_CASES: Case[] = [
   {
     id: 'native.04.split-frame',
     title: 'a frame written in several pieces is read whole',
-    seed: SEED.iterate,
+    seed: NATIVE_SEED.iterate,
     level: 'required',
     points: 2,
     async run(ctx) {
@@ -139,7 +139,7 @@ export const NATIVE_CASES: Case[] = [
   {
     id: 'native.05.frames-in-one-write',
     title: 'two frames in one write are both read',
-    seed: SEED.iterate,
+    seed: NATIVE_SEED.iterate,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -155,7 +155,7 @@ export const NATIVE_CASES: Case[] = [
   {
     id: 'native.06.out-disconnects',
     title: 'out ends the session: the server closes the connection',
-    seed: SEED.types,
+    seed: NATIVE_SEED.types,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -179,7 +179,7 @@ function extendedCases(): Case[] {
       ...extended,
       id: 'native.07.register-welcome',
       title: 'register is answered with welcome and a 13-digit id (extended)',
-      seed: SEED.types,
+      seed: NATIVE_SEED.types,
       async run(ctx) {
         const { reply } = await ask(ctx, { type: 'register' }, 'welcome');
         expectThat(/^[1-9]\d{12}$/.test(String(reply.id)), 'the welcome id is not 13 digits', '13 digits', String(reply.id));
@@ -189,7 +189,7 @@ function extendedCases(): Case[] {
       ...extended,
       id: 'native.08.sent-ack',
       title: 'a msg with a cid is acknowledged with sent, the cid and a mid (extended)',
-      seed: SEED.echo,
+      seed: NATIVE_SEED.echo,
       async run(ctx) {
         const b = await online(ctx, 'B');
         const { conn } = await ask(ctx, { type: 'register' }, 'welcome');
@@ -202,7 +202,7 @@ function extendedCases(): Case[] {
       ...extended,
       id: 'native.09.unknown-recipient',
       title: 'a msg to an id no account has gets error unknown_recipient (extended)',
-      seed: SEED.echo,
+      seed: NATIVE_SEED.echo,
       async run(ctx) {
         const a = await online(ctx, 'A');
         await a.conn.send(frame({ id: a.id, to: 9_999_999_999_991, type: 'msg', text: 'ninguem' }));
@@ -214,7 +214,7 @@ function extendedCases(): Case[] {
       ...extended,
       id: 'native.10.offline-delivery',
       title: 'a msg to a client that is not connected arrives on its next new (extended)',
-      seed: SEED.echo,
+      seed: NATIVE_SEED.echo,
       async run(ctx) {
         const b = await online(ctx, 'B');
         b.conn.close();
@@ -231,7 +231,7 @@ function extendedCases(): Case[] {
       ...extended,
       id: 'native.11.ping',
       title: 'ping is answered with pong (extended)',
-      seed: SEED.types,
+      seed: NATIVE_SEED.types,
       async run(ctx) {
         await ask(ctx, { type: 'ping' }, 'pong');
       },

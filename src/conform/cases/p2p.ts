@@ -7,7 +7,7 @@ import { sleep } from '../conn.js';
 
 const file = '003_77739db7210dd360.txt';
 const quote = (text: string): SeedQuote => ({ file, text });
-const SEED = {
+export const P2P_SEED = {
   active: quote(
     'um servidor central pode ser utilizado apenas para se conseguir informações sobre o estado dos usuários da rede, por exemplo, saber quem está ativo e como estabelecer uma conexão.',
   ),
@@ -55,7 +55,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.01.list-names-others',
     title: 'LIST names the other active users, separated by ":", and not the asker',
-    seed: SEED.active,
+    seed: P2P_SEED.active,
     level: 'required',
     points: 3,
     async run(ctx) {
@@ -69,7 +69,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.02.list-empty-trailing-space',
     title: 'with nobody else active, LIST is answered "LIST " with its trailing space',
-    seed: SEED.active,
+    seed: P2P_SEED.active,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -82,7 +82,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.03.addr-active',
     title: 'ADDR <name> answers ADDR <name>:<ip>:<port> with the address the server saw',
-    seed: SEED.addr,
+    seed: P2P_SEED.addr,
     level: 'required',
     points: 3,
     async run(ctx) {
@@ -97,7 +97,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.04.addr-inactive-silent',
     title: 'ADDR for a name that is not active gets no reply (the next LIST is answered first)',
-    seed: SEED.addr,
+    seed: P2P_SEED.addr,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -109,7 +109,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.05.replies-end-crlf',
     title: 'replies end in CRLF',
-    seed: SEED.listening,
+    seed: P2P_SEED.listening,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -125,7 +125,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.06.disc-removes',
     title: 'DISC removes the entry and closes the connection',
-    seed: SEED.active,
+    seed: P2P_SEED.active,
     level: 'recommended',
     points: 2,
     async run(ctx) {
@@ -140,7 +140,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.07.duplicate-name-refused',
     title: 'a name that is already active is refused: that connection is closed',
-    seed: SEED.port,
+    seed: P2P_SEED.port,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -156,7 +156,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.08.bare-lf-accepted',
     title: 'instructions ending in a bare LF are understood',
-    seed: SEED.listening,
+    seed: P2P_SEED.listening,
     level: 'recommended',
     points: 1,
     async run(ctx) {
@@ -168,7 +168,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.09.keep-alive',
     title: 'a client that sends KEEP every few seconds stays listed past the expiry',
-    seed: SEED.active,
+    seed: P2P_SEED.active,
     level: 'recommended',
     points: 1,
     slow: true,
@@ -182,7 +182,7 @@ export const P2P_CASES: Case[] = [
   {
     id: 'p2p.10.keep-expiry',
     title: 'a client silent for the expiry (15 s) is dropped',
-    seed: SEED.active,
+    seed: P2P_SEED.active,
     level: 'recommended',
     points: 1,
     slow: true,
