@@ -127,12 +127,11 @@ export class Conn {
     return this.read(parseLine, what, expected);
   }
 
-  /** Fails if any byte arrives within `ms`. */
+  /** Fails if anything is left unread or arrives within `ms`. */
   async expectSilence(ms: number, what: string): Promise<void> {
-    const before = this.unread.length;
     const until = Math.min(Date.now() + ms, this.deadline());
-    while (Date.now() < until && this.unread.length === before && !this.closed) await this.waitForBytes(until - Date.now());
-    if (this.unread.length > before) {
+    while (Date.now() < until && this.unread.length === 0 && !this.closed) await this.waitForBytes(until - Date.now());
+    if (this.unread.length > 0) {
       throw new CaseFailure(`the target sent something where ${what}`, 'no reply', this.describeUnread());
     }
   }
