@@ -101,6 +101,9 @@ export function addConformCommand(program: Command): void {
         return;
       }
       const users = listOf(options.users);
+      if (dialect === 'mm' && !options.serve && users.length < 2) {
+        throw new MensageiroError('bad_request', 'mm cases need two users that exist on the target: --users alice,bob');
+      }
       if (options.serve) {
         const events = serveAndGrade({
           dialect,
@@ -110,7 +113,7 @@ export function addConformCommand(program: Command): void {
           lingerMs: 500,
           users,
           selection,
-          onReady: (message) => process.stderr.write(`${message}\n`),
+          onReady: (_port, message) => process.stderr.write(`${message}\n`),
         });
         const summary = await report(events, options);
         process.exitCode = summary ? exitCodeOf(summary) : 1;

@@ -28,8 +28,8 @@ export interface ServeGrading {
   /** mm: the accounts a client may sign in as. */
   users: string[];
   selection: Selection;
-  /** Told what to connect to, once listening. */
-  onReady(message: string): void;
+  /** Told the bound port and what to connect to, once listening. */
+  onReady(port: number, message: string): void;
 }
 
 /** mm: the professor leaves one message for every user, so the client has something to download. */
@@ -75,7 +75,7 @@ export async function* serveAndGrade(options: ServeGrading): AsyncGenerator<Conf
       upstreamPort: reference.port,
       script,
       onListening: (port) =>
-        options.onReady(`grading a ${options.dialect} client: connect it to ${options.host}:${port}${hint}; the report follows when it leaves or after ${options.timeoutMs} ms`),
+        options.onReady(port, `grading a ${options.dialect} client: connect it to ${options.host}:${port}${hint}; the report follows when it leaves or after ${options.timeoutMs} ms`),
     });
     yield* gradeSession(session, CLIENT_CASES[options.dialect], options.selection, `${options.dialect} client on ${options.host}:${options.port}`);
   } finally {
