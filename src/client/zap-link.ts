@@ -42,6 +42,8 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   private readonly outgoing: Outgoing[] = [];
   private writing = false;
   private readonly groups = new Set<number>();
+  /** zap carries no group names: the name given to each 10 we sent, until its 11 comes back. */
+  private readonly namesAsked: Array<{ name: string; members: string }> = [];
   private readonly frameGapMs: number;
   private readonly idleMs: number;
 
@@ -82,11 +84,12 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     this.write({ code: '08', src: conv, ts: upTo.ts }).catch(() => undefined);
   }
 
-  async createGroup(_name: string, members: Array<number | string>): Promise<void> {
+  async createGroup(name: string, members: Array<number | string>): Promise<void> {
     if (this.id === null) throw new MensageiroError('timeout', 'not connected');
     const ids = members.map((m) => (typeof m === 'number' ? m : Number(m)));
     if (ids.some((m) => !Number.isInteger(m)))
       throw new MensageiroError('bad_request', 'zap group members are 13-digit ids');
+    this.namesAsked.push({ name, members: memberKey([this.id, ...ids]) });
     await this.write({ code: '10', creator: this.id, ts: Math.floor(Date.now() / 1000), members: ids });
   }
 
@@ -227,10 +230,15 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       case '09':
         this.emit('receipt', { status: 'read', conv: frame.dst, by: frame.dst, mid: null, ts: frame.ts });
         return;
-      case '11':
+      case '11': {
         this.groups.add(frame.id);
-        this.emit('group', { id: frame.id, name: '', members: frame.members });
+        const asked = this.namesAsked.findIndex((g) => g.members === memberKey(frame.members));
+        const name = asked < 0 ? '' : this.namesAsked.splice(asked, 1)[0]!.name;
+        this.emit('group', { id: frame.id, name, members: frame.members });
         return;
+      }
     }
   }
 }
+
+const memberKey = (members: number[]) => [...new Set(members)].sort((a, b) => a - b).join(',');

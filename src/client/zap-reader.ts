@@ -8,11 +8,13 @@ import {
 
 /**
  * The zap client's reader: lenient where the server's ZapDecoder is strict, because it must follow
- * any classmate's server. Frames may or may not end in LF (or CRLF). A 05/06 data field ends at
- * LF, at the position where another known frame visibly starts (its code and every fixed digit,
- * after a byte that is not a digit), or once no byte has followed for the idle interval. Bytes
- * that are no frame are skipped, to the earliest of the next LF, the next chunk the socket handed
- * over, or the next position where a known code parses, and reading goes on.
+ * any classmate's server. Frames may or may not end in LF (or CRLF). Until the server has ended a
+ * frame with LF, a frame's end is read from its bytes: fixed frames by their widths; a 05/06 data field where, after a byte that
+ * is not a digit, another frame visibly starts (a known code with all its fixed fields, or any
+ * run of 15 digits); an 11's members where the digits stop fitting whole member ids; otherwise
+ * once no byte has followed for the idle interval. Bytes that are no frame are skipped, to the
+ * earliest of the next LF, the next chunk the socket handed over, or the next position where a
+ * known code parses, and reading goes on.
  */
 
 export type ZapReading =
@@ -21,22 +23,28 @@ export type ZapReading =
 const LF = 0x0a;
 const CR = 0x0d;
 const isDigit = (byte: number) => byte >= 0x30 && byte <= 0x39;
-const isAlphanumeric = (byte: number) =>
-  isDigit(byte) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+const isLetter = (byte: number) => (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
 
 const FIXED_DIGITS = 2 * ID_DIGITS + TS_DIGITS;
+interface Layout {
+  fixed: number;
+  tail: 'none' | 'data' | 'members';
+  /** Offsets (after the code) where an id starts: some servers put a letter there (G123456789012). */
+  ids: number[];
+}
 /** What a server sends: 02, 06, 07, 09, 11, and 05 from servers that relay it unchanged. */
-const SERVER_LAYOUT: Record<string, { fixed: number; tail: 'none' | 'data' | 'members' }> = {
-  '02': { fixed: ID_DIGITS, tail: 'none' },
-  '05': { fixed: FIXED_DIGITS, tail: 'data' },
-  '06': { fixed: FIXED_DIGITS, tail: 'data' },
-  '07': { fixed: ID_DIGITS + TS_DIGITS, tail: 'none' },
-  '09': { fixed: ID_DIGITS + TS_DIGITS, tail: 'none' },
-  '11': { fixed: ID_DIGITS + TS_DIGITS, tail: 'members' },
+const SERVER_LAYOUT: Record<string, Layout> = {
+  '02': { fixed: ID_DIGITS, tail: 'none', ids: [0] },
+  '05': { fixed: FIXED_DIGITS, tail: 'data', ids: [0, ID_DIGITS] },
+  '06': { fixed: FIXED_DIGITS, tail: 'data', ids: [0, ID_DIGITS] },
+  '07': { fixed: ID_DIGITS + TS_DIGITS, tail: 'none', ids: [0] },
+  '09': { fixed: ID_DIGITS + TS_DIGITS, tail: 'none', ids: [0] },
+  '11': { fixed: ID_DIGITS + TS_DIGITS, tail: 'members', ids: [0] },
 };
-/** 02 answers only 01, so inside data it is not taken as the start of a frame. */
-const DATA_ENDERS = ['05', '06', '07', '09', '11'];
-const ALL_CODES = Object.keys(SERVER_LAYOUT);
+const fieldByteOk = (layout: Layout, offset: number, byte: number) =>
+  isDigit(byte) || (isLetter(byte) && layout.ids.includes(offset));
+/** A code and 13 digits: whatever its code, that looks like a frame rather than text. */
+const FRAME_LIKE_DIGITS = 2 + ID_DIGITS;
 /**
  * Data past the seed's 218 characters is still read, up to a whole 05 wrapped in a 06, so that a
  * server which puts one inside the other can still be shown.
@@ -54,6 +62,8 @@ export class ZapReader {
   private buffer: Buffer = Buffer.alloc(0);
   /** Offsets in the buffer where a chunk from the socket began (never 0). */
   private chunkStarts: number[] = [];
+  /** The server ends its frames with LF: then only LF (or idleness) ends a 05/06/11's tail. */
+  private delimited = false;
 
   /** Bytes are waiting that the idle interval may settle. */
   get pending(): boolean {
@@ -76,7 +86,10 @@ export class ZapReader {
     const readings: ZapReading[] = [];
     for (;;) {
       let start = 0;
-      while (start < this.buffer.length && (this.buffer[start] === LF || this.buffer[start] === CR)) start++;
+      while (start < this.buffer.length && (this.buffer[start] === LF || this.buffer[start] === CR)) {
+        if (this.buffer[start] === LF) this.delimited = true;
+        start++;
+      }
       this.consume(start);
       if (this.buffer.length === 0) break;
       const scan = this.scan(idle);
@@ -88,6 +101,7 @@ export class ZapReader {
             ? { ok: true, frame: parseServerFrame(raw), raw }
             : { ok: false, skipped: raw, reason: 'an id that is not 13 digits' },
         );
+        if (scan.consumed > scan.end) this.delimited = true;
         this.consume(scan.consumed);
         continue;
       }
@@ -119,7 +133,8 @@ export class ZapReader {
       if (at >= buffer.length) return { state: 'need-more' };
       // A letter in an id (a group id such as G123456789012) keeps the frame's length: the
       // frame is skipped whole, and what follows it is read as usual.
-      if (!isAlphanumeric(buffer[at]!)) return { state: 'bad', reason: `code ${code}: fields are digits` };
+      if (!fieldByteOk(layout, at - 2, buffer[at]!))
+        return { state: 'bad', reason: `code ${code}: fields are digits` };
       if (!isDigit(buffer[at]!)) numeric = false;
     }
     if (layout.tail === 'none') return { state: 'frame', end: fixedEnd, consumed: fixedEnd, numeric };
@@ -141,8 +156,8 @@ export class ZapReader {
       }
       // After a digit, a code could be part of a number in the text; at 218 characters the seed's
       // data is full, so a frame may start there whatever came before.
-      if (!isDigit(buffer[at - 1]!) || chars === MAX_DATA_CHARS) {
-        const next = startsFrame(buffer, at, DATA_ENDERS);
+      if (!this.delimited && (!isDigit(buffer[at - 1]!) || chars === MAX_DATA_CHARS)) {
+        const next = startsFrame(buffer, at, true);
         if (next === 'yes') return { end: at, consumed: at };
         if (next === 'maybe' && !idle) return null;
       }
@@ -152,20 +167,17 @@ export class ZapReader {
 
   private membersEnd(from: number, idle: boolean): { end: number; consumed: number } | null {
     const buffer = this.buffer;
-    let at = from;
-    for (let members = 0; members < MAX_GROUP_MEMBERS_OUT; members++) {
-      if (at >= buffer.length) return idle ? { end: at, consumed: at } : null;
-      if (buffer[at] === LF) return { end: at, consumed: at + 1 };
-      if (buffer[at] === CR && buffer[at + 1] === LF) return { end: at, consumed: at + 2 };
-      for (let digit = 0; digit < ID_DIGITS; digit++) {
-        const byte = buffer[at + digit];
-        if (byte === undefined) return idle ? { end: at, consumed: at } : null;
-        // Whatever is not a whole member id belongs to what comes next.
-        if (!isDigit(byte)) return { end: at, consumed: at };
-      }
-      at += ID_DIGITS;
-    }
-    return { end: at, consumed: at };
+    let digitsEnd = from;
+    while (digitsEnd < buffer.length && isDigit(buffer[digitsEnd]!)) digitsEnd++;
+    if (digitsEnd === buffer.length && !idle) return null;
+    const whole = Math.min(MAX_GROUP_MEMBERS_OUT, Math.floor((digitsEnd - from) / ID_DIGITS));
+    let end = from + whole * ID_DIGITS;
+    // Digits that cannot all be member ids hold the next frames.
+    if (!this.delimited && end !== digitsEnd)
+      end = membersBeforeFrames(buffer, from, whole, digitsEnd) ?? end;
+    if (buffer[end] === LF) return { end, consumed: end + 1 };
+    if (buffer[end] === CR && buffer[end + 1] === LF) return { end, consumed: end + 2 };
+    return { end, consumed: end };
   }
 
   /** The earliest place after the head where reading can resume, or null if none is in sight. */
@@ -175,25 +187,69 @@ export class ZapReader {
     const chunk = this.chunkStarts[0];
     if (chunk !== undefined && (best === null || chunk < best)) best = chunk;
     const limit = best ?? buffer.length;
-    for (let at = 1; at < limit; at++) if (startsFrame(buffer, at, ALL_CODES) !== 'no') return at;
+    for (let at = 1; at < limit; at++) if (startsFrame(buffer, at, false) !== 'no') return at;
     return best;
   }
 }
 
-/** Whether a frame with one of `codes` starts at `at`: its code and every fixed digit are there. */
-function startsFrame(buffer: Buffer, at: number, codes: readonly string[]): 'yes' | 'no' | 'maybe' {
-  if (at + 2 > buffer.length) {
-    const first = buffer[at];
-    return first === undefined || codes.some((code) => code.charCodeAt(0) === first) ? 'maybe' : 'no';
-  }
-  const code = buffer.toString('latin1', at, at + 2);
-  if (!codes.includes(code)) return 'no';
-  const fixedEnd = at + 2 + SERVER_LAYOUT[code]!.fixed;
-  for (let i = at + 2; i < fixedEnd; i++) {
+/**
+ * Whether a frame starts at `at`: a known code with every fixed field, or, when `anyCode`, also
+ * 15 digits whatever the code.
+ */
+function startsFrame(buffer: Buffer, at: number, anyCode: boolean): 'yes' | 'no' | 'maybe' {
+  if (at + 2 > buffer.length) return at === buffer.length || isDigit(buffer[at]!) ? 'maybe' : 'no';
+  const layout = SERVER_LAYOUT[buffer.toString('latin1', at, at + 2)];
+  if (layout) {
+    let known: 'yes' | 'no' | 'maybe' = 'yes';
+    for (let offset = 0; offset < layout.fixed && known === 'yes'; offset++) {
+      const byte = buffer[at + 2 + offset];
+      if (byte === undefined) known = 'maybe';
+      else if (!fieldByteOk(layout, offset, byte)) known = 'no';
+    }
+    if (known !== 'no' || !anyCode) return known;
+  } else if (!anyCode) return 'no';
+  for (let i = at; i < at + FRAME_LIKE_DIGITS; i++) {
     if (i >= buffer.length) return 'maybe';
     if (!isDigit(buffer[i]!)) return 'no';
   }
   return 'yes';
+}
+
+/**
+ * Where an 11's members end when its digits run on into other frames with no LF between: at the
+ * first member boundary from which the rest of the digits are whole frames, else at the first
+ * one where a whole known frame starts; null if neither (all are taken as members).
+ */
+function membersBeforeFrames(buffer: Buffer, from: number, whole: number, digitsEnd: number): number | null {
+  for (let members = 1; members <= whole; members++) {
+    const at = from + members * ID_DIGITS;
+    if (digitsAreFrames(buffer, at, digitsEnd)) return at;
+  }
+  for (let members = 1; members <= whole; members++) {
+    const at = from + members * ID_DIGITS;
+    const layout = SERVER_LAYOUT[buffer.toString('latin1', at, at + 2)];
+    if (layout && at + 2 + layout.fixed <= digitsEnd) return at;
+  }
+  return null;
+}
+
+/**
+ * Whether the digits from `at` to `end` are whole frames back to back: receipts, an 11 with its
+ * members, or the fixed fields of a 05/06 whose data (not a digit, and not nothing) starts at `end`.
+ */
+function digitsAreFrames(buffer: Buffer, at: number, end: number, depth = 0): boolean {
+  if (at === end) return true;
+  const layout = SERVER_LAYOUT[buffer.toString('latin1', at, at + 2)];
+  const next = at + 2 + (layout?.fixed ?? end);
+  if (!layout || next > end || depth > MAX_GROUP_MEMBERS_OUT) return false;
+  if (layout.tail === 'data') return next === end && end < buffer.length && buffer[end] !== LF;
+  if (layout.tail === 'none') return digitsAreFrames(buffer, next, end, depth + 1);
+  for (let members = 1; members <= MAX_GROUP_MEMBERS_OUT; members++) {
+    const after = next + members * ID_DIGITS;
+    if (after > end) return false;
+    if (digitsAreFrames(buffer, after, end, depth + 1)) return true;
+  }
+  return false;
 }
 
 function digits(bytes: Buffer, from: number, count: number): number {
