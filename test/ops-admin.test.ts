@@ -76,13 +76,13 @@ describe('mensageiro admin on a running server (admin socket)', () => {
     ]);
     expect(users.find((user) => user.username === 'alice')).toMatchObject({
       hasSecret: true,
-      tokens: 1,
+      devices: 1,
       online: true,
       suspended: false,
       lastSeen: expect.any(Number),
     });
     const table = await (await admin(server.dataDir, 'users')).stdout.split('\n');
-    expect(table[0]).toBe('id\tusername\tlast seen\ttokens\tbacklog\tstate');
+    expect(table[0]).toBe('id\tusername\tlast seen\tdevices\tbacklog\tstate');
     expect(table.find((line) => line.includes('\talice\t'))).toMatch(/\t1\t\d+\tonline$/);
 
     expect(await adminJson(server.dataDir, 'groups')).toEqual([
@@ -147,7 +147,7 @@ describe('mensageiro admin on a running server (admin socket)', () => {
 
     expect(await adminJson(server.dataDir, 'revoke-tokens', 'erin')).toEqual({
       id: welcome.id,
-      tokensRevoked: 1,
+      devicesRevoked: 1,
       disconnected: 1,
     });
     await erin.raw.waitClosed();
@@ -159,13 +159,13 @@ describe('mensageiro admin on a running server (admin socket)', () => {
       type: 'welcome',
     });
 
-    const reset = await adminJson<{ secret: string; tokensRevoked: number }>(
+    const reset = await adminJson<{ secret: string; devicesRevoked: number }>(
       server.dataDir,
       'reset-secret',
       'erin',
     );
     expect(reset.secret).toMatch(/^[A-Za-z0-9_-]{16}$/);
-    expect(reset.tokensRevoked).toBe(1);
+    expect(reset.devicesRevoked).toBe(1);
     expect(await signIn({ type: 'login', username: 'erin', secret: 'first-secret' })).toMatchObject({
       code: 'auth_failed',
     });
@@ -191,7 +191,7 @@ describe('mensageiro admin on a running server (admin socket)', () => {
     expect(deleted).toEqual({
       id: frankWelcome.id,
       // Gina's message and the group notice: the notice, the last row, stays.
-      removed: { username: 'frank', tokens: 1, inboxItems: 1, messagesToThem: 1 },
+      removed: { username: 'frank', devices: 1, inboxItems: 1, messagesToThem: 1 },
       kept: { messagesSent: 1, groups: 1 },
       disconnected: 1,
     });

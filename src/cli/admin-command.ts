@@ -35,11 +35,11 @@ const time = (ms: number | null) =>
 function print(command: string, result: unknown): void {
   if (command === 'users') {
     const users = result as Array<Record<string, unknown>>;
-    console.log('id\tusername\tlast seen\ttokens\tbacklog\tstate');
+    console.log('id\tusername\tlast seen\tdevices\tbacklog\tstate');
     for (const u of users) {
       const state = u.suspended ? 'suspended' : u.online ? 'online' : '';
       console.log(
-        [u.id, u.username ?? '-', time(u.lastSeen as number | null), u.tokens, u.backlog, state].join('\t'),
+        [u.id, u.username ?? '-', time(u.lastSeen as number | null), u.devices, u.backlog, state].join('\t'),
       );
     }
     return;

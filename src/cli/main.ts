@@ -5,6 +5,7 @@ import { addAdminCommand } from './admin-command.js';
 import { addBackupCommands } from './backup-command.js';
 import { addBenchCommand } from './bench-command.js';
 import { addChatCommand } from './chat-command.js';
+import { addConformCommand } from './conform-command.js';
 import { addOneShotCommands } from './oneshot-commands.js';
 import { addP2pCommand } from './p2p-command.js';
 import { addServerCommand } from './server-command.js';
@@ -19,6 +20,7 @@ addChatCommand(program);
 addP2pCommand(program);
 addOneShotCommands(program);
 addBenchCommand(program);
+addConformCommand(program);
 addBackupCommands(program);
 addAdminCommand(program);
 

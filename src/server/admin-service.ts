@@ -11,7 +11,6 @@ import {
   isGroup,
   listGroups,
   listUsers,
-  revokeTokens,
   saveLastSeen,
   setSecret,
   setSuspended,
@@ -26,14 +25,17 @@ export interface AdminRequest {
 }
 
 export const ADMIN_COMMANDS: Record<string, { args: string[]; help: string }> = {
-  users: { args: [], help: 'list users: id, username, last seen, tokens (devices), backlog, state' },
+  users: { args: [], help: 'list users: id, username, last seen, devices, backlog, state' },
   groups: { args: [], help: 'list groups and their members' },
   online: { args: [], help: 'who is signed in now (running server only)' },
   'reset-secret': {
     args: ['user', '[secret]'],
-    help: 'set a new secret (random unless given); revokes tokens',
+    help: 'set a new secret (random unless given); signs out every device',
   },
-  'revoke-tokens': { args: ['user'], help: "revoke a user's tokens and close their sessions" },
+  'revoke-tokens': {
+    args: ['user'],
+    help: 'sign out every device (their tokens stop working), close the sessions',
+  },
   suspend: { args: ['user'], help: 'refuse sign-in on every dialect and close their sessions' },
   unsuspend: { args: ['user'], help: 'allow sign-in again' },
   'delete-user': { args: ['user'], help: 'remove a user; says what it removed and what it kept' },
@@ -103,14 +105,15 @@ export class AdminService {
         const id = this.user(request.args[0]!);
         const secret = request.args[1] ?? crypto.randomBytes(SECRET_BYTES).toString('base64url');
         const hash = await hashSecret(secret);
-        const tokensRevoked = await this.store.write(() => setSecret(db, id, hash));
+        await this.store.write(() => setSecret(db, id, hash));
         this.store.forget(id);
-        return { id, secret, tokensRevoked, disconnected: this.disconnect(id) };
+        const devicesRevoked = await this.revokeDevices(id);
+        return { id, secret, devicesRevoked, disconnected: this.disconnect(id) };
       }
       case 'revoke-tokens': {
         const id = this.user(request.args[0]!);
-        const tokensRevoked = await this.store.write(() => revokeTokens(db, id));
-        return { id, tokensRevoked, disconnected: this.disconnect(id) };
+        const devicesRevoked = await this.revokeDevices(id);
+        return { id, devicesRevoked, disconnected: this.disconnect(id) };
       }
       case 'suspend': {
         const id = this.user(request.args[0]!);
@@ -125,10 +128,12 @@ export class AdminService {
       }
       case 'delete-user': {
         const id = this.user(request.args[0]!);
+        const devices = await this.revokeDevices(id);
         const deleted = await this.store.write(() => deleteUser(db, id, now));
         this.store.forget(id);
         this.seen.delete(id);
-        return { id, ...deleted, disconnected: this.hub?.suspend(id) ?? 0 };
+        const removed = { ...deleted.removed, devices };
+        return { id, removed, kept: deleted.kept, disconnected: this.hub?.suspend(id) ?? 0 };
       }
       case 'delete-group': {
         const id = Number(request.args[0]);
@@ -145,6 +150,14 @@ export class AdminService {
     const id = findUser(this.store.database, who);
     if (id === null) throw new MensageiroError('unknown_account', `no user ${who}`);
     return id;
+  }
+
+  /** Through the hub when the server runs, so that every node ends those devices' sessions. */
+  private async revokeDevices(id: AccountId): Promise<number> {
+    const revoked = await (this.hub
+      ? this.hub.settings.revoke(id, 'all')
+      : this.store.revokeDevices(id, 'all'));
+    return revoked.length;
   }
 
   private disconnect(id: AccountId): number {

@@ -21,8 +21,8 @@ export interface UserRow {
   hasSecret: boolean;
   createdAt: number;
   lastSeen: number | null;
-  /** Sessions signed in with a secret keep a token each: the devices that can come back without it. */
-  tokens: number;
+  /** Devices signed in with the secret, each with its token. */
+  devices: number;
   suspended: boolean;
   /** Inbox items not yet acknowledged. */
   backlog: number;
@@ -32,7 +32,7 @@ export function listUsers(db: Database.Database): UserRow[] {
   const rows = db
     .prepare(
       `SELECT a.id, a.username, a.secret_hash IS NOT NULL AS hasSecret, a.created_at AS createdAt,
-              l.at AS lastSeen, (SELECT count(*) FROM tokens t WHERE t.account = a.id) AS tokens,
+              l.at AS lastSeen, (SELECT count(*) FROM devices d WHERE d.account = a.id) AS devices,
               s.account IS NOT NULL AS suspended,
               (SELECT COALESCE(MAX(seq), 0) FROM inbox i WHERE i.user = a.id) - a.delivered_seq AS backlog
          FROM accounts a LEFT JOIN last_seen l ON l.account = a.id LEFT JOIN suspensions s ON s.account = a.id
@@ -92,31 +92,24 @@ export function saveLastSeen(db: Database.Database, seen: Iterable<[AccountId, n
   for (const [account, at] of seen) upsert.run(account, at);
 }
 
-/** Returns how many tokens were removed. */
-export function revokeTokens(db: Database.Database, id: AccountId): number {
-  return db.prepare(`DELETE FROM tokens WHERE account = ?`).run(id).changes;
-}
-
-/** A new secret hash; every token is revoked with the old secret. */
-export function setSecret(db: Database.Database, id: AccountId, secretHash: string): number {
+/** A new secret hash; the caller revokes the devices signed in with the old one. */
+export function setSecret(db: Database.Database, id: AccountId, secretHash: string): void {
   db.prepare(`UPDATE accounts SET secret_hash = ? WHERE id = ?`).run(secretHash, id);
-  return revokeTokens(db, id);
 }
 
 export interface DeletedUser {
-  removed: { username: string | null; tokens: number; inboxItems: number; messagesToThem: number };
+  removed: { username: string | null; inboxItems: number; messagesToThem: number };
   kept: { messagesSent: number; groups: number };
 }
 
 /**
- * Removes a user's name, secret, tokens and inbox, and the direct messages only they held. The
+ * Removes a user's name, secret and inbox (the caller revokes the devices first), and the direct messages only they held. The
  * row stays as a suspended tombstone: its id appears in others' history and in group member
  * lists, and a seed-000 client must not take it over by signing in with the bare id. The last
  * inbox row stays too, since the next seq is counted from it.
  */
 export function deleteUser(db: Database.Database, id: AccountId, at: number): DeletedUser {
   const username = db.prepare(`SELECT username FROM accounts WHERE id = ?`).pluck().get(id) as string | null;
-  const tokens = revokeTokens(db, id);
   const lastSeq = db
     .prepare(`SELECT COALESCE(MAX(seq), 0) FROM inbox WHERE user = ?`)
     .pluck()
@@ -134,18 +127,19 @@ export function deleteUser(db: Database.Database, id: AccountId, at: number): De
   db.prepare(`DELETE FROM last_seen WHERE account = ?`).run(id);
   const messagesSent = db.prepare(`SELECT count(*) FROM messages WHERE sender = ?`).pluck().get(id) as number;
   const groups = db.prepare(`SELECT count(*) FROM group_members WHERE member = ?`).pluck().get(id) as number;
-  return { removed: { username, tokens, inboxItems, messagesToThem }, kept: { messagesSent, groups } };
+  return { removed: { username, inboxItems, messagesToThem }, kept: { messagesSent, groups } };
 }
 
 export interface DeletedGroup {
   members: number;
-  /** Group messages stay in the inboxes of members who received them. */
+  /** Group messages stay in the inboxes and history of members who received them. */
   keptMessages: number;
 }
 
 export function deleteGroup(db: Database.Database, id: AccountId): DeletedGroup {
   const members = db.prepare(`DELETE FROM group_members WHERE group_id = ?`).run(id).changes;
   db.prepare(`DELETE FROM group_delivered WHERE group_id = ?`).run(id);
+  // group_access stays: it says which of the group's messages each member may read in history.
   db.prepare(`DELETE FROM accounts WHERE id = ? AND kind = 'group'`).run(id);
   const keptMessages = db
     .prepare(`SELECT count(*) FROM messages WHERE conv = ? AND in_group = 1`)

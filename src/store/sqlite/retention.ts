@@ -6,6 +6,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export const RETENTION_BATCH = 500;
 /** Free pages given back to the file per step of the incremental vacuum. */
 const VACUUM_PAGES = 1000;
+/**
+ * A user's inbox up to here is acked by every device: the lowest device cursor, or the account's
+ * watermark for an account with no device (no secret). Bound to the user's id.
+ */
+const ACKED_BY_EVERY_DEVICE = `COALESCE((SELECT min(acked_seq) FROM devices WHERE account = i.user),
+  (SELECT delivered_seq FROM accounts WHERE id = i.user))`;
 
 export interface RetentionPass {
   inboxItems: number;
@@ -53,8 +59,8 @@ export async function removeExpired(
   // that is too new.
   const acked = db
     .prepare(
-      `SELECT i.seq, i.kind, m.at FROM inbox i LEFT JOIN messages m ON i.kind = 1 AND m.mid = i.mid
-        WHERE i.user = ? AND i.seq <= (SELECT delivered_seq FROM accounts WHERE id = ?)
+      `SELECT i.seq, i.kind, m.at FROM inbox i LEFT JOIN messages m ON i.kind IN (1, 4) AND m.mid = i.mid
+        WHERE i.user = ? AND i.seq <= ${ACKED_BY_EVERY_DEVICE}
           AND i.seq < (SELECT MAX(seq) FROM inbox WHERE user = ?)
         ORDER BY i.seq LIMIT ?`,
     )
@@ -62,10 +68,8 @@ export async function removeExpired(
   const deleteInbox = db.prepare(`DELETE FROM inbox WHERE user = ? AND seq <= ?`);
   const removeFrom = (user: AccountId, budget: number): number => {
     let upTo = 0;
-    for (const [seq, kind, at] of acked.all(user, user, user, budget) as Array<
-      [number, number, number | null]
-    >) {
-      if (kind === 1 && (at === null || at >= cutoff)) break;
+    for (const [seq, kind, at] of acked.all(user, user, budget) as Array<[number, number, number | null]>) {
+      if ((kind === 1 || kind === 4) && (at === null || at >= cutoff)) break;
       upTo = seq;
     }
     return upTo === 0 ? 0 : deleteInbox.run(user, upTo).changes;
@@ -90,11 +94,18 @@ export async function removeExpired(
   const oldMessages = db
     .prepare(`SELECT mid, sender, conv, in_group, at FROM messages WHERE mid > ? ORDER BY mid LIMIT ?`)
     .raw();
-  const members = db.prepare(`SELECT member FROM group_members WHERE group_id = ?`).pluck();
+  // Everyone who was ever in the group: a member who left may still hold its old messages.
+  const members = db
+    .prepare(
+      `SELECT member FROM group_members WHERE group_id = ? UNION SELECT member FROM group_access WHERE group_id = ?`,
+    )
+    .pluck();
   const firstMid = db
-    .prepare(`SELECT mid FROM inbox WHERE user = ? AND kind = 1 ORDER BY seq LIMIT 1`)
+    .prepare(`SELECT mid FROM inbox WHERE user = ? AND kind IN (1, 4) ORDER BY seq LIMIT 1`)
     .pluck();
   const deleteMessage = db.prepare(`DELETE FROM messages WHERE mid = ?`);
+  // The history's index row of the message (history.ts pairs a conversation the same way).
+  const deleteIndexed = db.prepare(`DELETE FROM conversation_index WHERE a = ? AND b = ? AND mid = ?`);
   let afterMid = 0;
   for (;;) {
     const { more, removed, last } = await target.write(() => {
@@ -118,11 +129,14 @@ export async function removeExpired(
       for (const [mid, sender, conv, inGroup, at] of rows) {
         if (at >= cutoff) return { more: false, removed: count, last };
         last = mid;
-        const recipients =
-          inGroup === 1 ? (members.all(conv) as AccountId[]).filter((member) => member !== sender) : [conv];
+        const recipients = inGroup === 1 ? (members.all(conv, conv) as AccountId[]) : [conv];
         // A deleted group's messages stay: its members' inboxes may still point at them.
         if (recipients.length === 0) continue;
-        if (!recipients.some((user) => holds(user, mid))) count += deleteMessage.run(mid).changes;
+        // The sender too: with two devices or more, its own inbox has the message as a sent item.
+        if (holds(sender, mid) || recipients.some((user) => holds(user, mid))) continue;
+        count += deleteMessage.run(mid).changes;
+        if (inGroup === 1) deleteIndexed.run(conv, 0, mid);
+        else deleteIndexed.run(Math.min(sender, conv), Math.max(sender, conv), mid);
       }
       return { more: rows.length === RETENTION_BATCH, removed: count, last };
     });
