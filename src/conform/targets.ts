@@ -21,21 +21,12 @@ export function parseEndpoint(text: string): { host: string; port: number } {
 
 /** A class list: `name,host:port` per line; a header row and blank lines are skipped. */
 export function parseTargets(text: string, file = 'targets'): Target[] {
-  const rows = parse(text.replace(/^\uFEFF/, ''), {
-    relax_column_count: true,
-    skip_empty_lines: true,
-    trim: true,
-    comment: '#',
-  }) as string[][];
+  const rows = parse(text.replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, trim: true, comment: '#' }) as string[][];
   const targets: Target[] = [];
   rows.forEach((row, index) => {
     const [name, endpoint] = row;
     if (index === 0 && endpoint !== undefined && !/:\d+$/.test(endpoint)) return;
-    if (!name || !endpoint)
-      throw new MensageiroError(
-        'bad_request',
-        `${file}:${index + 1}: expected "name,host:port", got ${JSON.stringify(row.join(','))}`,
-      );
+    if (!name || !endpoint) throw new MensageiroError('bad_request', `${file}:${index + 1}: expected "name,host:port", got ${JSON.stringify(row.join(','))}`);
     try {
       targets.push({ name, ...parseEndpoint(endpoint) });
     } catch (error) {
@@ -70,12 +61,7 @@ export async function gradeClass(
       const index = next++;
       const target = targets[index]!;
       const grade: TargetGrade = { target, summary: undefined as unknown as RunSummary, results: [] };
-      for await (const event of runCases(
-        dialect,
-        cases,
-        { ...options, host: target.host, port: target.port },
-        selection,
-      )) {
+      for await (const event of runCases(dialect, cases, { ...options, host: target.host, port: target.port }, selection)) {
         if (event.type === 'result') grade.results.push(event.result);
         else if (event.type === 'unreachable') grade.unreachableError = event.error;
         else if (event.type === 'end') grade.summary = event.summary;
@@ -93,17 +79,7 @@ export const statusOf = (grade: TargetGrade) =>
 
 /** One row per target, one column per case (pass, fail or skip), after the totals. */
 export function classCsv(grades: TargetGrade[], caseIds: string[]): string {
-  const header = [
-    'name',
-    'target',
-    'status',
-    'score',
-    'max_score',
-    'passed',
-    'failed',
-    'skipped',
-    ...caseIds,
-  ];
+  const header = ['name', 'target', 'status', 'score', 'max_score', 'passed', 'failed', 'skipped', ...caseIds];
   const rows = grades.map((grade) => {
     const byId = new Map(grade.results.map((r) => [r.id, r.outcome]));
     const s = grade.summary;
@@ -116,9 +92,7 @@ export function classCsv(grades: TargetGrade[], caseIds: string[]): string {
       s.passed,
       s.failed,
       s.skipped,
-      ...caseIds.map(
-        (id) => ({ passed: 'pass', failed: 'fail', skipped: 'skip' })[byId.get(id) ?? 'skipped'] ?? '',
-      ),
+      ...caseIds.map((id) => ({ passed: 'pass', failed: 'fail', skipped: 'skip' })[byId.get(id) ?? 'skipped'] ?? ''),
     ];
   });
   return stringify([header, ...rows]);
@@ -134,9 +108,7 @@ export function classTable(grades: TargetGrade[]): string {
   });
   const ok = grades.filter((g) => statusOf(g) === 'ok').length;
   const unreachable = grades.filter((g) => g.summary.unreachable).length;
-  lines.push(
-    `${grades.length} targets: ${ok} pass every required case, ${grades.length - ok - unreachable} fail one, ${unreachable} unreachable`,
-  );
+  lines.push(`${grades.length} targets: ${ok} pass every required case, ${grades.length - ok - unreachable} fail one, ${unreachable} unreachable`);
   return `${lines.join('\n')}\n`;
 }
 

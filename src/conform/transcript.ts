@@ -59,8 +59,7 @@ export class Transcript {
       const cut = body.length > MAX_ENTRY_CHARS ? `${body.slice(0, MAX_ENTRY_CHARS)}...` : body;
       return `${time} ${entry.who} ${ARROWS[entry.direction]} ${cut}`;
     });
-    if (this.entries.length > MAX_ENTRIES)
-      rows.unshift(`(${this.entries.length - MAX_ENTRIES} earlier lines left out)`);
+    if (this.entries.length > MAX_ENTRIES) rows.unshift(`(${this.entries.length - MAX_ENTRIES} earlier lines left out)`);
     return rows.join('\n');
   }
 
