@@ -55,6 +55,7 @@ export class Connection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly connectedAt = Date.now();
+  /** When the client last sent a whole frame or instruction; bytes alone do not count (slowloris). */
   lastActivity = Date.now();
   /** Set by the session once the client has identified itself; ends the handshake timeout. */
   established = false;

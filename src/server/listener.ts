@@ -109,7 +109,6 @@ export class DialectListener implements ConnectionOwner {
   onData(connection: Connection, chunk: Buffer): void {
     const session = this.sessions.get(connection);
     if (session === undefined) return;
-    connection.lastActivity = Date.now();
     try {
       session.onData(chunk);
     } catch (error) {

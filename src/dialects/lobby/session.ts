@@ -27,6 +27,7 @@ export class LobbySession implements Session {
 
   onData(chunk: Buffer): void {
     for (const result of this.decoder.push(chunk)) {
+      this.connection.lastActivity = Date.now();
       if (!result.ok) {
         this.connection.log.warn(
           { client: this.label, reason: result.error.message },
