@@ -58,5 +58,7 @@ export const lobbyDialect: Dialect = {
   // Exempt from the handshake timeout: lobby clients may only listen.
   handshakeTimeoutMs: () => null,
   idleTimeoutMs: () => null,
+  // Lobby clients may only read, so an idle one holds its slot only while slots are plenty.
+  evictIdleWhenFull: true,
   createSession: (connection, context) => new LobbySession(connection, context),
 };
