@@ -266,6 +266,10 @@ export class NativeSession implements Session, InboxSink {
     this.connection.onDrain(callback);
   }
 
+  whenWritten(callback: () => void): void {
+    this.connection.whenWritten(callback);
+  }
+
   onError(error: unknown): void {
     this.connection.log.error({ err: error }, 'inbox stream failed');
     this.connection.destroy();

@@ -166,6 +166,7 @@ export class ZapSession implements Session {
           writable: () => this.connection.writable(),
           open: () => !this.connection.isClosed,
           onDrain: (callback) => this.connection.onDrain(callback),
+          whenWritten: (callback) => this.connection.whenWritten(callback),
           onError: () => this.connection.destroy(),
         },
         // zap clients never ack: written to the socket is delivered.
