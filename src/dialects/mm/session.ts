@@ -6,6 +6,7 @@ import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
 import { LineDecoder } from '../line-decoder.js';
 import { OrderedWork } from '../ordered-work.js';
+import { cleanText } from '../text.js';
 import { END_OF_MESSAGES, messageLine, noticeLine, notices, parseClientLine, unescapeText } from './codec.js';
 import { MessagesCsv, type ReadMessageRow } from './messages-csv.js';
 import { readUsersCsv } from './users-csv.js';
@@ -69,12 +70,12 @@ export class MmSession implements Session {
     if (parsed.kind === 'send') {
       try {
         // The same escaping both ways: `\n` is a line break and `\\` a backslash.
-        await this.hub.send(this.account.id, { to: parsed.dest, text: unescapeText(parsed.text) });
+        await this.hub.send(this.account.id, { to: parsed.dest, text: cleanText(unescapeText(parsed.text)) });
       } catch (error) {
         if (!isMensageiroError(error)) throw error;
         // Discarded, as the seed says, and the user is told in-band.
         if (error.code === 'unknown_recipient') notes.push(notices.unknownUser(parsed.dest));
-        else if (error.code === 'rate_limited') notes.push(error.message);
+        else if (error.code === 'rate_limited' || error.code === 'bad_request') notes.push(error.message);
         else throw error;
       }
     }

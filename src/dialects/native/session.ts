@@ -5,6 +5,7 @@ import type { Account, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
+import { cleanText, isCleanName } from '../text.js';
 import {
   NativeDecoder,
   encodeNative,
@@ -294,7 +295,7 @@ export class NativeSession implements Session, InboxSink {
       }
       const prepared = await this.hub.prepareSend(account.id, {
         to: recipientOf(frame, 'to'),
-        text: frame.text,
+        text: cleanText(frame.text),
         cid,
         ts: ts as number | undefined,
       });
@@ -348,8 +349,10 @@ export class NativeSession implements Session, InboxSink {
       if (isAccountId(member) || (typeof member === 'string' && member.length > 0)) return member;
       throw bad('members are account ids or usernames');
     });
+    const name = optionalString(frame, 'name');
+    if (name !== undefined && !isCleanName(name)) throw bad('a group name cannot hold control characters');
     const group = await this.hub.createGroup(account.id, {
-      name: optionalString(frame, 'name'),
+      name,
       members: wanted,
     });
     const cid = frame.cid;
@@ -389,7 +392,7 @@ export class NativeSession implements Session, InboxSink {
   private onLobbyPost(frame: NativeObject): void {
     const account = this.requireAccount();
     if (typeof frame.text !== 'string') throw bad('lobby needs "text"');
-    this.hub.lobby.post(account.username ?? String(account.id), account.id, frame.text);
+    this.hub.lobby.post(account.username ?? String(account.id), account.id, cleanText(frame.text));
   }
 
   /** Resolves a username or id to an account or group, so clients can keep contacts by id. */

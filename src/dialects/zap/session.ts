@@ -5,6 +5,7 @@ import type { AccountId, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
+import { cleanText } from '../text.js';
 import { ZapDecoder, encodeZap, zapDataChunks, type ZapFrame } from './codec.js';
 
 /** Maps an inbox item to the frames a zap client expects (06, 07, 09, 11). */
@@ -219,7 +220,11 @@ export class ZapSession implements Session {
       return;
     }
     try {
-      const prepared = await this.hub.prepareSend(from, { to: frame.dst, text: frame.data, ts: frame.ts });
+      const prepared = await this.hub.prepareSend(from, {
+        to: frame.dst,
+        text: cleanText(frame.data),
+        ts: frame.ts,
+      });
       this.hub.commitSend(prepared).catch((error: unknown) => this.onWorkError(error));
     } catch (error) {
       // An unknown dst is discarded, as the seed says.
