@@ -6,6 +6,7 @@ import type { Account, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { DialectContext } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
+import { cleanText } from '../text.js';
 import { ACCOUNT_HANDLERS } from './account-handlers.js';
 import type { NativeObject } from './codec.js';
 import { errorFrame, sentJson, sizedItemJson } from './frames.js';
@@ -41,7 +42,16 @@ export interface NativeFramer {
 /** What the session needs of its connection, beyond writing: a TCP Connection or a WebSocket's. */
 export type NativeLink = Pick<
   Connection,
-  'id' | 'log' | 'remoteAddress' | 'established' | 'isClosed' | 'close' | 'destroy' | 'writable' | 'onDrain'
+  | 'id'
+  | 'log'
+  | 'remoteAddress'
+  | 'established'
+  | 'isClosed'
+  | 'close'
+  | 'destroy'
+  | 'writable'
+  | 'onDrain'
+  | 'whenWritten'
 >;
 
 interface StartOptions {
@@ -294,6 +304,10 @@ export class NativeSession implements InboxSink {
     this.connection.onDrain(callback);
   }
 
+  whenWritten(callback: () => void): void {
+    this.connection.whenWritten(callback);
+  }
+
   onError(error: unknown): void {
     this.connection.log.error({ err: error }, 'inbox stream failed');
     this.connection.destroy();
@@ -318,7 +332,7 @@ export class NativeSession implements InboxSink {
       }
       const prepared = await this.hub.prepareSend(account.id, {
         to: recipientOf(frame, 'to'),
-        text: frame.text,
+        text: cleanText(frame.text),
         cid,
         ts: ts as number | undefined,
         device: this.device,
@@ -398,7 +412,7 @@ export class NativeSession implements InboxSink {
   private onLobbyPost(frame: NativeObject): void {
     const account = this.requireAccount();
     if (typeof frame.text !== 'string') throw bad('lobby needs "text"');
-    this.hub.lobby.post(account.username ?? String(account.id), account.id, frame.text);
+    this.hub.lobby.post(account.username ?? String(account.id), account.id, cleanText(frame.text));
   }
 
   private onDirAddr(frame: NativeObject): void {
