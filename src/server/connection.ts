@@ -6,6 +6,8 @@ export interface ConnectionOptions {
   maxWriteBuffer: number;
   /** Below this, producers may keep writing; above it they should wait for drain. */
   highWaterMark: number;
+  /** Bytes of a client's requests in hand (decoded, not yet stored) before its socket stops being read. */
+  maxHeld: number;
 }
 
 /** What a connection reports from its socket. The listener is one owner for all its connections. */
@@ -74,6 +76,8 @@ export class Connection {
   private writesDone = 0;
   private writtenWaiters: Array<{ write: number; callback: () => void }> | null = null;
   private onWriteDone: ((error?: Error | null) => void) | null = null;
+  private held = 0;
+  private readingPaused = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -150,6 +154,28 @@ export class Connection {
       return;
     }
     (this.drainWaiters ??= []).push(callback);
+  }
+
+  /**
+   * The session has taken in a request of about `bytes` and not finished with it. Past the
+   * limit the socket is no longer read, so one sender cannot make the server hold more; TCP
+   * tells the client to wait.
+   */
+  hold(bytes: number): void {
+    this.held += bytes;
+    if (this.held > this.options.maxHeld && !this.readingPaused) {
+      this.readingPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** A request from hold() is done (stored, answered or refused). */
+  release(bytes: number): void {
+    this.held -= bytes;
+    if (this.readingPaused && this.held <= this.options.maxHeld / 2) {
+      this.readingPaused = false;
+      if (!this.closed) this.socket.resume();
+    }
   }
 
   /**

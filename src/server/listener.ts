@@ -121,7 +121,12 @@ export class DialectListener implements ConnectionOwner, Evictable {
     secure?: tls.TlsOptions,
   ) {
     this.log = context.log.child({ dialect: dialect.name, ...(secure ? { tls: true } : {}) });
-    this.connectionOptions = { maxWriteBuffer: context.config.maxWriteBuffer, highWaterMark: 256 * 1024 };
+    this.connectionOptions = {
+      maxWriteBuffer: context.config.maxWriteBuffer,
+      highWaterMark: 256 * 1024,
+      // At least one frame of the largest size, so any frame can be taken in.
+      maxHeld: Math.max(1024 * 1024, context.config.maxFrame),
+    };
     this.server = secure
       ? tls.createServer({ ...secure, noDelay: true }, (socket) => this.accept(socket))
       : net.createServer({ noDelay: true }, (socket) => this.accept(socket));

@@ -52,6 +52,8 @@ export type NativeLink = Pick<
   | 'writable'
   | 'onDrain'
   | 'whenWritten'
+  | 'hold'
+  | 'release'
 >;
 
 interface StartOptions {
@@ -89,11 +91,13 @@ export class NativeSession implements InboxSink {
 
   /** One object the client sent, handled in order after those before it. */
   receive(message: NativeObject): void {
+    const release = this.hold(message);
     // An error answering a request carries the request's cid, so the client can tell which failed.
     this.work.run(() =>
-      this.handle(message).catch((error: unknown) =>
-        this.fail(error, message.cid === undefined ? {} : { cid: message.cid }),
-      ),
+      this.handle(message, release).catch((error: unknown) => {
+        release();
+        this.fail(error, message.cid === undefined ? {} : { cid: message.cid });
+      }),
     );
   }
 
@@ -130,7 +134,28 @@ export class NativeSession implements InboxSink {
     this.reply(errorFrame(new MensageiroError('internal', 'internal error'), extra));
   }
 
-  private async handle(frame: NativeObject): Promise<void> {
+  /**
+   * Counts a decoded frame against what this connection may have in hand (texts dominate);
+   * the returned call gives it back, once.
+   */
+  private hold(frame: NativeObject): () => void {
+    const bytes = 64 + (typeof frame.text === 'string' ? 2 * frame.text.length : 0);
+    this.connection.hold(bytes);
+    let held = true;
+    return () => {
+      if (held) this.connection.release(bytes);
+      held = false;
+    };
+  }
+
+  /** A msg gives its hold back once stored; every other frame once handled. */
+  private async handle(frame: NativeObject, release: () => void): Promise<void> {
+    if (frame.type === 'msg') return this.onMsg(frame, release);
+    await this.dispatch(frame);
+    release();
+  }
+
+  private async dispatch(frame: NativeObject): Promise<void> {
     const type = frame.type;
     if (typeof type !== 'string') throw bad('every frame has a string "type"');
     switch (type) {
@@ -140,8 +165,6 @@ export class NativeSession implements InboxSink {
         return this.onRegister(frame);
       case 'login':
         return this.onLogin(frame);
-      case 'msg':
-        return this.onMsg(frame);
       case 'ack':
         return this.onAck(frame);
       case 'read':
@@ -313,7 +336,7 @@ export class NativeSession implements InboxSink {
     this.connection.destroy();
   }
 
-  private async onMsg(frame: NativeObject): Promise<void> {
+  private async onMsg(frame: NativeObject, release: () => void): Promise<void> {
     const account = this.requireAccount();
     const cidValue = frame.cid;
     if (cidValue !== undefined && typeof cidValue !== 'string' && typeof cidValue !== 'number') {
@@ -340,6 +363,7 @@ export class NativeSession implements InboxSink {
       // Not awaited: the next frame may join the same group commit. The ack follows the commit.
       this.hub.commitSend(prepared).then(
         ({ message, duplicate }) => {
+          release();
           if (cid === null) return;
           this.replyJson(
             sentJson({
@@ -352,9 +376,13 @@ export class NativeSession implements InboxSink {
             }),
           );
         },
-        (error: unknown) => this.fail(error, echo),
+        (error: unknown) => {
+          release();
+          this.fail(error, echo);
+        },
       );
     } catch (error) {
+      release();
       this.fail(error, echo);
     }
   }
