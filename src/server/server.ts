@@ -122,7 +122,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       },
     },
   });
-  const limits = new ConnectionLimits(config);
+  const limits = new ConnectionLimits(config, log);
   const started: Dialect[] = [];
   const ports: RunningServer['ports'] = {};
   const stopDialects = () => Promise.all(started.map((dialect) => dialect.stop?.()));
