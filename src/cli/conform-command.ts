@@ -6,7 +6,15 @@ import { CASES } from '../conform/cases/index.js';
 import { reporterFor, REPORTER_NAMES, summaryLine, type ReporterName } from '../conform/reporters/index.js';
 import { runCases, selectCases, type Selection } from '../conform/runner.js';
 import { CLIENT_CASES, DEFAULT_PORTS, serveAndGrade } from '../conform/serve/index.js';
-import { classCsv, classExitCode, classTable, gradeClass, parseEndpoint, parseTargets } from '../conform/targets.js';
+import {
+  classCsv,
+  classExitCode,
+  classTable,
+  gradeClass,
+  parseEndpoint,
+  parseTargets,
+  reportFileName,
+} from '../conform/targets.js';
 import { DIALECTS, exitCodeOf, type CaseInfo, type ConformEvent, type DialectName, type RunSummary } from '../conform/types.js';
 
 interface ConformOptions {
@@ -23,6 +31,7 @@ interface ConformOptions {
   port?: string;
   host: string;
   targets?: string;
+  reports?: string;
   jobs: string;
   color: boolean;
 }
@@ -40,6 +49,8 @@ function positive(text: string | undefined, what: string, fallback: number): num
   if (!Number.isFinite(value) || value <= 0) throw new MensageiroError('bad_request', `${what} must be a positive number, got ${JSON.stringify(text)}`);
   return value;
 }
+
+const EXTENSIONS: Record<ReporterName, string> = { table: 'txt', tap: 'tap', junit: 'xml', json: 'json' };
 
 const listOf = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -91,6 +102,7 @@ export function addConformCommand(program: Command): void {
     .option('--port <n>', 'with --serve: the port to listen on (default: the dialect’s own)')
     .option('--host <host>', 'with --serve: the address to listen on', '127.0.0.1')
     .option('--targets <csv>', 'grade a class: a CSV of name,host:port')
+    .option('--reports <dir>', 'with --targets: also write each target’s own report (in --reporter format) to <dir>')
     .option('--jobs <n>', 'with --targets: targets graded at once', '4')
     .option('--no-color', 'no colour in the table')
     .action(async (dialectArg: string | undefined, target: string | undefined, options: ConformOptions) => {
@@ -132,6 +144,15 @@ export function addConformCommand(program: Command): void {
         );
         const csvFile = options.out ?? `${path.basename(options.targets, path.extname(options.targets))}-${dialect}-results.csv`;
         fs.writeFileSync(csvFile, classCsv(grades, cases.map((c) => c.id)));
+        if (options.reports) {
+          fs.mkdirSync(options.reports, { recursive: true });
+          const reporter = reporterFor(options.reporter, false);
+          for (const grade of grades) {
+            let text = '';
+            for await (const chunk of reporter(grade.events)) text += chunk;
+            fs.writeFileSync(path.join(options.reports, reportFileName(grade.target, EXTENSIONS[options.reporter])), text);
+          }
+        }
         process.stdout.write(`${classTable(grades)}results by case: ${csvFile}\n`);
         process.exitCode = classExitCode(grades);
         return;

@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { MensageiroError } from '../core/errors.js';
 import { runCases, type Selection } from './runner.js';
-import type { Case, CaseResult, RunSummary, TargetOptions } from './types.js';
+import type { Case, CaseResult, ConformEvent, RunSummary, TargetOptions } from './types.js';
 
 export interface Target {
   name: string;
@@ -41,7 +41,8 @@ export interface TargetGrade {
   target: Target;
   summary: RunSummary;
   results: CaseResult[];
-  unreachableError?: string;
+  /** The whole run, for a per-target report (`--reports`). */
+  events: ConformEvent[];
 }
 
 /** Grades every target, `jobs` at a time; each target's own cases still run one by one. */
@@ -60,10 +61,10 @@ export async function gradeClass(
     while (next < targets.length) {
       const index = next++;
       const target = targets[index]!;
-      const grade: TargetGrade = { target, summary: undefined as unknown as RunSummary, results: [] };
+      const grade: TargetGrade = { target, summary: undefined as unknown as RunSummary, results: [], events: [] };
       for await (const event of runCases(dialect, cases, { ...options, host: target.host, port: target.port }, selection)) {
+        grade.events.push(event);
         if (event.type === 'result') grade.results.push(event.result);
-        else if (event.type === 'unreachable') grade.unreachableError = event.error;
         else if (event.type === 'end') grade.summary = event.summary;
       }
       grades[index] = grade;
@@ -117,3 +118,7 @@ export function classExitCode(grades: TargetGrade[]): 0 | 1 | 2 {
   if (grades.every((g) => g.summary.unreachable)) return 2;
   return grades.every((g) => statusOf(g) === 'ok') ? 0 : 1;
 }
+
+/** A file name for a target's own report: its name, with anything unsafe replaced. */
+export const reportFileName = (target: Target, extension: string) =>
+  `${target.name.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^\.+/, '_')}.${extension}`;

@@ -1,5 +1,5 @@
 import type { Case, CaseContext, SeedQuote } from '../types.js';
-import type { Conn, Parsed } from '../conn.js';
+import { sleep, type Conn, type Parsed } from '../conn.js';
 import { expectThat } from '../check.js';
 import { visible } from '../transcript.js';
 
@@ -56,9 +56,13 @@ function allOf(tokens: string[]) {
 const broadcast = (conn: Conn, token: string, who: string) =>
   conn.read(lineWith(token), `the broadcast of "${token}" at ${who}`, `a line ending in ": ${token}"`);
 
+/** Lobby clients get no greeting, so nothing tells them the server has taken them in yet. */
+const JOIN_PAUSE_MS = 150;
+
 async function clients(ctx: CaseContext, n: number): Promise<Conn[]> {
   const conns: Conn[] = [];
   for (let i = 0; i < n; i++) conns.push(await ctx.connect());
+  await sleep(JOIN_PAUSE_MS);
   return conns;
 }
 
