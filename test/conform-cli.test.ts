@@ -17,7 +17,9 @@ afterAll(async () => {
   await server.close();
 });
 
-async function conform(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; last: string }> {
+async function conform(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string; last: string }> {
   const cli = new CliProcess(['conform', ...args]);
   const code = await cli.exited;
   return { code, stdout: cli.stdout, stderr: cli.stderr, last: cli.lines.at(-1) ?? '' };
@@ -79,15 +81,26 @@ describe('mensageiro conform (the CLI)', () => {
 
   it('writes JUnit to --out and prints the totals', async () => {
     const out = path.join(tempDir(), 'junit.xml');
-    const run = await conform(['native', `127.0.0.1:${server.ports.native}`, '--reporter', 'junit', '--out', out]);
-    expect(fs.readFileSync(out, 'utf8')).toMatch(/<testsuite name="native 127.0.0.1:\d+" tests="6" failures="0"/);
+    const run = await conform([
+      'native',
+      `127.0.0.1:${server.ports.native}`,
+      '--reporter',
+      'junit',
+      '--out',
+      out,
+    ]);
+    expect(fs.readFileSync(out, 'utf8')).toMatch(
+      /<testsuite name="native 127.0.0.1:\d+" tests="6" failures="0"/,
+    );
     expect(run.last).toMatch(/^6 passed, 0 failed, 0 skipped/);
     expect(run.code).toBe(0);
   });
 
   it('--list prints one id per line with its title; --only narrows it', async () => {
     const run = await conform(['p2p', '--list', '--only', 'p2p.0']);
-    expect(run.stdout.split("\n")).toEqual(expect.arrayContaining([expect.stringMatching(/^p2p\.01\.list-names-others  LIST names/)]));
+    expect(run.stdout.split('\n')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^p2p\.01\.list-names-others {2}LIST names/)]),
+    );
     expect(run.stdout).not.toContain('p2p.10');
   });
 
@@ -103,15 +116,31 @@ describe('mensageiro conform (the CLI)', () => {
     fs.writeFileSync(list, `name,target\nana,127.0.0.1:${server.ports.lobby}\nbeto,127.0.0.1:${down}\n`);
     const out = path.join(dir, 'grades.csv');
     const reports = path.join(dir, 'reports');
-    const run = await conform(['lobby', '--targets', list, '--out', out, '--timeout', '1500', '--reports', reports]);
+    const run = await conform([
+      'lobby',
+      '--targets',
+      list,
+      '--out',
+      out,
+      '--timeout',
+      '1500',
+      '--reports',
+      reports,
+    ]);
     const rows = fs.readFileSync(out, 'utf8').trim().split('\n');
-    expect(rows[0]).toMatch(/^name,target,status,score,max_score,passed,failed,skipped,lobby\.01\.echo-to-sender,/);
+    expect(rows[0]).toMatch(
+      /^name,target,status,score,max_score,passed,failed,skipped,lobby\.01\.echo-to-sender,/,
+    );
     expect(rows[1]).toMatch(/^ana,127\.0\.0\.1:\d+,ok,17,17,9,0,0,pass,pass/);
     expect(rows[2]).toMatch(/^beto,127\.0\.0\.1:\d+,unreachable,0,0,/);
     expect(run.stdout).toMatch(/^ana .* 17\/17 .* ok$/m);
     expect(run.stdout).toContain('2 targets: 1 pass every required case, 0 fail one, 1 unreachable');
-    expect(fs.readFileSync(path.join(reports, 'ana.txt'), 'utf8')).toMatch(/^PASS lobby\.08\.several-clients/m);
-    expect(fs.readFileSync(path.join(reports, 'beto.txt'), 'utf8')).toContain(`cannot reach 127.0.0.1:${down}`);
+    expect(fs.readFileSync(path.join(reports, 'ana.txt'), 'utf8')).toMatch(
+      /^PASS lobby\.08\.several-clients/m,
+    );
+    expect(fs.readFileSync(path.join(reports, 'beto.txt'), 'utf8')).toContain(
+      `cannot reach 127.0.0.1:${down}`,
+    );
     expect(run.code).toBe(1);
   });
 
