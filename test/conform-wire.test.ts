@@ -33,6 +33,11 @@ function parseAll(bytes: Buffer, cuts: number[]): string[] {
   return frames;
 }
 
+const anyAsciiOrAccent = fc.oneof(
+  fc.integer({ min: 0, max: 127 }).map((code) => String.fromCharCode(code)),
+  fc.constantFrom('ç', 'ã', '☕', '\u{1F642}'),
+);
+
 describe('conform wire helpers', () => {
   it('reads zap replies with an LF after each, however TCP cuts them', () => {
     fc.assert(
@@ -66,11 +71,11 @@ describe('conform wire helpers', () => {
   it('makes LF, CR, NUL and other controls visible, and keeps every other character', () => {
     expect(visible('a\n\r\0\t\\b\u0007ç☕')).toBe('a\\n\\r\\0\\t\\\\b\\x07ç☕');
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 64 }), (text) => {
+      fc.property(fc.string({ unit: anyAsciiOrAccent, maxLength: 64 }), (text) => {
         const shown = visible(text);
-        expect(shown).not.toMatch(/[^\x20-\x7e\u0080-\uffff]/);
-        expect(shown.replace(/\\(x[0-9a-f]{2}|.)/g, '')).toBe(
-          text.replace(/[^\x20-\x7e\u0080-\uffff]|\\/g, ''),
+        return (
+          !/[^\x20-\x7e\u0080-\uffff]/.test(shown) &&
+          shown.replace(/\\(x[0-9a-f]{2}|.)/g, '') === text.replace(/[^\x20-\x7e\u0080-\uffff]|\\/g, '')
         );
       }),
     );
