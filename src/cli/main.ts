@@ -1,8 +1,11 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command } from 'commander';
 import { isMensageiroError } from '../core/errors.js';
+import { addAdminCommand } from './admin-command.js';
+import { addBackupCommands } from './backup-command.js';
 import { addBenchCommand } from './bench-command.js';
 import { addChatCommand } from './chat-command.js';
+import { addConformCommand } from './conform-command.js';
 import { addOneShotCommands } from './oneshot-commands.js';
 import { addP2pCommand } from './p2p-command.js';
 import { addServerCommand } from './server-command.js';
@@ -17,6 +20,9 @@ addChatCommand(program);
 addP2pCommand(program);
 addOneShotCommands(program);
 addBenchCommand(program);
+addConformCommand(program);
+addBackupCommands(program);
+addAdminCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(

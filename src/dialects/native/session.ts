@@ -4,16 +4,11 @@ import { isAccountId, type Hub, type SignedIn } from '../../core/hub.js';
 import type { InboxSink, InboxStream } from '../../core/inbox-stream.js';
 import type { Account, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
-import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
+import type { DialectContext } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
-import {
-  NativeDecoder,
-  encodeNative,
-  encodeNativeJson,
-  nativeFrameText,
-  type NativeObject,
-} from './codec.js';
+import { cleanText } from '../text.js';
 import { ACCOUNT_HANDLERS } from './account-handlers.js';
+import type { NativeObject } from './codec.js';
 import { errorFrame, sentJson, sizedItemJson, welcomeFrame } from './frames.js';
 import { GROUP_HANDLERS } from './group-handlers.js';
 import { HISTORY_HANDLERS } from './history-handlers.js';
@@ -34,6 +29,34 @@ const REQUESTS: Record<string, NativeHandler> = {
   ...HISTORY_HANDLERS,
 };
 
+/**
+ * How one native JSON object reaches the client: `<len>,<json>` on TCP (dialect.ts), one text
+ * message on a WebSocket (server/web-door.ts). The session never sees the framing.
+ */
+export interface NativeFramer {
+  /** `bytes`, the JSON's size in UTF-8, when the caller knows it. */
+  writeJson(json: string, bytes?: number): void;
+  /** The client asked for compressed frames; a framing without them ignores it. */
+  compress(): void;
+}
+
+/** What the session needs of its connection, beyond writing: a TCP Connection or a WebSocket's. */
+export type NativeLink = Pick<
+  Connection,
+  | 'id'
+  | 'log'
+  | 'remoteAddress'
+  | 'established'
+  | 'isClosed'
+  | 'close'
+  | 'destroy'
+  | 'writable'
+  | 'onDrain'
+  | 'whenWritten'
+  | 'hold'
+  | 'release'
+>;
+
 interface StartOptions {
   /** Plain seed-000 `new`: only msg and error frames, and written counts as delivered. */
   legacy: boolean;
@@ -41,8 +64,8 @@ interface StartOptions {
   resume: number | null;
 }
 
-export class NativeSession implements Session, InboxSink {
-  private readonly decoder: NativeDecoder;
+/** One native client's session, fed already-decoded objects by its framing. */
+export class NativeSession implements InboxSink {
   private readonly work: OrderedWork;
   private readonly hub: Hub;
   private account: Account | null = null;
@@ -50,16 +73,15 @@ export class NativeSession implements Session, InboxSink {
   private device = 0;
   private inbox: InboxStream | null = null;
   private legacy = false;
-  private compress = false;
   /** Null until a watch or the lobby needs one; most connections never do. */
   private cleanups: Array<() => void> | null = null;
 
   constructor(
-    private readonly connection: Connection,
+    private readonly connection: NativeLink,
     context: DialectContext,
+    private readonly framer: NativeFramer,
   ) {
     this.hub = context.hub;
-    this.decoder = new NativeDecoder(context.config.maxFrame);
     this.work = new OrderedWork((error) => this.fail(error));
   }
 
@@ -68,45 +90,39 @@ export class NativeSession implements Session, InboxSink {
     return { ip: this.connection.remoteAddress };
   }
 
-  onData(chunk: Buffer): void {
-    for (const frame of this.decoder.push(chunk)) {
-      if (!frame.ok) {
-        this.work.run(() => {
-          this.reply(errorFrame(frame.error));
-          if (frame.error.fatal) this.connection.close();
-        });
-        continue;
-      }
-      if (frame.compressed) this.compress = true;
-      const message = frame.message;
-      // An error answering a request carries the request's cid, so the client can tell which failed.
-      this.work.run(() =>
-        this.handle(message).catch((error: unknown) =>
-          this.fail(error, message.cid === undefined ? {} : { cid: message.cid }),
-        ),
-      );
-    }
+  /** One object the client sent, handled in order after those before it. */
+  receive(message: NativeObject): void {
+    const release = this.hold(message);
+    // An error answering a request carries the request's cid, so the client can tell which failed.
+    this.work.run(() =>
+      this.handle(message, release).catch((error: unknown) => {
+        release();
+        this.fail(error, message.cid === undefined ? {} : { cid: message.cid });
+      }),
+    );
+  }
+
+  /** Input the framing could not turn into an object: answered in order, closing if fatal. */
+  receiveError(error: MensageiroError): void {
+    this.work.run(() => {
+      this.reply(errorFrame(error));
+      if (error.fatal) this.connection.close();
+    });
   }
 
   onClose(): void {
     this.inbox?.stop();
     for (const cleanup of this.cleanups ?? []) cleanup();
     this.cleanups = null;
-    if (this.account) this.hub.presence.leave(this.account.id);
+    if (this.account) this.hub.presence.leave(this.account.id, this.connection);
   }
 
   private reply(frame: NativeObject): void {
     this.replyJson(JSON.stringify(frame));
   }
 
-  /** `bytes`, the JSON's size in UTF-8, when the caller knows it. */
   private replyJson(json: string, bytes?: number): void {
-    if (this.compress) {
-      this.connection.send(encodeNativeJson(json, true));
-      return;
-    }
-    const frame = nativeFrameText(json, bytes);
-    this.connection.sendText(frame.text, frame.bytes);
+    this.framer.writeJson(json, bytes);
   }
 
   private fail(error: unknown, extra: NativeObject = {}): void {
@@ -119,7 +135,28 @@ export class NativeSession implements Session, InboxSink {
     this.reply(errorFrame(new MensageiroError('internal', 'internal error'), extra));
   }
 
-  private async handle(frame: NativeObject): Promise<void> {
+  /**
+   * Counts a decoded frame against what this connection may have in hand (texts dominate);
+   * the returned call gives it back, once.
+   */
+  private hold(frame: NativeObject): () => void {
+    const bytes = 64 + (typeof frame.text === 'string' ? 2 * frame.text.length : 0);
+    this.connection.hold(bytes);
+    let held = true;
+    return () => {
+      if (held) this.connection.release(bytes);
+      held = false;
+    };
+  }
+
+  /** A msg gives its hold back once stored; every other frame once handled. */
+  private async handle(frame: NativeObject, release: () => void): Promise<void> {
+    if (frame.type === 'msg') return this.onMsg(frame, release);
+    await this.dispatch(frame);
+    release();
+  }
+
+  private async dispatch(frame: NativeObject): Promise<void> {
     const type = frame.type;
     if (typeof type !== 'string') throw bad('every frame has a string "type"');
     switch (type) {
@@ -129,8 +166,6 @@ export class NativeSession implements Session, InboxSink {
         return this.onRegister(frame);
       case 'login':
         return this.onLogin(frame);
-      case 'msg':
-        return this.onMsg(frame);
       case 'ack':
         return this.onAck(frame);
       case 'read':
@@ -189,7 +224,7 @@ export class NativeSession implements Session, InboxSink {
     if (!isAccountId(frame.id)) throw bad('new needs "id", an integer in [1, 10^13)');
     const account = await this.hub.signInWithoutSecret({ id: frame.id }, true, this.origin());
     const extended = frame.acks !== undefined || frame.resume !== undefined || frame.compress !== undefined;
-    if (frame.compress === true) this.compress = true;
+    if (frame.compress === true) this.framer.compress();
     const options: StartOptions = {
       legacy: !extended,
       acks: frame.acks === true,
@@ -204,14 +239,14 @@ export class NativeSession implements Session, InboxSink {
     const secret = optionalString(frame, 'secret');
     const deviceName = optionalString(frame, 'device_name');
     const signedIn = await this.hub.register({ username, secret, deviceName }, this.origin());
-    if (frame.compress === true) this.compress = true;
+    if (frame.compress === true) this.framer.compress();
     await this.start(signedIn, { legacy: false, acks: frame.acks === true, resume: null });
   }
 
   private async onLogin(frame: NativeObject): Promise<void> {
     this.assertSignedOut();
     const signedIn = await this.hub.signIn(credentialsOf(frame), this.origin());
-    if (frame.compress === true) this.compress = true;
+    if (frame.compress === true) this.framer.compress();
     const options = { legacy: false, acks: frame.acks === true, resume: optionalSeq(frame, 'resume') };
     await this.start(signedIn, options);
   }
@@ -219,7 +254,7 @@ export class NativeSession implements Session, InboxSink {
   private async start({ account, token, device }: SignedIn, options: StartOptions): Promise<void> {
     this.account = account;
     this.device = device;
-    this.hub.presence.enter(account.id);
+    this.hub.presence.enter(account.id, this.connection);
     this.legacy = options.legacy;
     this.connection.established = true;
     if (device > 0) this.endWhenRevoked(account.id);
@@ -269,12 +304,16 @@ export class NativeSession implements Session, InboxSink {
     this.connection.onDrain(callback);
   }
 
+  whenWritten(callback: () => void): void {
+    this.connection.whenWritten(callback);
+  }
+
   onError(error: unknown): void {
     this.connection.log.error({ err: error }, 'inbox stream failed');
     this.connection.destroy();
   }
 
-  private async onMsg(frame: NativeObject): Promise<void> {
+  private async onMsg(frame: NativeObject, release: () => void): Promise<void> {
     const account = this.requireAccount();
     const cidValue = frame.cid;
     if (cidValue !== undefined && typeof cidValue !== 'string' && typeof cidValue !== 'number') {
@@ -293,7 +332,7 @@ export class NativeSession implements Session, InboxSink {
       }
       const prepared = await this.hub.prepareSend(account.id, {
         to: recipientOf(frame, 'to'),
-        text: frame.text,
+        text: cleanText(frame.text),
         cid,
         ts: ts as number | undefined,
         device: this.device,
@@ -301,6 +340,7 @@ export class NativeSession implements Session, InboxSink {
       // Not awaited: the next frame may join the same group commit. The ack follows the commit.
       this.hub.commitSend(prepared).then(
         ({ message, duplicate }) => {
+          release();
           if (cid === null) return;
           this.replyJson(
             sentJson({
@@ -313,9 +353,13 @@ export class NativeSession implements Session, InboxSink {
             }),
           );
         },
-        (error: unknown) => this.fail(error, echo),
+        (error: unknown) => {
+          release();
+          this.fail(error, echo);
+        },
       );
     } catch (error) {
+      release();
       this.fail(error, echo);
     }
   }
@@ -373,7 +417,7 @@ export class NativeSession implements Session, InboxSink {
   private onLobbyPost(frame: NativeObject): void {
     const account = this.requireAccount();
     if (typeof frame.text !== 'string') throw bad('lobby needs "text"');
-    this.hub.lobby.post(account.username ?? String(account.id), account.id, frame.text);
+    this.hub.lobby.post(account.username ?? String(account.id), account.id, cleanText(frame.text));
   }
 
   private onDirAddr(frame: NativeObject): void {
@@ -383,11 +427,3 @@ export class NativeSession implements Session, InboxSink {
     this.reply({ type: 'dir.addr', name, ip: entry?.ip ?? null, port: entry?.port ?? null });
   }
 }
-
-export const nativeDialect: Dialect = {
-  name: 'native',
-  handshakeTimeoutMs: (config) => config.handshakeTimeout,
-  idleTimeoutMs: () => null,
-  createSession: (connection, context) => new NativeSession(connection, context),
-  refuse: (connection, error) => connection.send(encodeNative(errorFrame(error))),
-};
