@@ -133,8 +133,8 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     for (const name of this.connectedPeers()) this.bye(name);
     if (this.keepalive) clearInterval(this.keepalive);
     // DISC waits its turn behind a KEEP or LIST still being written, then the connection ends.
-    await this.instructions.write('DISC\r\n').catch(() => undefined);
-    this.directory?.end();
+    this.instruct('DISC');
+    this.instructions.end();
     await new Promise<void>((resolve) => this.listener.close(() => resolve()));
   }
 
