@@ -26,6 +26,11 @@ export class RawSocket {
     socket.on('error', () => undefined);
   }
 
+  /** Records a socket that a test's own server accepted. */
+  static wrap(socket: net.Socket): RawSocket {
+    return new RawSocket(socket);
+  }
+
   /** `localAddress` picks the client's own loopback address (127.0.0.2 is another client). */
   static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawSocket> {
     return new Promise((resolve, reject) => {
