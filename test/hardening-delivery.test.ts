@@ -57,10 +57,14 @@ describe('a seed-000 client (no acks) that stops reading', () => {
     open.push(again);
     await again.send({ type: 'new', id: readerId });
     const seen = new Set(fromFirst.map((f) => String(f.text).split(':')[0]));
-    await again.raw.until(() => {
-      for (const f of again.frames.filter(ofType('msg'))) seen.add(String(f.text).split(':')[0]);
-      return seen.size === total || undefined;
-    }, 'every message, across both connections');
+    await again.raw.until(
+      () => {
+        for (const f of again.frames.filter(ofType('msg'))) seen.add(String(f.text).split(':')[0]);
+        return seen.size === total || undefined;
+      },
+      'every message, across both connections',
+      45_000,
+    );
     const fromSecond = again.frames.filter(ofType('msg')).length;
     console.log(
       `stalled seed-000 reader: ${fromFirst.length} messages (${(first.bytes().length / 1048576).toFixed(1)} MiB) came from the kernel's buffers after the drop, ${fromSecond} were sent again, ${fromFirst.length + fromSecond - total} twice`,
