@@ -1,12 +1,6 @@
 import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
-import {
-  NativeDecoder,
-  encodeNative,
-  encodeNativeJson,
-  nativeFrameText,
-  type NativeObject,
-} from './codec.js';
+import { NativeDecoder, encodeNative, encodeNativeJson, nativeFrameText } from './codec.js';
 import { errorFrame } from './frames.js';
 import { NativeSession, type NativeFramer } from './session.js';
 
@@ -36,10 +30,7 @@ class NativeStreamSession implements Session {
   private readonly framer: StreamFramer;
   private readonly session: NativeSession;
 
-  constructor(
-    private readonly connection: Connection,
-    context: DialectContext,
-  ) {
+  constructor(connection: Connection, context: DialectContext) {
     this.decoder = new NativeDecoder(context.config.maxFrame);
     this.framer = new StreamFramer(connection);
     this.session = new NativeSession(connection, context, this.framer);
@@ -52,26 +43,12 @@ class NativeStreamSession implements Session {
         continue;
       }
       if (frame.compressed) this.framer.compress();
-      this.session.receive(frame.message, this.hold(frame.message));
+      this.session.receive(frame.message);
     }
   }
 
   onClose(): void {
     this.session.onClose();
-  }
-
-  /**
-   * Counts a decoded frame against what the connection may have in hand (its text dominates);
-   * the call returned gives it back, once.
-   */
-  private hold(message: NativeObject): () => void {
-    const bytes = 64 + (typeof message.text === 'string' ? 2 * message.text.length : 0);
-    this.connection.hold(bytes);
-    let held = true;
-    return () => {
-      if (held) this.connection.release(bytes);
-      held = false;
-    };
   }
 }
 

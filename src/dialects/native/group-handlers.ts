@@ -7,19 +7,19 @@ import { bad, echoCid, optionalString, recipientsOf, type NativeHandler } from '
 
 /** Creating and changing groups; the notices themselves reach members through their inboxes. */
 
-const create: NativeHandler = async (request, frame) => {
-  const group = await request.hub.createGroup(request.account.id, {
-    name: groupName(frame),
-    members: recipientsOf(frame, 'members'),
-  });
-  request.reply({ type: 'group.created', gid: group.id, ...echoCid(frame) });
-};
-
-function groupName(frame: NativeObject): string | undefined {
+function groupNameOf(frame: NativeObject): string | undefined {
   const name = optionalString(frame, 'name');
   if (name !== undefined && !isCleanName(name)) throw bad('a group name cannot hold control characters');
   return name;
 }
+
+const create: NativeHandler = async (request, frame) => {
+  const group = await request.hub.createGroup(request.account.id, {
+    name: groupNameOf(frame),
+    members: recipientsOf(frame, 'members'),
+  });
+  request.reply({ type: 'group.created', gid: group.id, ...echoCid(frame) });
+};
 
 function gidOf(frame: NativeObject): number {
   if (!isAccountId(frame.gid)) throw bad('this request needs "gid", the group id');
@@ -31,7 +31,7 @@ function change(action: Exclude<GroupAction, 'create'>): NativeHandler {
     const gid = gidOf(frame);
     let name: string | undefined;
     if (action === 'rename') {
-      name = groupName(frame);
+      name = groupNameOf(frame);
       if (name === undefined) throw bad('group.rename needs "name"');
     }
     const key = action === 'admins' ? 'admins' : 'members';

@@ -42,11 +42,19 @@ export interface NativeFramer {
 /** What the session needs of its connection, beyond writing: a TCP Connection or a WebSocket's. */
 export type NativeLink = Pick<
   Connection,
-  'id' | 'log' | 'remoteAddress' | 'established' | 'isClosed' | 'close' | 'destroy' | 'writable' | 'onDrain'
-> &
-  Partial<Pick<Connection, 'whenWritten'>>;
-
-const doNothing = () => undefined;
+  | 'id'
+  | 'log'
+  | 'remoteAddress'
+  | 'established'
+  | 'isClosed'
+  | 'close'
+  | 'destroy'
+  | 'writable'
+  | 'onDrain'
+  | 'whenWritten'
+  | 'hold'
+  | 'release'
+>;
 
 interface StartOptions {
   /** Plain seed-000 `new`: only msg and error frames, and written counts as delivered. */
@@ -81,15 +89,13 @@ export class NativeSession implements InboxSink {
     return { ip: this.connection.remoteAddress };
   }
 
-  /**
-   * One object the client sent, handled in order after those before it. `done` runs once it is
-   * finished with (a msg once stored), so the framing can bound what one client has in hand.
-   */
-  receive(message: NativeObject, done: () => void = doNothing): void {
+  /** One object the client sent, handled in order after those before it. */
+  receive(message: NativeObject): void {
+    const release = this.hold(message);
     // An error answering a request carries the request's cid, so the client can tell which failed.
     this.work.run(() =>
-      this.handle(message, done).catch((error: unknown) => {
-        done();
+      this.handle(message, release).catch((error: unknown) => {
+        release();
         this.fail(error, message.cid === undefined ? {} : { cid: message.cid });
       }),
     );
@@ -107,7 +113,7 @@ export class NativeSession implements InboxSink {
     this.inbox?.stop();
     for (const cleanup of this.cleanups ?? []) cleanup();
     this.cleanups = null;
-    if (this.account) this.hub.presence.leave(this.account.id);
+    if (this.account) this.hub.presence.leave(this.account.id, this.connection);
   }
 
   private reply(frame: NativeObject): void {
@@ -128,11 +134,25 @@ export class NativeSession implements InboxSink {
     this.reply(errorFrame(new MensageiroError('internal', 'internal error'), extra));
   }
 
-  /** A msg is done once stored; every other frame once handled. */
-  private async handle(frame: NativeObject, done: () => void): Promise<void> {
-    if (frame.type === 'msg') return this.onMsg(frame, done);
+  /**
+   * Counts a decoded frame against what this connection may have in hand (texts dominate);
+   * the returned call gives it back, once.
+   */
+  private hold(frame: NativeObject): () => void {
+    const bytes = 64 + (typeof frame.text === 'string' ? 2 * frame.text.length : 0);
+    this.connection.hold(bytes);
+    let held = true;
+    return () => {
+      if (held) this.connection.release(bytes);
+      held = false;
+    };
+  }
+
+  /** A msg gives its hold back once stored; every other frame once handled. */
+  private async handle(frame: NativeObject, release: () => void): Promise<void> {
+    if (frame.type === 'msg') return this.onMsg(frame, release);
     await this.dispatch(frame);
-    done();
+    release();
   }
 
   private async dispatch(frame: NativeObject): Promise<void> {
@@ -245,7 +265,7 @@ export class NativeSession implements InboxSink {
   private async start({ account, token, device }: SignedIn, options: StartOptions): Promise<void> {
     this.account = account;
     this.device = device;
-    this.hub.presence.enter(account.id);
+    this.hub.presence.enter(account.id, this.connection);
     this.legacy = options.legacy;
     this.connection.established = true;
     if (device > 0) this.endWhenRevoked(account.id);
@@ -308,9 +328,7 @@ export class NativeSession implements InboxSink {
   }
 
   whenWritten(callback: () => void): void {
-    // A link that cannot tell when the kernel took its bytes counts them as written at once.
-    if (this.connection.whenWritten) this.connection.whenWritten(callback);
-    else callback();
+    this.connection.whenWritten(callback);
   }
 
   onError(error: unknown): void {
