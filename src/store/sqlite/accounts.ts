@@ -113,6 +113,11 @@ export class SqliteAccounts {
     return next;
   }
 
+  /** Drops the cached copy of one account, which an operator changed or removed. */
+  forget(id: AccountId): void {
+    this.users.delete(id);
+  }
+
   clear(): void {
     this.users.clear();
   }
