@@ -121,11 +121,6 @@ export class SqliteAccounts {
   clear(): void {
     this.users.clear();
   }
-
-  /** Drops one cached user, changed or removed outside the store's own writes. */
-  forget(id: AccountId): void {
-    this.users.delete(id);
-  }
 }
 
 function toAccount(row: AccountRow & { created_at: number }): Account {
