@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { Client, type Identity } from './client.js';
+import { Client, type ClientOptions } from './client.js';
+import { serverLabel } from './servers.js';
 
 export type Feature = 'usernames' | 'presence' | 'lobby' | 'groups' | 'receipts' | 'durable-ack';
 
@@ -15,6 +16,10 @@ export interface LinkMessage {
 export interface ChatLinkEvents {
   connected: [{ id: number; username: string | null; token: string | null }];
   disconnected: [];
+  /** A connection attempt failed and another follows: `reason` says which server and why. */
+  retrying: [{ reason: string }];
+  /** The link stopped for good (say, the port speaks another protocol). */
+  failed: [Error];
   message: [LinkMessage];
   receipt: [{ status: 'delivered' | 'read'; conv: number; by: number; mid: number | null; ts: number }];
   group: [{ id: number; name: string; members: number[] }];
@@ -33,7 +38,8 @@ export interface ChatLink extends EventEmitter<ChatLinkEvents> {
   /** Resolves once the server has the message (durably, where the dialect can say so). */
   send(to: number | string, text: string, cid: string): Promise<{ mid: number | null; conv: number }>;
   markRead(conv: number, upTo: { mid: number | null; ts: number }): void;
-  createGroup(name: string, members: Array<number | string>): Promise<void>;
+  /** Resolves with the group's id where the dialect answers with one. */
+  createGroup(name: string, members: Array<number | string>): Promise<number | void>;
   lookup(name: string): Promise<{ id: number; username: string | null }>;
   who(ids: number[]): void;
   joinLobby(): void;
@@ -54,19 +60,17 @@ export class NativeLink extends EventEmitter<ChatLinkEvents> implements ChatLink
   ]);
   readonly client: Client;
 
-  constructor(options: {
-    host: string;
-    port: number;
-    identity?: Identity;
-    register?: { username?: string; secret?: string };
-    resumeFrom: number;
-    tls?: boolean | { ca?: string | Buffer };
-  }) {
+  constructor(options: ClientOptions) {
     super();
-    this.client = new Client({ ...options, maxReconnectDelayMs: 2000 });
+    this.client = new Client({ maxReconnectDelayMs: 2000, ...options });
     const client = this.client;
     client.on('connected', (info) => this.emit('connected', info));
     client.on('disconnected', () => this.emit('disconnected'));
+    client.on('retrying', (r) =>
+      this.emit('retrying', {
+        reason: `${serverLabel(r.server)}: ${r.reason}; ${r.delayMs > 0 ? 'retrying' : `trying ${serverLabel(r.next)}`}`,
+      }),
+    );
     client.on('message', (m) => {
       const conv = m.to === client.id ? m.from : m.to;
       this.emit('message', { mid: m.mid, from: m.from, conv, text: m.text, ts: m.ts });
@@ -102,8 +106,8 @@ export class NativeLink extends EventEmitter<ChatLinkEvents> implements ChatLink
     if (upTo.mid !== null) this.client.markRead(conv, upTo.mid);
   }
 
-  async createGroup(name: string, members: Array<number | string>): Promise<void> {
-    await this.client.createGroup(name, members);
+  createGroup(name: string, members: Array<number | string>): Promise<number> {
+    return this.client.createGroup(name, members);
   }
 
   lookup(name: string): Promise<{ id: number; username: string | null }> {

@@ -4,95 +4,48 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { MensageiroError, type ErrorCode } from '../core/errors.js';
 import { NativeDecoder, encodeNative, type NativeObject } from '../dialects/native/codec.js';
+import type {
+  ClientEvent,
+  ClientEvents,
+  ClientOptions,
+  IncomingGroup,
+  IncomingReceipt,
+  SentAck,
+} from './client-types.js';
+import { RequestTable, eventsOf } from './requests.js';
+import { parseServers, serverLabel, type ServerAddress } from './servers.js';
 
-export interface Identity {
-  id?: number;
-  username?: string;
-  secret?: string;
-  token?: string;
-}
+export type * from './client-types.js';
+export type { ServerAddress } from './servers.js';
 
-export interface ClientOptions {
-  host: string;
-  port: number;
-  /** Who to sign in as; without it the client registers a new account on first connect. */
-  identity?: Identity;
-  /** For a new account: an optional username and secret. */
-  register?: { username?: string; secret?: string };
-  /** The last inbox seq the application has stored; the server resends everything after it. */
-  resumeFrom?: number;
-  /** Reconnect with backoff after a drop (default true). */
-  reconnect?: boolean;
-  minReconnectDelayMs?: number;
-  maxReconnectDelayMs?: number;
-  /** Use TLS; `ca` pins the certificate authority (for a self-signed server). */
-  tls?: boolean | { ca?: string | Buffer; servername?: string };
-}
-
-export interface IncomingMessage {
-  mid: number;
-  seq: number;
-  from: number;
-  /** You, or the group the message was sent to. */
-  to: number;
-  text: string;
-  ts: number;
-  at: number;
-}
-
-export interface IncomingReceipt {
-  status: 'delivered' | 'read';
-  by: number;
-  conv: number;
-  mid: number;
-  ts: number;
-  at: number;
-  seq: number;
-}
-
-export interface IncomingGroup {
-  gid: number;
-  name: string;
-  creator: number;
-  members: number[];
-  ts: number;
-  at: number;
-  seq: number;
-}
-
-export interface SentAck {
-  cid: string;
-  mid: number;
-  to: number;
-  at: number;
-  ts: number;
-  duplicate: boolean;
-}
-
-export interface ClientEvents {
-  connected: [{ id: number; username: string | null; token: string | null }];
-  disconnected: [{ reason: string }];
-  message: [IncomingMessage];
-  receipt: [IncomingReceipt];
-  group: [IncomingGroup];
-  presence: [{ id: number; online: boolean }];
-  lobby: [{ author: string; id: number | null; text: string; at: number }];
-  sent: [SentAck];
-  error: [MensageiroError];
-}
-
-export type ClientEvent = {
-  [K in keyof ClientEvents]: { type: K; data: ClientEvents[K][0] };
-}[keyof ClientEvents];
-
-interface Pending<T> {
-  resolve: (value: T) => void;
+interface OutboxEntry {
+  frame: NativeObject;
+  resolve: (ack: SentAck) => void;
   reject: (error: MensageiroError) => void;
 }
 
-interface OutboxEntry extends Pending<SentAck> {
-  frame: NativeObject;
-}
+const EVENT_NAMES = [
+  'connected',
+  'disconnected',
+  'retrying',
+  'message',
+  'receipt',
+  'group',
+  'presence',
+  'lobby',
+  'sent',
+  'error',
+] as const;
+
+/** Sign-in answers that no retry can fix. */
+const SIGN_IN_FINAL: ReadonlySet<string> = new Set([
+  'auth_failed',
+  'auth_required',
+  'username_taken',
+  'bad_request',
+  'unknown_account',
+  'conflict',
+]);
 
 /** Errors that no resend can fix: the message is dropped from the outbox and the caller told. */
 const FINAL: ReadonlySet<string> = new Set([
@@ -112,27 +65,50 @@ export class Client extends EventEmitter<ClientEvents> {
   username: string | null = null;
   token: string | null = null;
   lastSeq: number;
+  /** The servers this client fails over through, in order. */
+  readonly servers: ServerAddress[];
+  private current = 0;
   private socket: net.Socket | null = null;
   private decoder = new NativeDecoder();
   private readonly outbox = new Map<string, OutboxEntry>();
-  private readonly waiting = new Map<string, Array<Pending<NativeObject>>>();
+  private readonly requests = new RequestTable<NativeObject>();
   private closedByUser = false;
   private online = false;
-  private attempt = 0;
+  private everOnline = false;
+  /** Failed attempts since the last sign-in; a whole round of the list fails before backing off. */
+  private failures = 0;
+  private readonly failedThisRound = new Map<number, string>();
+  /** Servers that answered in another protocol: never tried again. */
+  private readonly foreign = new Map<number, string>();
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private handshakeTimer: NodeJS.Timeout | null = null;
   private ackTimer: NodeJS.Immediate | null = null;
   private acked: number;
-  private firstConnect: Pending<void> | null = null;
+  private firstConnect: { resolve: () => void; reject: (error: MensageiroError) => void } | null = null;
   private lobbyJoined = false;
-  private lastError: string | null = null;
+  /** Why the current connection failed, when it did before closing. */
+  private failure: { reason: string; foreign: boolean } | null = null;
+  private tcpUp = false;
+  private answered = false;
+  private signInWith: { username?: string; secret?: string } | null = null;
   private watched = new Set<number>();
 
   constructor(private readonly options: ClientOptions) {
     super();
+    this.servers =
+      typeof options.servers === 'string'
+        ? parseServers(options.servers, options.port ?? 7333, options.host)
+        : (options.servers ?? [{ host: options.host ?? '127.0.0.1', port: options.port ?? 7333 }]);
+    if (this.servers.length === 0) throw new MensageiroError('bad_request', 'no server given');
     this.lastSeq = options.resumeFrom ?? 0;
     this.acked = this.lastSeq;
     if (options.identity?.id !== undefined) this.id = options.identity.id;
     if (options.identity?.token !== undefined) this.token = options.identity.token;
+  }
+
+  /** The server this client is on, or tries next. */
+  get server(): ServerAddress {
+    return this.servers[this.current]!;
   }
 
   get connected(): boolean {
@@ -202,50 +178,15 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /** Every event as an async iterator, for `for await` consumers. */
-  async *events(signal?: AbortSignal): AsyncGenerator<ClientEvent> {
-    const names = [
-      'connected',
-      'disconnected',
-      'message',
-      'receipt',
-      'group',
-      'presence',
-      'lobby',
-      'sent',
-      'error',
-    ] as const;
-    const queue: ClientEvent[] = [];
-    let wake: (() => void) | null = null;
+  events(signal?: AbortSignal): AsyncGenerator<ClientEvent> {
     // The typed overloads cannot express "any event"; the untyped view can.
-    const emitter = this as unknown as EventEmitter;
-    const handlers = names.map((type) => {
-      const handler = (data: unknown) => {
-        queue.push({ type, data } as ClientEvent);
-        wake?.();
-      };
-      emitter.on(type, handler);
-      return [type, handler] as const;
-    });
-    try {
-      while (!signal?.aborted) {
-        if (queue.length > 0) {
-          yield queue.shift()!;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          signal?.addEventListener('abort', () => resolve(), { once: true });
-        });
-        wake = null;
-      }
-    } finally {
-      for (const [type, handler] of handlers) emitter.off(type, handler);
-    }
+    return eventsOf<ClientEvent>(this as unknown as EventEmitter, EVENT_NAMES, signal);
   }
 
   close(): void {
     this.closedByUser = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.flushAck();
     if (this.socket) {
       this.socket.end(encodeNative({ type: 'out' }));
@@ -255,17 +196,35 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private open(): void {
-    const { host, port } = this.options;
+    const { host, port } = this.server;
     const tlsOptions = this.options.tls;
     const socket = tlsOptions
       ? tls.connect({ host, port, servername: host, ...(typeof tlsOptions === 'object' ? tlsOptions : {}) })
       : net.connect({ host, port });
     this.socket = socket;
     this.decoder = new NativeDecoder();
+    this.failure = null;
+    this.tcpUp = false;
+    this.answered = false;
+    const seconds = (this.options.handshakeTimeoutMs ?? 5000) / 1000;
+    this.handshakeTimer = setTimeout(() => {
+      this.failure = this.tcpUp
+        ? {
+            reason: `no answer to the sign-in within ${seconds} s`,
+            foreign: !this.answered && !this.everOnline,
+          }
+        : { reason: `no connection within ${seconds} s`, foreign: false };
+      socket.destroy();
+    }, this.options.handshakeTimeoutMs ?? 5000);
     socket.setNoDelay(true);
-    socket.once(tlsOptions ? 'secureConnect' : 'connect', () => this.signIn());
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) => (this.lastError = error.message));
+    socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
+      this.tcpUp = true;
+      this.signIn();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (socket === this.socket) this.onData(chunk);
+    });
+    socket.on('error', (error) => (this.failure ??= { reason: error.message, foreign: false }));
     socket.once('close', () => this.onClose(socket));
   }
 
@@ -273,6 +232,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const identity = this.options.identity ?? {};
     const common = { acks: true, resume: this.lastSeq };
     if (this.token) this.writeRaw({ type: 'login', token: this.token, ...common });
+    else if (this.signInWith) this.writeRaw({ type: 'login', ...this.signInWith, ...common });
     else if (this.id !== null || identity.username !== undefined) {
       this.writeRaw({
         type: 'login',
@@ -281,42 +241,81 @@ export class Client extends EventEmitter<ClientEvents> {
         secret: identity.secret,
         ...common,
       });
-    } else this.writeRaw({ type: 'register', ...this.options.register, acks: true });
+    } else {
+      const { username, secret } = this.options.register ?? {};
+      this.writeRaw({ type: 'register', username, secret, acks: true });
+    }
   }
 
   private onClose(socket: net.Socket): void {
     if (socket !== this.socket) return;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     const wasOnline = this.online;
     this.online = false;
     this.socket = null;
-    for (const [, waiters] of this.waiting)
-      for (const waiter of waiters) waiter.reject(new MensageiroError('timeout', 'connection lost'));
-    this.waiting.clear();
-    if (wasOnline) this.emit('disconnected', { reason: 'connection closed' });
+    this.requests.failAll(new MensageiroError('timeout', 'connection lost'));
+    if (wasOnline) this.emit('disconnected', { reason: this.failure?.reason ?? 'connection closed' });
     if (this.closedByUser) return;
-    if (this.options.reconnect === false) {
-      const why = this.lastError ? ` (${this.lastError})` : '';
-      this.firstConnect?.reject(
-        new MensageiroError('timeout', `cannot reach ${this.options.host}:${this.options.port}${why}`),
-      );
-      this.firstConnect = null;
+    const failed = this.current;
+    if (!wasOnline && this.tcpUp && !this.answered && !this.everOnline && !this.failure)
+      this.failure = { reason: 'it closed the connection without a native answer', foreign: true };
+    const reason = this.failure?.reason ?? 'connection closed';
+    if (this.failure?.foreign) this.foreign.set(failed, `does not speak native (${reason})`);
+    this.failedThisRound.set(failed, this.foreign.get(failed) ?? reason);
+    const usable = this.servers.map((_, index) => index).filter((index) => !this.foreign.has(index));
+    this.failures++;
+    const roundOver = this.failures % Math.max(1, usable.length) === 0;
+    if (usable.length === 0 || (this.options.reconnect === false && roundOver)) {
+      this.giveUp();
       return;
     }
+    this.current = usable.find((index) => index > failed) ?? usable[0]!;
     const min = this.options.minReconnectDelayMs ?? 200;
     const max = this.options.maxReconnectDelayMs ?? 5000;
-    const delay = Math.min(max, min * 2 ** this.attempt) * (0.5 + Math.random() / 2);
-    this.attempt++;
+    const round = this.failures / usable.length - 1;
+    const delay = roundOver ? Math.min(max, min * 2 ** round) * (0.5 + Math.random() / 2) : 0;
+    if (roundOver) this.failedThisRound.clear();
+    this.emit('retrying', { server: this.servers[failed]!, reason, next: this.server, delayMs: delay });
     this.reconnectTimer = setTimeout(() => this.open(), delay);
+  }
+
+  /** Every server failed (or spoke another protocol): says why, per server, and stops. */
+  private giveUp(): void {
+    this.closedByUser = true;
+    const reasons = [...this.failedThisRound].map(([index, why]) => {
+      const label = serverLabel(this.servers[index]!);
+      return why.startsWith('does not speak') ? `${label} ${why}` : `cannot reach ${label} (${why})`;
+    });
+    const foreignOnly = this.foreign.size === this.servers.length;
+    const error = new MensageiroError(foreignOnly ? 'bad_frame' : 'timeout', reasons.join('; '));
+    if (this.firstConnect) {
+      this.firstConnect.reject(error);
+      this.firstConnect = null;
+    } else this.emitError(error);
+    for (const entry of this.outbox.values()) entry.reject(error);
+    this.outbox.clear();
   }
 
   private onData(chunk: Buffer): void {
     for (const result of this.decoder.push(chunk)) {
       if (!result.ok) {
-        this.emit('error', result.error);
+        if (!this.answered) {
+          // The first bytes are not a native frame: another protocol is on this port.
+          this.failure = { reason: 'its answer is not a native frame', foreign: true };
+          this.socket?.destroy();
+          return;
+        }
+        this.emitError(result.error);
         continue;
       }
+      this.answered = true;
       this.dispatch(result.message);
     }
+  }
+
+  /** An 'error' event with no listener would throw; the SDK never crashes its host for that. */
+  private emitError(error: MensageiroError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   private dispatch(frame: NativeObject): void {
@@ -324,7 +323,7 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'welcome':
         return this.onWelcome(frame);
       case 'msg':
-        this.advance(frame.seq);
+        if (!this.advance(frame.seq)) return;
         this.emit('message', {
           mid: frame.mid as number,
           seq: frame.seq as number,
@@ -336,11 +335,11 @@ export class Client extends EventEmitter<ClientEvents> {
         });
         return this.scheduleAck();
       case 'receipt':
-        this.advance(frame.seq);
+        if (!this.advance(frame.seq)) return;
         this.emit('receipt', frame as unknown as IncomingReceipt);
         return this.scheduleAck();
       case 'group':
-        this.advance(frame.seq);
+        if (!this.advance(frame.seq)) return;
         this.emit('group', frame as unknown as IncomingGroup);
         return this.scheduleAck();
       case 'sent': {
@@ -359,9 +358,9 @@ export class Client extends EventEmitter<ClientEvents> {
         this.emit('lobby', frame as unknown as ClientEvents['lobby'][0]);
         return;
       case 'group.created':
-        return this.settle('group.created', String(frame.cid), frame);
+        return this.requests.settle('group.created', String(frame.cid), frame);
       case 'lookup':
-        return this.settle('lookup', String(frame.cid), frame);
+        return this.requests.settle('lookup', String(frame.cid), frame);
       case 'error':
         return this.onError(frame);
     }
@@ -372,8 +371,11 @@ export class Client extends EventEmitter<ClientEvents> {
     this.username = (frame.username as string | null) ?? null;
     if (typeof frame.token === 'string') this.token = frame.token;
     this.online = true;
-    this.attempt = 0;
-    this.emit('connected', { id: this.id, username: this.username, token: this.token });
+    this.everOnline = true;
+    this.failures = 0;
+    this.failedThisRound.clear();
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.emit('connected', { id: this.id, username: this.username, token: this.token, server: this.server });
     this.firstConnect?.resolve();
     this.firstConnect = null;
     // Everything not acknowledged goes again, in order; the server drops what it already has.
@@ -393,47 +395,50 @@ export class Client extends EventEmitter<ClientEvents> {
         return;
       }
       for (const kind of ['group.created', 'lookup']) {
-        if (this.waiting.has(`${kind}:${cid}`)) return this.fail(kind, cid, error);
+        if (this.requests.has(kind, cid)) return this.requests.fail(kind, cid, error);
       }
     }
-    if (!this.online && (error.code === 'auth_failed' || error.code === 'auth_required')) {
-      // Wrong credentials do not get better with retries.
-      this.closedByUser = true;
-      this.firstConnect?.reject(error);
-      this.firstConnect = null;
+    if (!this.online) return this.onSignInError(error);
+    this.emitError(error);
+  }
+
+  /** The server refused the sign-in or the registration. */
+  private onSignInError(error: MensageiroError): void {
+    const register = this.options.register;
+    if (error.code === 'username_taken' && register?.orSignIn && !this.signInWith) {
+      // The name exists: this is another device of that account, so sign in to it.
+      this.signInWith = { username: register.username, secret: register.secret };
+      this.signIn();
+      return;
+    }
+    if (!SIGN_IN_FINAL.has(error.code)) {
+      // Busy, rate-limited or shutting down: this server failed; the next attempt may work.
+      this.failure = { reason: error.message, foreign: false };
       this.socket?.destroy();
       return;
     }
-    this.emit('error', error);
+    // Wrong credentials or a bad name do not get better with retries.
+    this.closedByUser = true;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.firstConnect) this.firstConnect.reject(error);
+    else this.emitError(error);
+    this.firstConnect = null;
+    this.socket?.destroy();
   }
 
   private request(kind: string, key: string, frame: NativeObject): Promise<NativeObject> {
     if (!this.online) return Promise.reject(new MensageiroError('timeout', 'not connected'));
-    return new Promise((resolve, reject) => {
-      const id = `${kind}:${key}`;
-      const list = this.waiting.get(id) ?? [];
-      list.push({ resolve, reject });
-      this.waiting.set(id, list);
-      this.write(frame);
-    });
+    const answer = this.requests.add(kind, key);
+    this.write(frame);
+    return answer;
   }
 
-  private settle(kind: string, key: string, frame: NativeObject): void {
-    const id = `${kind}:${key}`;
-    const waiter = this.waiting.get(id)?.shift();
-    if (this.waiting.get(id)?.length === 0) this.waiting.delete(id);
-    waiter?.resolve(frame);
-  }
-
-  private fail(kind: string, key: string, error: MensageiroError): void {
-    const id = `${kind}:${key}`;
-    const waiter = this.waiting.get(id)?.shift();
-    if (this.waiting.get(id)?.length === 0) this.waiting.delete(id);
-    waiter?.reject(error);
-  }
-
-  private advance(seq: unknown): void {
-    if (typeof seq === 'number' && seq > this.lastSeq) this.lastSeq = seq;
+  /** Moves the position; false for an item at or before it (already seen: dropped). */
+  private advance(seq: unknown): boolean {
+    if (typeof seq !== 'number') return true;
+    if (seq <= this.lastSeq) return false;
+    this.lastSeq = seq;
+    return true;
   }
 
   /** Acks after the handlers ran, once per turn for everything received in it. */

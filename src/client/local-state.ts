@@ -107,16 +107,49 @@ export class LocalState {
       );
       CREATE UNIQUE INDEX IF NOT EXISTS messages_in ON messages (mid) WHERE direction = 'in';
       CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, local_id);
+      CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, username TEXT);
+      CREATE TABLE IF NOT EXISTS group_reads (local_id INTEGER NOT NULL, member INTEGER NOT NULL,
+        PRIMARY KEY (local_id, member));
+      -- Older versions saved a group under id 0 until the server named it; that row hid the real one.
+      DELETE FROM groups WHERE id = 0;
     `);
   }
 
   static open(home: string, profile: string): LocalState {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(profile)) throw new Error(`bad profile name ${profile}`);
-    return new LocalState(path.join(home, `${profile}.db`));
+    return new LocalState(LocalState.fileOf(home, profile));
+  }
+
+  /** The profile's file, which exists once the profile was used. */
+  static fileOf(home: string, profile: string): string {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(profile))
+      throw new Error(`bad profile name ${profile}: use 1 to 64 of A-Z a-z 0-9 _ . -`);
+    return path.join(home, `${profile}.db`);
+  }
+
+  static exists(home: string, profile: string): boolean {
+    return fs.existsSync(LocalState.fileOf(home, profile));
   }
 
   close(): void {
-    this.db.close();
+    if (this.db.open) this.db.close();
+  }
+
+  /** Closes and deletes the profile: for one that never signed in, so nothing is left behind. */
+  discard(): void {
+    this.close();
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${this.file}${suffix}`, { force: true });
+  }
+
+  /** A username learnt from the server for an id that is no contact, so ids show as names. */
+  rememberName(id: number, username: string | null): void {
+    this.db.prepare('INSERT OR REPLACE INTO names (id, username) VALUES (?, ?)').run(id, username);
+  }
+
+  /** The username known for `id`: null when it has none, undefined when never asked. */
+  knownName(id: number): string | null | undefined {
+    const row = this.db.prepare('SELECT username FROM names WHERE id = ?').get(id) as
+      { username: string | null } | undefined;
+    return row === undefined ? undefined : row.username;
   }
 
   private getSetting(key: string): string | null {
@@ -154,7 +187,9 @@ export class LocalState {
 
   /** After a send to a username succeeds, the username becomes a contact, as in any messenger. */
   rememberUsername(username: string, id: number): void {
-    if (/^\d+$/.test(username) || this.contact(username) || this.contacts().some((c) => c.id === id)) return;
+    if (/^\d+$/.test(username) || this.group(id)) return;
+    this.rememberName(id, username);
+    if (this.contact(username) || this.contacts().some((c) => c.id === id)) return;
     this.addContact({ alias: username, id, username });
   }
 
@@ -251,15 +286,17 @@ export class LocalState {
 
   /**
    * A receipt watermark: outgoing messages in `conv` up to `mid` (or client time `ts`) reach
-   * `status`. Returns the newest message that moved, for display.
+   * `status`. In a group, a read by one member is kept per member, and a message is read only
+   * when every other member has read it. Returns the messages whose state moved, and in a group
+   * how many messages this reader newly read.
    */
   applyReceipt(
     conv: number,
     status: 'delivered' | 'read',
     upTo: { mid?: number; ts?: number },
-  ): LocalMessage | null {
-    const rank = RANK[status];
-    const candidates = (
+    by: number = conv,
+  ): { moved: LocalMessage[]; readByMember: number } {
+    const covered = (
       this.db
         .prepare(
           `SELECT * FROM messages WHERE direction = 'out' AND conv = ? AND state != 'sending' ORDER BY local_id`,
@@ -267,14 +304,47 @@ export class LocalState {
         .all(conv) as MessageRow[]
     )
       .map(toMessage)
-      .filter((m) => (upTo.mid !== undefined ? m.mid !== null && m.mid <= upTo.mid : m.ts <= (upTo.ts ?? 0)))
-      .filter((m) => RANK[m.state] < rank);
+      .filter((m) => (upTo.mid !== undefined ? m.mid !== null && m.mid <= upTo.mid : m.ts <= (upTo.ts ?? 0)));
+    const group = status === 'read' && by !== conv ? this.group(conv) : null;
+    let readByMember = 0;
+    let reached = covered;
+    if (group) {
+      const insert = this.db.prepare('INSERT OR IGNORE INTO group_reads (local_id, member) VALUES (?, ?)');
+      const count = this.db.prepare('SELECT COUNT(*) AS n FROM group_reads WHERE local_id = ?');
+      const others = Math.max(1, group.members.filter((m) => m !== this.identity?.id).length);
+      this.db.transaction(() => {
+        for (const m of covered) readByMember += insert.run(m.localId, by).changes;
+      })();
+      reached = covered.filter((m) => (count.get(m.localId) as { n: number }).n >= others);
+    }
+    const rank = RANK[status];
+    const moved = reached.filter((m) => RANK[m.state] < rank);
     const update = this.db.prepare('UPDATE messages SET state = ? WHERE local_id = ?');
     this.db.transaction(() => {
-      for (const message of candidates) update.run(status, message.localId);
+      for (const message of moved) update.run(status, message.localId);
     })();
-    const last = candidates[candidates.length - 1];
-    return last ? { ...last, state: status } : null;
+    return { moved: moved.map((m) => ({ ...m, state: status })), readByMember };
+  }
+
+  /** Members of a group who have read one of your messages in it. */
+  readers(localId: number): number[] {
+    return (
+      this.db
+        .prepare('SELECT member FROM group_reads WHERE local_id = ? ORDER BY rowid')
+        .all(localId) as Array<{
+        member: number;
+      }>
+    ).map((row) => row.member);
+  }
+
+  /** Your newest message, in one conversation or in any. */
+  lastOutgoing(conv?: number): LocalMessage | null {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM messages WHERE direction = 'out' ${conv === undefined ? '' : 'AND conv = ?'} ORDER BY local_id DESC LIMIT 1`,
+      )
+      .get(...(conv === undefined ? [] : [conv])) as MessageRow | undefined;
+    return row ? toMessage(row) : null;
   }
 
   /** Unread incoming messages, newest per conversation, optionally for one conversation. */

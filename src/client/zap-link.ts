@@ -15,6 +15,7 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   private socket: net.Socket | null = null;
   private online = false;
   private closed = false;
+  private heard = false;
   private attempt = 0;
   private registered: ((id: number) => void) | null = null;
   private started: ((value: void) => void) | null = null;
@@ -95,7 +96,11 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       }
     });
     socket.on('data', (chunk: Buffer) => {
-      for (const result of decoder.push(chunk)) if (result.ok) this.onFrame(result.frame);
+      for (const result of decoder.push(chunk)) {
+        if (result.ok) this.heard = true;
+        if (result.ok) this.onFrame(result.frame);
+        else if (!this.heard) return this.foreign(socket);
+      }
     });
     socket.once('close', () => {
       const wasOnline = this.online;
@@ -105,6 +110,13 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       const delay = Math.min(2000, 200 * 2 ** this.attempt++);
       setTimeout(() => this.open(), delay);
     });
+  }
+
+  /** The first bytes from the server are no zap frame: another protocol is on this port. */
+  private foreign(socket: net.Socket): void {
+    this.closed = true;
+    socket.destroy();
+    this.emit('failed', new MensageiroError('bad_frame', `${this.host}:${this.port} does not speak zap`));
   }
 
   private signedIn(id: number, isNew: boolean): void {
