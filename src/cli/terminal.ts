@@ -31,6 +31,8 @@ export class Terminal {
 
   onLine(handler: (line: string) => void): void {
     this.rl.on('line', (line) => {
+      // Enter leaves the typed line on screen above the next prompt.
+      if (this.interactive) this.rowsPrinted += this.rowsOf(`${this.rl.getPrompt()}${line}`);
       handler(line);
       if (this.interactive && !this.closed) this.rl.prompt();
     });
