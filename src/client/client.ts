@@ -2,7 +2,17 @@ import crypto from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { MensageiroError, type ErrorCode } from '../core/errors.js';
 import type { NativeObject } from '../dialects/native/codec.js';
-import type { ClientEvent, ClientEvents, IncomingGroup, IncomingReceipt, SentAck } from './client-types.js';
+import type {
+  ClientEvent,
+  ClientEvents,
+  Conversation,
+  DeviceInfo,
+  GroupInfo,
+  HistoryMessage,
+  IncomingGroup,
+  IncomingReceipt,
+  SentAck,
+} from './client-types.js';
 import { NativeConnection } from './native-connection.js';
 import { eventsOf } from './requests.js';
 
@@ -21,12 +31,18 @@ const EVENT_NAMES = [
   'retrying',
   'message',
   'receipt',
+  'read',
   'group',
   'presence',
   'lobby',
   'sent',
   'error',
 ] as const;
+
+function historyMessageOf(frame: NativeObject): HistoryMessage {
+  const { from_name: fromName, ...rest } = frame;
+  return { ...(rest as unknown as HistoryMessage), ...(typeof fromName === 'string' ? { fromName } : {}) };
+}
 
 /** Errors that no resend can fix: the message is dropped from the outbox and the caller told. */
 const FINAL: ReadonlySet<string> = new Set([
@@ -67,19 +83,114 @@ export class Client extends NativeConnection {
   }
 
   async createGroup(name: string, members: Array<number | string>): Promise<number> {
-    const cid = crypto.randomUUID();
-    const reply = await this.request('group.created', cid, { type: 'group', name, members, cid });
+    const reply = await this.request({ type: 'group', name, members });
     return reply.gid as number;
+  }
+
+  /** Adds members (ids or usernames); the creator and admins may. */
+  async addMembers(gid: number, members: Array<number | string>): Promise<void> {
+    await this.request({ type: 'group.add', gid, members });
+  }
+
+  /** Removes members; they get the notice, then nothing more from the group. */
+  async removeMembers(gid: number, members: Array<number | string>): Promise<void> {
+    await this.request({ type: 'group.remove', gid, members });
+  }
+
+  async leaveGroup(gid: number): Promise<void> {
+    await this.request({ type: 'group.leave', gid });
+  }
+
+  async renameGroup(gid: number, name: string): Promise<void> {
+    await this.request({ type: 'group.rename', gid, name });
+  }
+
+  /** The full list of admins besides the creator (the creator only). */
+  async setAdmins(gid: number, admins: Array<number | string>): Promise<void> {
+    await this.request({ type: 'group.admins', gid, admins });
+  }
+
+  async groupInfo(gid: number): Promise<GroupInfo> {
+    return (await this.request({ type: 'group.info', gid })) as unknown as GroupInfo;
+  }
+
+  /** One page of a conversation, newest first; the next page is `before` its last `mid`. */
+  async history(
+    conv: number | string,
+    page: { before?: number; limit?: number } = {},
+  ): Promise<{ conv: number; messages: HistoryMessage[]; more: boolean }> {
+    const reply = await this.request({ type: 'history', conv, ...page });
+    const messages = (reply.messages as NativeObject[]).map(historyMessageOf);
+    return { conv: reply.conv as number, messages, more: reply.more === true };
+  }
+
+  /** Every conversation, newest activity first, with its last message and unread count. */
+  async conversations(limit?: number): Promise<Conversation[]> {
+    const reply = await this.request({ type: 'conversations', limit });
+    return (reply.conversations as NativeObject[]).map((c) => ({
+      ...(c as unknown as Conversation),
+      last: c.last ? historyMessageOf(c.last as NativeObject) : null,
+    }));
+  }
+
+  /** Sets your username and/or display name (null clears it). */
+  async setProfile(profile: {
+    username?: string;
+    displayName?: string | null;
+  }): Promise<{ id: number; username: string | null; displayName: string | null }> {
+    const reply = await this.request({
+      type: 'profile',
+      username: profile.username,
+      display_name: profile.displayName,
+    });
+    this.username = (reply.username as string | null) ?? null;
+    this.displayName = (reply.display_name as string | null) ?? null;
+    return { id: reply.id as number, username: this.username, displayName: this.displayName };
+  }
+
+  /**
+   * Changes the secret. With `revokeAll`, every other device is signed out and this one gets a
+   * fresh token, which the client then signs in with.
+   */
+  async changeSecret(
+    current: string,
+    next: string,
+    options: { revokeAll?: boolean } = {},
+  ): Promise<{ token: string | null; revoked: number[] }> {
+    const reply = await this.request({
+      type: 'secret',
+      secret: current,
+      new_secret: next,
+      revoke_all: options.revokeAll,
+    });
+    if (typeof reply.token === 'string') this.token = reply.token;
+    return { token: (reply.token as string | null) ?? null, revoked: (reply.revoked as number[]) ?? [] };
+  }
+
+  async devices(): Promise<DeviceInfo[]> {
+    return (await this.request({ type: 'devices' })).devices as DeviceInfo[];
+  }
+
+  /** Signs another device of this account out; its token stops working. */
+  async revokeDevice(device: number): Promise<void> {
+    await this.request({ type: 'device.revoke', device });
+  }
+
+  /** Signs this device out for good (its token is revoked) and closes. */
+  async logout(): Promise<void> {
+    await this.request({ type: 'logout' });
+    this.token = null;
+    this.close();
   }
 
   async lookup(
     name: string | number,
-  ): Promise<{ id: number; username: string | null; kind: 'user' | 'group' }> {
-    const cid = crypto.randomUUID();
-    const reply = await this.request('lookup', cid, { type: 'lookup', name, cid });
+  ): Promise<{ id: number; username: string | null; displayName: string | null; kind: 'user' | 'group' }> {
+    const reply = await this.request({ type: 'lookup', name });
     return {
       id: reply.id as number,
       username: (reply.username as string | null) ?? null,
+      displayName: (reply.display_name as string | null) ?? null,
       kind: reply.kind as 'user' | 'group',
     };
   }
@@ -117,15 +228,21 @@ export class Client extends NativeConnection {
           from: frame.id as number,
           to: frame.to as number,
           text: frame.text as string,
+          ...(typeof frame.from_name === 'string' ? { fromName: frame.from_name } : {}),
           ts: frame.ts as number,
           at: frame.at as number,
         });
+        return this.scheduleAck();
+      case 'read':
+        if (!this.advance(frame.seq)) return;
+        this.emit('read', { conv: frame.conv as number, mid: frame.mid as number, seq: frame.seq as number });
         return this.scheduleAck();
       case 'receipt':
         if (!this.advance(frame.seq)) return;
         this.emit('receipt', frame as unknown as IncomingReceipt);
         return this.scheduleAck();
       case 'group':
+        if (frame.seq === undefined) break;
         if (!this.advance(frame.seq)) return;
         this.emit('group', frame as unknown as IncomingGroup);
         return this.scheduleAck();
@@ -144,13 +261,11 @@ export class Client extends NativeConnection {
       case 'lobby':
         this.emit('lobby', frame as unknown as ClientEvents['lobby'][0]);
         return;
-      case 'group.created':
-        return this.requests.settle('group.created', String(frame.cid), frame);
-      case 'lookup':
-        return this.requests.settle('lookup', String(frame.cid), frame);
       case 'error':
         return this.onError(frame);
     }
+    // Every other answer carries its request's cid.
+    if (frame.cid !== undefined) this.requests.settle(String(frame.cid), frame);
   }
 
   private onError(frame: NativeObject): void {
@@ -163,9 +278,7 @@ export class Client extends NativeConnection {
         entry.reject(error);
         return;
       }
-      for (const kind of ['group.created', 'lookup']) {
-        if (this.requests.has(kind, cid)) return this.requests.fail(kind, cid, error);
-      }
+      if (this.requests.has(cid)) return this.requests.fail(cid, error);
     }
     if (!this.online) return this.onSignInError(error);
     this.emitError(error);

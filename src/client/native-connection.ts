@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -27,6 +28,9 @@ export abstract class NativeConnection extends EventEmitter<ClientEvents> {
   id: number | null = null;
   username: string | null = null;
   token: string | null = null;
+  displayName: string | null = null;
+  /** This device's number within the account; 0 for an account without devices. */
+  device = 0;
   lastSeq: number;
   protected readonly requests = new RequestTable<NativeObject>();
   private readonly rotation: ServerRotation;
@@ -133,20 +137,24 @@ export abstract class NativeConnection extends EventEmitter<ClientEvents> {
 
   private signIn(): void {
     const identity = this.options.identity ?? {};
-    const common = { acks: true, resume: this.lastSeq };
+    // Without a position of its own, the device starts where the server keeps its cursor.
+    const common = { acks: true, ...(this.lastSeq > 0 ? { resume: this.lastSeq } : {}) };
+    const newDevice = { device_name: this.options.deviceName };
     if (this.token) this.writeRaw({ type: 'login', token: this.token, ...common });
-    else if (this.signInWith) this.writeRaw({ type: 'login', ...this.signInWith, ...common });
+    else if (this.signInWith) this.writeRaw({ type: 'login', ...this.signInWith, ...newDevice, ...common });
     else if (this.id !== null || identity.username !== undefined) {
       this.writeRaw({
         type: 'login',
         id: this.id ?? undefined,
         username: identity.username,
         secret: identity.secret,
+        device: identity.device,
+        ...newDevice,
         ...common,
       });
     } else {
       const { username, secret } = this.options.register ?? {};
-      this.writeRaw({ type: 'register', username, secret, acks: true });
+      this.writeRaw({ type: 'register', username, secret, ...newDevice, acks: true });
     }
   }
 
@@ -209,12 +217,16 @@ export abstract class NativeConnection extends EventEmitter<ClientEvents> {
   protected onWelcome(frame: NativeObject): void {
     this.id = frame.id as number;
     this.username = (frame.username as string | null) ?? null;
+    this.displayName = (frame.display_name as string | null) ?? null;
+    this.device = typeof frame.device === 'number' ? frame.device : 0;
     if (typeof frame.token === 'string') this.token = frame.token;
+    if (this.lastSeq === 0 && typeof frame.resume === 'number') this.lastSeq = this.acked = frame.resume;
     this.online = true;
     this.everOnline = true;
     this.rotation.succeeded();
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
-    this.emit('connected', { id: this.id, username: this.username, token: this.token, server: this.server });
+    const { id, username, displayName, token, device, server } = this;
+    this.emit('connected', { id, username, displayName, token, device, server });
     this.firstConnect?.resolve();
     this.firstConnect = null;
     this.afterSignIn();
@@ -244,10 +256,12 @@ export abstract class NativeConnection extends EventEmitter<ClientEvents> {
     this.socket?.destroy();
   }
 
-  protected request(kind: string, key: string, frame: NativeObject): Promise<NativeObject> {
+  /** Sends a request with a fresh `cid` and resolves with the answer that carries it back. */
+  protected request(frame: NativeObject): Promise<NativeObject> {
     if (!this.online) return Promise.reject(new MensageiroError('timeout', 'not connected'));
-    const answer = this.requests.add(kind, key);
-    this.write(frame);
+    const cid = crypto.randomUUID();
+    const answer = this.requests.add(cid);
+    this.write({ ...frame, cid });
     return answer;
   }
 

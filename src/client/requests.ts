@@ -6,42 +6,31 @@ interface Pending<T> {
   reject: (error: MensageiroError) => void;
 }
 
-/** Requests waiting for their answer, by kind and client id, settled in the order they went. */
+/** Requests waiting for their answer, by the client id (`cid`) the answer carries back. */
 export class RequestTable<T> {
-  private readonly waiting = new Map<string, Array<Pending<T>>>();
+  private readonly waiting = new Map<string, Pending<T>>();
 
-  add(kind: string, key: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const id = `${kind}:${key}`;
-      const list = this.waiting.get(id) ?? [];
-      list.push({ resolve, reject });
-      this.waiting.set(id, list);
-    });
+  add(cid: string): Promise<T> {
+    return new Promise((resolve, reject) => this.waiting.set(cid, { resolve, reject }));
   }
 
-  has(kind: string, key: string): boolean {
-    return this.waiting.has(`${kind}:${key}`);
+  has(cid: string): boolean {
+    return this.waiting.has(cid);
   }
 
-  settle(kind: string, key: string, value: T): void {
-    this.take(kind, key)?.resolve(value);
+  settle(cid: string, value: T): void {
+    this.waiting.get(cid)?.resolve(value);
+    this.waiting.delete(cid);
   }
 
-  fail(kind: string, key: string, error: MensageiroError): void {
-    this.take(kind, key)?.reject(error);
+  fail(cid: string, error: MensageiroError): void {
+    this.waiting.get(cid)?.reject(error);
+    this.waiting.delete(cid);
   }
 
   failAll(error: MensageiroError): void {
-    for (const waiters of this.waiting.values()) for (const waiter of waiters) waiter.reject(error);
+    for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
-  }
-
-  private take(kind: string, key: string): Pending<T> | undefined {
-    const id = `${kind}:${key}`;
-    const list = this.waiting.get(id);
-    const waiter = list?.shift();
-    if (list?.length === 0) this.waiting.delete(id);
-    return waiter;
   }
 }
 
