@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { MensageiroError } from '../core/errors.js';
 import type { ChatLink, Feature } from '../client/chat-link.js';
 import type { LocalMessage, LocalState } from '../client/local-state.js';
+import { ACCOUNT_COMMANDS, ACCOUNT_HELP, type ChatAccount } from './chat-account.js';
 import type { ChatView } from './chat-view.js';
 import type { Terminal } from './terminal.js';
 
@@ -14,6 +15,7 @@ const HELP: Array<{ row: string; needs?: Feature; unless?: Feature }> = [
   { row: '@<contact|group|id> <text>   send a message and open that conversation', unless: 'usernames' },
   { row: '<text>                       (no @ or /) send to the open conversation' },
   { row: '/open <contact|group>        open a conversation: plain text then goes there' },
+  { row: '/chats                       your conversations, with unread counts' },
   { row: '/contacts                    your contacts' },
   { row: '/add <alias> <id|username>   add a contact', needs: 'usernames' },
   { row: '/add <alias> <id>            add a contact', unless: 'usernames' },
@@ -22,6 +24,7 @@ const HELP: Array<{ row: string; needs?: Feature; unless?: Feature }> = [
   { row: '/history <contact|group>     the conversation so far' },
   { row: '/read [contact|group]        mark messages read (sends read receipts)' },
   { row: '/info [contact|group]        the state of your last message there, per member in a group' },
+  ...ACCOUNT_HELP.map((row) => ({ row, needs: 'account' as const })),
   { row: '/who [contacts...]           who is online', needs: 'presence' },
   { row: '/lobby [text]                join the public lobby, or post to it', needs: 'lobby' },
   { row: '/help                        this list' },
@@ -33,6 +36,7 @@ const FEATURE_OF: Record<string, Feature> = {
   '/lobby': 'lobby',
   '/group': 'groups',
   '/groups': 'groups',
+  ...Object.fromEntries([...ACCOUNT_COMMANDS].map((command) => [command, 'account' as const])),
 };
 
 /** The chat's commands: what a typed line does. */
@@ -51,6 +55,7 @@ export class ChatCommands {
     private readonly state: LocalState,
     private readonly terminal: Terminal,
     private readonly view: ChatView,
+    private readonly account: ChatAccount | null,
   ) {}
 
   /** Runs one typed line; 'quit' when the user asked to leave. */
@@ -82,6 +87,8 @@ export class ChatCommands {
         return;
       case '/quit':
         return 'quit';
+      case '/chats':
+        return this.view.chats();
       case '/open': {
         if (args.length !== 1) return terminal.print('* usage: /open <contact|group>');
         const conv = await this.resolve(args[0]!);
@@ -139,6 +146,8 @@ export class ChatCommands {
         if (args.length > 0) link.postLobby(line.slice('/lobby'.length).trim());
         return;
       default:
+        if (this.account && ACCOUNT_COMMANDS.has(command!))
+          return this.account.run(command!, args, (name) => this.resolve(name));
         terminal.print(`* unknown command ${command}; /help lists them`);
     }
   }

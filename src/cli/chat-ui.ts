@@ -1,5 +1,6 @@
 import type { ChatLink } from '../client/chat-link.js';
 import type { LocalState } from '../client/local-state.js';
+import { ChatAccount } from './chat-account.js';
 import { ChatCommands } from './chat-commands.js';
 import { ChatView } from './chat-view.js';
 import type { Terminal } from './terminal.js';
@@ -25,6 +26,7 @@ export interface ChatRunOptions {
 export class ChatUi {
   private readonly view: ChatView;
   private readonly commands: ChatCommands;
+  private readonly account: ChatAccount | null;
   private lines: Promise<void> = Promise.resolve();
   private waitingLines = 0;
   private signedIn!: Promise<void>;
@@ -38,7 +40,8 @@ export class ChatUi {
     private readonly terminal: Terminal,
   ) {
     this.view = new ChatView(link, state, terminal);
-    this.commands = new ChatCommands(link, state, terminal, this.view);
+    this.account = link.client ? new ChatAccount(link.client, state, terminal, this.view) : null;
+    this.commands = new ChatCommands(link, state, terminal, this.view, this.account);
   }
 
   async run(options: ChatRunOptions): Promise<number> {
@@ -56,6 +59,7 @@ export class ChatUi {
         token: info.token ?? known?.token ?? null,
         server: options.server,
         dialect: link.dialect,
+        device: info.device ?? known?.device,
       };
       this.lastRetry = '';
       terminal.print(
@@ -63,6 +67,10 @@ export class ChatUi {
       );
       markSignedIn();
       this.commands.flushQueued();
+      if (this.account && !state.rebuilt)
+        this.account
+          .rebuild()
+          .catch((error: unknown) => terminal.print(`* could not read back the history: ${String(error)}`));
     });
     link.on('disconnected', () => {
       if (!this.quitting) terminal.print('* disconnected; reconnecting');
@@ -74,6 +82,16 @@ export class ChatUi {
     link.on('failed', (error) => this.fail(error.message));
     link.on('position', (seq) => (state.lastSeq = seq));
     link.on('message', (m) => {
+      if (m.fromName !== undefined) state.rememberName(m.from, m.fromName);
+      if (m.from === view.me && m.mid !== null) {
+        // Sent from another device of this account.
+        const synced = { mid: m.mid, conv: m.conv, text: m.text, ts: m.ts, state: 'sent' as const };
+        if (state.addSynced(synced))
+          view.later([m.conv], () =>
+            view.show(state.lastOutgoing(m.conv) ?? { ...synced, direction: 'out', from: m.from }),
+          );
+        return;
+      }
       if (!state.addIncoming({ mid: m.mid, from: m.from, conv: m.conv, text: m.text, ts: m.ts })) return;
       view.later([m.from, m.conv], () => {
         view.show({ direction: 'in', from: m.from, conv: m.conv, text: m.text, ts: m.ts, state: 'received' });

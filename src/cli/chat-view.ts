@@ -92,6 +92,42 @@ export class ChatView {
     this.terminal.print(`* ✓✓ ${status === 'read' ? 'read by' : 'delivered to'} ${who}: ${count}`);
   }
 
+  /** `/chats`: every conversation this profile holds, newest first. */
+  chats(): void {
+    const list = this.state.conversations();
+    if (list.length === 0) return this.terminal.print('* no conversations yet');
+    for (const { conv, last, unread } of list)
+      this.terminal.print(`${this.nameOf(conv)}${unread ? ` (${unread} unread)` : ''}: ${this.format(last)}`);
+  }
+
+  /** A group notice: what changed, by whom, in words. */
+  groupChange(g: {
+    id: number;
+    name: string;
+    members: number[];
+    change?: string;
+    by?: number;
+    affected?: number[];
+  }): string {
+    const group = g.name || String(g.id);
+    const by = g.by === undefined ? 'someone' : this.nameOf(g.by);
+    const affected = (g.affected ?? []).map((id) => this.nameOf(id)).join(', ');
+    switch (g.change) {
+      case 'add':
+        return `${by} added ${affected} to ${group}`;
+      case 'remove':
+        return `${by} removed ${affected} from ${group}`;
+      case 'leave':
+        return `${affected} left ${group}`;
+      case 'rename':
+        return `${by} renamed the group to ${group}`;
+      case 'admins':
+        return `${by} made ${affected || 'nobody else'} admin of ${group}`;
+      default:
+        return `group ${group} (id ${g.id}): ${g.members.map((m) => this.nameOf(m)).join(', ')}`;
+    }
+  }
+
   /** `/info`: one message's state, per member in a group. */
   info(message: LocalMessage): string {
     const to = message.conv !== null ? this.nameOf(message.conv) : (message.target ?? '?');

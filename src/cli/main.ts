@@ -5,6 +5,7 @@ import { addBenchCommand } from './bench-command.js';
 import { addChatCommand } from './chat-command.js';
 import { addOneShotCommands } from './oneshot-commands.js';
 import { addP2pCommand } from './p2p-command.js';
+import { addProfileCommand } from './profile-command.js';
 import { addServerCommand } from './server-command.js';
 
 const program = new Command()
@@ -16,6 +17,7 @@ addServerCommand(program);
 addChatCommand(program);
 addP2pCommand(program);
 addOneShotCommands(program);
+addProfileCommand(program);
 addBenchCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

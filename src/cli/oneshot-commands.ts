@@ -18,12 +18,12 @@ import {
   type SignInMode,
 } from './profile.js';
 
-interface CommonOptions extends ProfileOptions {
+export interface CommonOptions extends ProfileOptions {
   profile: string;
   server?: string;
 }
 
-function common(command: Command): Command {
+export function common(command: Command): Command {
   return command
     .option('--profile <name>', 'local profile (one account each)', 'default')
     .option(
@@ -40,7 +40,7 @@ function common(command: Command): Command {
  * Signs in once, with no reconnect: one-shot commands fail fast when no server answers. `state`
  * is null for a profile that does not exist yet; it is made only once the server said yes.
  */
-async function connectOnce(
+export async function connectOnce(
   state: LocalState | null,
   options: CommonOptions,
   mode?: SignInMode,
@@ -66,6 +66,7 @@ async function connectOnce(
     token: client.token ?? known?.token ?? null,
     server: serversLabel(servers),
     dialect: 'native',
+    device: client.device,
   };
   return { client, state: profile };
 }

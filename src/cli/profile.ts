@@ -72,7 +72,7 @@ export function signInOptions(
     return {
       identity:
         options.secret !== undefined
-          ? { id: identity.id, secret: options.secret }
+          ? { id: identity.id, secret: options.secret, device: identity.device || undefined }
           : { id: identity.id, token: identity.token ?? undefined },
       resumeFrom: state!.lastSeq,
     };

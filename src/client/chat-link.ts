@@ -2,7 +2,15 @@ import { EventEmitter } from 'node:events';
 import { Client, type ClientOptions } from './client.js';
 import { serverLabel } from './servers.js';
 
-export type Feature = 'usernames' | 'presence' | 'lobby' | 'groups' | 'receipts' | 'durable-ack';
+export type Feature =
+  | 'usernames'
+  | 'presence'
+  | 'lobby'
+  | 'groups'
+  | 'receipts'
+  | 'durable-ack'
+  /** The server keeps conversations, groups change, profiles and devices (native only). */
+  | 'account';
 
 export interface LinkMessage {
   mid: number | null;
@@ -11,10 +19,12 @@ export interface LinkMessage {
   conv: number;
   text: string;
   ts: number;
+  /** The sender's name as the server sent it with the message. */
+  fromName?: string;
 }
 
 export interface ChatLinkEvents {
-  connected: [{ id: number; username: string | null; token: string | null }];
+  connected: [{ id: number; username: string | null; token: string | null; device?: number }];
   disconnected: [];
   /** A connection attempt failed and another follows: `reason` says which server and why. */
   retrying: [{ reason: string }];
@@ -22,7 +32,19 @@ export interface ChatLinkEvents {
   failed: [Error];
   message: [LinkMessage];
   receipt: [{ status: 'delivered' | 'read'; conv: number; by: number; mid: number | null; ts: number }];
-  group: [{ id: number; name: string; members: number[] }];
+  group: [
+    {
+      id: number;
+      name: string;
+      members: number[];
+      names?: Array<string | null>;
+      change?: string;
+      by?: number;
+      affected?: number[];
+    },
+  ];
+  /** A conversation was read on another device of this account, up to `mid`. */
+  read: [{ conv: number; mid: number }];
   presence: [{ id: number; online: boolean }];
   lobby: [{ author: string; text: string }];
   /** The inbox position reached, to be stored so the next run resumes after it. */
@@ -34,6 +56,8 @@ export interface ChatLink extends EventEmitter<ChatLinkEvents> {
   readonly dialect: string;
   readonly features: ReadonlySet<Feature>;
   readonly connected: boolean;
+  /** The SDK client, where the link is native: what only the native protocol can do. */
+  readonly client?: Client;
   start(): Promise<void>;
   /** Resolves once the server has the message (durably, where the dialect can say so). */
   send(to: number | string, text: string, cid: string): Promise<{ mid: number | null; conv: number }>;
@@ -57,6 +81,7 @@ export class NativeLink extends EventEmitter<ChatLinkEvents> implements ChatLink
     'groups',
     'receipts',
     'durable-ack',
+    'account',
   ]);
   readonly client: Client;
 
@@ -73,7 +98,8 @@ export class NativeLink extends EventEmitter<ChatLinkEvents> implements ChatLink
     );
     client.on('message', (m) => {
       const conv = m.to === client.id ? m.from : m.to;
-      this.emit('message', { mid: m.mid, from: m.from, conv, text: m.text, ts: m.ts });
+      const named = m.fromName === undefined ? {} : { fromName: m.fromName };
+      this.emit('message', { mid: m.mid, from: m.from, conv, text: m.text, ts: m.ts, ...named });
       this.emit('position', m.seq);
     });
     client.on('receipt', (r) => {
@@ -81,8 +107,13 @@ export class NativeLink extends EventEmitter<ChatLinkEvents> implements ChatLink
       this.emit('position', r.seq);
     });
     client.on('group', (g) => {
-      this.emit('group', { id: g.gid, name: g.name, members: g.members });
+      const { gid: id, name, members, names, change, by, affected } = g;
+      this.emit('group', { id, name, members, names, change, by, affected });
       this.emit('position', g.seq);
+    });
+    client.on('read', (r) => {
+      this.emit('read', { conv: r.conv, mid: r.mid });
+      this.emit('position', r.seq);
     });
     client.on('presence', (p) => this.emit('presence', p));
     client.on('lobby', (post) => this.emit('lobby', { author: post.author, text: post.text }));

@@ -2,78 +2,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import {
+  RANK,
+  type MessageState,
+  SCHEMA,
+  toMessage,
+  type Contact,
+  type LocalGroup,
+  type LocalMessage,
+  type MessageRow,
+  type StoredIdentity,
+} from './local-schema.js';
 
-export type MessageState = 'sending' | 'sent' | 'delivered' | 'read' | 'received';
-
-export interface StoredIdentity {
-  id: number;
-  username: string | null;
-  token: string | null;
-  server: string;
-  dialect: string;
-}
-
-export interface LocalMessage {
-  localId: number;
-  direction: 'in' | 'out';
-  /** The peer's id for a 1:1 chat, the group's id for a group; null until an outgoing one is acked. */
-  conv: number | null;
-  /** What the user typed as the recipient (alias, username or id), for outgoing messages. */
-  target: string | null;
-  from: number | null;
-  text: string;
-  cid: string | null;
-  mid: number | null;
-  ts: number;
-  state: MessageState;
-  readLocally: boolean;
-}
-
-export interface Contact {
-  alias: string;
-  id: number;
-  username: string | null;
-}
-
-export interface LocalGroup {
-  id: number;
-  name: string;
-  members: number[];
-}
-
-const RANK: Record<MessageState, number> = { sending: 0, sent: 1, delivered: 2, read: 3, received: 0 };
+export type { Contact, LocalGroup, LocalMessage, MessageState, StoredIdentity } from './local-schema.js';
 
 export function defaultHome(): string {
   return path.join(os.homedir(), '.mensageiro');
 }
-
-interface MessageRow {
-  local_id: number;
-  direction: 'in' | 'out';
-  conv: number | null;
-  target: string | null;
-  sender: number | null;
-  text: string;
-  cid: string | null;
-  mid: number | null;
-  ts: number;
-  state: MessageState;
-  read_locally: number;
-}
-
-const toMessage = (row: MessageRow): LocalMessage => ({
-  localId: row.local_id,
-  direction: row.direction,
-  conv: row.conv,
-  target: row.target,
-  from: row.sender,
-  text: row.text,
-  cid: row.cid,
-  mid: row.mid,
-  ts: row.ts,
-  state: row.state,
-  readLocally: row.read_locally === 1,
-});
 
 /**
  * Everything a client keeps between runs (seed 002: "deverá restaurar o estado anterior ao
@@ -88,31 +33,7 @@ export class LocalState {
     this.db = new Database(file);
     fs.chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS contacts (alias TEXT PRIMARY KEY COLLATE NOCASE, id INTEGER NOT NULL, username TEXT);
-      CREATE TABLE IF NOT EXISTS groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL, members TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS messages (
-        local_id INTEGER PRIMARY KEY,
-        direction TEXT NOT NULL,
-        conv INTEGER,
-        target TEXT,
-        sender INTEGER,
-        text TEXT NOT NULL,
-        cid TEXT UNIQUE,
-        mid INTEGER,
-        ts INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        read_locally INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE UNIQUE INDEX IF NOT EXISTS messages_in ON messages (mid) WHERE direction = 'in';
-      CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, local_id);
-      CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, username TEXT);
-      CREATE TABLE IF NOT EXISTS group_reads (local_id INTEGER NOT NULL, member INTEGER NOT NULL,
-        PRIMARY KEY (local_id, member));
-      -- Older versions saved a group under id 0 until the server named it; that row hid the real one.
-      DELETE FROM groups WHERE id = 0;
-    `);
+    this.db.exec(SCHEMA);
   }
 
   static open(home: string, profile: string): LocalState {
@@ -275,12 +196,13 @@ export class LocalState {
     conv: number;
     text: string;
     ts: number;
+    read?: boolean;
   }): boolean {
     const info = this.db
       .prepare(
-        `INSERT OR IGNORE INTO messages (direction, conv, sender, text, mid, ts, state) VALUES ('in', ?, ?, ?, ?, ?, 'received')`,
+        `INSERT OR IGNORE INTO messages (direction, conv, sender, text, mid, ts, state, read_locally) VALUES ('in', ?, ?, ?, ?, ?, 'received', ?)`,
       )
-      .run(message.conv, message.from, message.text, message.mid, message.ts);
+      .run(message.conv, message.from, message.text, message.mid, message.ts, message.read ? 1 : 0);
     return info.changes > 0;
   }
 
@@ -363,8 +285,47 @@ export class LocalState {
     return rows;
   }
 
-  markReadLocally(conv: number): void {
-    this.db.prepare(`UPDATE messages SET read_locally = 1 WHERE direction = 'in' AND conv = ?`).run(conv);
+  /** Marks a conversation read here, all of it or up to `mid` (a read on another device). */
+  markReadLocally(conv: number, upToMid?: number): void {
+    this.db
+      .prepare(
+        `UPDATE messages SET read_locally = 1 WHERE direction = 'in' AND conv = ? ${upToMid === undefined ? '' : 'AND mid <= ?'}`,
+      )
+      .run(...(upToMid === undefined ? [conv] : [conv, upToMid]));
+  }
+
+  /**
+   * A message of yours that this profile did not send: sent from another device, or read back
+   * from the server's history. Stored once per `mid`; false if it was already there.
+   */
+  addSynced(message: { mid: number; conv: number; text: string; ts: number; state: MessageState }): boolean {
+    const info = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO messages (direction, conv, sender, text, mid, ts, state) VALUES ('out', ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(message.conv, this.identity?.id ?? null, message.text, message.mid, message.ts, message.state);
+    return info.changes > 0;
+  }
+
+  /** Each conversation with its newest message and how many are unread here, newest first. */
+  conversations(): Array<{ conv: number; last: LocalMessage; unread: number }> {
+    const rows = this.db
+      .prepare(
+        `SELECT m.*, (SELECT COUNT(*) FROM messages u WHERE u.conv = m.conv AND u.direction = 'in' AND u.read_locally = 0) AS unread
+         FROM messages m WHERE m.local_id IN (SELECT MAX(local_id) FROM messages WHERE conv IS NOT NULL GROUP BY conv)
+         ORDER BY m.local_id DESC`,
+      )
+      .all() as Array<MessageRow & { unread: number }>;
+    return rows.map((row) => ({ conv: row.conv!, last: toMessage(row), unread: row.unread }));
+  }
+
+  /** Whether the profile has rebuilt its conversations from the server once. */
+  get rebuilt(): boolean {
+    return this.getSetting('rebuilt') === '1';
+  }
+
+  set rebuilt(done: boolean) {
+    this.setSetting('rebuilt', done ? '1' : '0');
   }
 
   /** The last `limit` messages of one conversation, or of all, oldest first. */
