@@ -51,7 +51,7 @@ describe('mensageiro chat (native)', () => {
     await again.waitLine((l) => /^duo \(id \d{13}\): me, bob$/.test(l), 'groups survive');
     again.type('/history bob');
     await nth(again, (l) => l.includes('oi bob'), 2, 'history listing');
-  });
+  }, 60_000);
 
   it('queues a message while the server is down and delivers it exactly once when it is back', async () => {
     const dataDir = tempDir();
@@ -82,7 +82,7 @@ describe('mensageiro chat (native)', () => {
     await back.waitFor(ofType('pong'), 'pong');
     expect(back.frames.filter((f) => f.type === 'msg' && f.text === 'escrito sem servidor')).toHaveLength(1);
     back.close();
-  });
+  }, 60_000);
 
   it('moves the receipt mark from sent to delivered to read, and runs a group of three', async () => {
     const s = await server();
@@ -114,7 +114,7 @@ describe('mensageiro chat (native)', () => {
     caio!.type('@trio oi de volta');
     await ana!.waitLine((l) => l.endsWith('] caio @ trio: oi de volta'), 'caio to the group, by name');
     expect(caio!.lines.some((l) => l.includes('@ trio: oi de volta'))).toBe(false);
-  });
+  }, 60_000);
 });
 
 describe('one-shot commands', () => {
@@ -164,7 +164,7 @@ describe('one-shot commands', () => {
     const down = run(['send', 'sol', 'oi', '--profile', 'rui', '--server', addr, '--home', home]);
     expect(await down.exited).not.toBe(0);
     expect(down.stderr).toContain(`cannot reach ${addr} (connect ECONNREFUSED`);
-  });
+  }, 60_000);
 });
 
 describe('mensageiro chat --dialect zap', () => {
@@ -188,5 +188,5 @@ describe('mensageiro chat --dialect zap', () => {
       'feature refused clearly',
     );
     native.close();
-  });
+  }, 60_000);
 });

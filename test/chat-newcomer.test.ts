@@ -73,7 +73,7 @@ describe('a second device of an account', () => {
     expect(taken.stdout).toMatch(
       /username dave is taken; if it is yours, sign in to it: mensageiro login other/,
     );
-  });
+  }, 60_000);
 });
 
 describe('mensageiro register', () => {
@@ -118,7 +118,7 @@ describe('mensageiro register', () => {
     ]);
     await exitsWith(reuse, 1);
     expect(reuse.stderr).toMatch(/profile carol already holds account carol/);
-  });
+  }, 60_000);
 });
 
 describe('groups by name', () => {
@@ -157,7 +157,7 @@ describe('groups by name', () => {
     await exitsWith(send, 0);
     await bob.waitFor((f) => f.type === 'msg' && f.text === 'from the shell', 'the one-shot group message');
     bob.close();
-  });
+  }, 60_000);
 });
 
 describe('piped chat', () => {
@@ -176,7 +176,7 @@ describe('piped chat', () => {
     expect(history.stdout.match(/\(sent\)|\(delivered\)|\(read\)/g)).toHaveLength(5);
     for (let i = 1; i <= 5; i++) await bob.waitFor((f) => f.text === `mensagem ${i}`, `message ${i}`);
     bob.close();
-  });
+  }, 60_000);
 });
 
 describe('a port that speaks another protocol', () => {
@@ -226,7 +226,7 @@ describe('a port that speaks another protocol', () => {
     await exitsWith(zapOnNative, 1);
     expect(zapOnNative.stdout).toContain(`127.0.0.1:${s.ports.native} does not speak zap`);
     expect(zapOnNative.stderr).toBe('');
-  });
+  }, 60_000);
 });
 
 describe('the conversation view', () => {
@@ -271,7 +271,7 @@ describe('the conversation view', () => {
     expect(ana!.lines.some((l) => l.startsWith('* ✓✓ read by everyone in trio4'))).toBe(false);
     caio!.type('/read trio4');
     await ana!.waitLine((l) => l === '* ✓✓ read by everyone in trio4: 1 message', 'read by all');
-  });
+  }, 60_000);
 
   it('names what it refuses: a bad dialect, a missing profile, flags an existing profile ignores, an unknown /who', async () => {
     const s = await server();
@@ -303,5 +303,5 @@ describe('the conversation view', () => {
     await zap.waitLine((l) => l.startsWith('/quit'), 'zap help');
     expect(zap.lines.filter((l) => /^\/(who|lobby)|^[/@].*username/.test(l))).toEqual([]);
     expect(fs.existsSync(path.join(home, 'z.db'))).toBe(true);
-  });
+  }, 60_000);
 });

@@ -44,8 +44,6 @@ export class ChatCommands {
   /** The conversation plain text goes to. */
   private open: { conv: number; name: string } | null = null;
   private lobbyJoined = false;
-  /** A group asked for on a dialect whose answer carries no name (zap's 11). */
-  private pendingGroupName: string | null = null;
   /** Handed to the link in this run and not refused; the native SDK resends its own outbox. */
   private readonly inFlight = new Set<string>();
   private onSettled: (() => void) | null = null;
@@ -157,14 +155,6 @@ export class ChatCommands {
     if (this.open === null) this.openConversation(conv, false);
   }
 
-  /** The name asked for with /group, for a group notice that carries none. */
-  takePendingGroupName(members: number[]): string | null {
-    if (this.view.me === null || !members.includes(this.view.me)) return null;
-    const name = this.pendingGroupName;
-    this.pendingGroupName = null;
-    return name;
-  }
-
   /** Messages typed while the link could not take them, or left unsent by an earlier run. */
   flushQueued(): void {
     for (const message of this.state.pendingOutgoing()) {
@@ -200,7 +190,6 @@ export class ChatCommands {
     const name = args[0]!;
     const members: Array<number | string> = [];
     for (const member of args.slice(1)) members.push((await this.resolve(member)) ?? member);
-    this.pendingGroupName = name;
     const gid = await this.link.createGroup(name, members);
     if (typeof gid === 'number' && !this.state.group(gid))
       this.state.saveGroup({ id: gid, name, members: [] });

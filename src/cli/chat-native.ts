@@ -40,11 +40,13 @@ export async function runChat(
     state.close();
     throw error;
   }
+  const terminal = new Terminal(process.stdin, process.stdout, `${profile}> `);
   const link: ChatLink =
     dialect === 'zap'
-      ? new ZapLink(servers[0]!.host, servers[0]!.port, identity?.id ?? null)
+      ? new ZapLink(servers[0]!.host, servers[0]!.port, identity?.id ?? null, {
+          onNotice: (text) => terminal.print(`* ${text}`),
+        })
       : nativeLinkFor(state, servers, options);
-  const terminal = new Terminal(process.stdin, process.stdout, `${profile}> `);
   if (dialect === 'zap')
     terminal.print('* zap dialect: no usernames, presence or lobby; contacts are 13-digit ids');
   const server = serversLabel(servers);

@@ -29,10 +29,13 @@ export class ChatUi {
   private readonly account: ChatAccount | null;
   private lines: Promise<void> = Promise.resolve();
   private waitingLines = 0;
+  /** Settles at the first sign-in, or when it failed for good. */
   private signedIn!: Promise<void>;
+  private markSignedIn!: () => void;
   private failure: string | null = null;
   private lastRetry = '';
   private quitting = false;
+  private signedInOnce = false;
 
   constructor(
     private readonly link: ChatLink,
@@ -48,8 +51,7 @@ export class ChatUi {
     const { link, state, terminal, view } = this;
     view.me = state.identity?.id ?? null;
     for (const message of state.history(null, options.historyLines ?? 20)) view.show(message);
-    let markSignedIn!: () => void;
-    this.signedIn = new Promise((resolve) => (markSignedIn = resolve));
+    this.signedIn = new Promise((resolve) => (this.markSignedIn = resolve));
     link.on('connected', (info) => {
       view.me = info.id;
       const known = state.identity;
@@ -62,10 +64,11 @@ export class ChatUi {
         device: info.device ?? known?.device,
       };
       this.lastRetry = '';
+      this.signedInOnce = true;
       terminal.print(
         `* signed in as ${info.username ?? info.id} (id ${info.id}) on ${options.server} via ${link.dialect}`,
       );
-      markSignedIn();
+      this.markSignedIn();
       this.commands.flushQueued();
       if (this.account && !state.rebuilt)
         this.account
@@ -104,7 +107,7 @@ export class ChatUi {
       if (moved.length > 0) view.later([r.conv], () => view.receipt(r.status, r.conv, moved));
     });
     link.on('group', (g) => {
-      const name = g.name || state.group(g.id)?.name || this.commands.takePendingGroupName(g.members) || '';
+      const name = g.name || state.group(g.id)?.name || '';
       state.saveGroup({ id: g.id, name, members: g.members });
       view.later(g.members, () =>
         terminal.print(
@@ -144,6 +147,7 @@ export class ChatUi {
   private fail(reason: string): void {
     if (this.failure !== null) return;
     this.failure = reason;
+    this.markSignedIn();
     this.terminal.print(`* ${reason}`);
     this.quit();
   }
@@ -157,6 +161,9 @@ export class ChatUi {
   private async finish(): Promise<number> {
     this.quitting = true;
     const deadline = Date.now() + DRAIN_MS;
+    // Piped input that ends, even with nothing in it, says: sign in (or register), then leave.
+    const queued = this.waitingLines + this.state.pendingOutgoing().length;
+    if (!this.terminal.interactive || queued > 0) await this.until(this.signedIn, deadline);
     if (this.failure === null) {
       await this.until(this.lines, deadline);
       await this.commands.allSent(deadline);
@@ -166,14 +173,17 @@ export class ChatUi {
     this.link.removeAllListeners();
     this.link.close();
     if (this.failure !== null) return 1;
+    if (!this.signedInOnce) {
+      const why = this.lastRetry ? ` (${this.lastRetry})` : '';
+      const lines = this.waitingLines > 0 ? `; ${this.waitingLines} typed line(s) were not run` : '';
+      this.terminal.print(`* not signed in${why}${lines}`);
+    }
     const unsent = this.state.pendingOutgoing();
-    if (this.waitingLines > 0)
-      this.terminal.print(`* never signed in, so ${this.waitingLines} typed line(s) were not run`);
     for (const message of unsent)
       this.terminal.print(
         `* not sent yet (kept for the next run): @${message.target ?? message.conv} ${message.text}`,
       );
-    if (unsent.length > 0 || this.waitingLines > 0) return 1;
+    if (unsent.length > 0 || !this.signedInOnce) return 1;
     this.terminal.print('* bye');
     return 0;
   }

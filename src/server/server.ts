@@ -4,7 +4,7 @@ import { Hub } from '../core/hub.js';
 import type { Bus, Store } from '../core/ports.js';
 import { LocalBus } from '../bus/local-bus.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { nativeDialect } from '../dialects/native/session.js';
+import { nativeDialect } from '../dialects/native/dialect.js';
 import { zapDialect } from '../dialects/zap/session.js';
 import { createMmDialect } from '../dialects/mm/session.js';
 import { lobbyDialect } from '../dialects/lobby/session.js';
@@ -68,6 +68,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const hub = new Hub({
     store,
     bus,
+    maxGroupSize: config.maxGroupSize,
     limits: {
       messages: { burst: config.messageBurst, perSecond: config.messageRate },
       registrations: { burst: config.registerBurst, perSecond: config.registerRate },
