@@ -258,8 +258,8 @@ export class ChatCommands {
     wake?.();
   }
 
-  private read(which: string | undefined): void | Promise<void> {
-    const conv = which === undefined ? undefined : this.convOf(which);
+  private async read(which: string | undefined): Promise<void> {
+    const conv = which === undefined ? undefined : await this.resolve(which);
     if (conv === null) return this.terminal.print(`* unknown contact ${which}`);
     const unread = this.state.unread(conv);
     if (unread.length === 0) return this.terminal.print('* nothing unread');

@@ -106,14 +106,16 @@ export class ChatUi {
       const { moved } = state.applyReceipt(r.conv, r.status, upTo, r.by);
       if (moved.length > 0) view.later([r.conv], () => view.receipt(r.status, r.conv, moved));
     });
+    link.on('read', (r) => {
+      if (state.markReadLocally(r.conv, r.mid) > 0)
+        view.later([r.conv], () => terminal.print(`* read on another device: ${view.nameOf(r.conv)}`));
+    });
     link.on('group', (g) => {
       const name = g.name || state.group(g.id)?.name || '';
+      g.names?.forEach((known, i) => known !== null && state.rememberName(g.members[i]!, known));
       state.saveGroup({ id: g.id, name, members: g.members });
-      view.later(g.members, () =>
-        terminal.print(
-          `* group ${name || g.id} (id ${g.id}): ${g.members.map((m) => view.nameOf(m)).join(', ')}`,
-        ),
-      );
+      const mentioned = [...g.members, ...(g.affected ?? []), g.by ?? null];
+      view.later(mentioned, () => terminal.print(`* ${view.groupChange({ ...g, name })}`));
     });
     link.on('presence', (p) =>
       view.later([p.id], () =>

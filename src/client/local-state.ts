@@ -286,12 +286,12 @@ export class LocalState {
   }
 
   /** Marks a conversation read here, all of it or up to `mid` (a read on another device). */
-  markReadLocally(conv: number, upToMid?: number): void {
-    this.db
+  markReadLocally(conv: number, upToMid?: number): number {
+    return this.db
       .prepare(
-        `UPDATE messages SET read_locally = 1 WHERE direction = 'in' AND conv = ? ${upToMid === undefined ? '' : 'AND mid <= ?'}`,
+        `UPDATE messages SET read_locally = 1 WHERE direction = 'in' AND read_locally = 0 AND conv = ? ${upToMid === undefined ? '' : 'AND mid <= ?'}`,
       )
-      .run(...(upToMid === undefined ? [conv] : [conv, upToMid]));
+      .run(...(upToMid === undefined ? [conv] : [conv, upToMid])).changes;
   }
 
   /**
