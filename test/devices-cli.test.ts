@@ -132,4 +132,28 @@ describe('one account on many devices', () => {
     ana.type('/leave equipe');
     await ana.waitLine((l) => l === '* me left equipe', 'left');
   }, 90_000);
+
+  it('mensageiro profile sets the names, lists the devices and signs one out', async () => {
+    const s = await bed.server();
+    const addr = `127.0.0.1:${s.ports.native}`;
+    const home = tempDir();
+    const where = ['--server', addr, '--home', home];
+    const account = ['--username', 'rui', '--secret', 'pw'];
+    await exitsWith(bed.run(['register', '--profile', 'one', ...account, ...where]), 0);
+    await exitsWith(bed.run(['login', 'two', ...account, ...where]), 0);
+    const set = bed.run(['profile', 'set', '--profile', 'one', '--display-name', 'Rui B', ...where]);
+    await exitsWith(set, 0);
+    expect(set.stdout).toBe('you are rui (Rui B)\n');
+    const devices = bed.run(['profile', 'devices', '--profile', 'two', ...where]);
+    await exitsWith(devices, 0);
+    expect(devices.lines.map((l) => l.replace(/, since .*/, ''))).toEqual([
+      '1: one (terminal)',
+      '2 (this one): two (terminal)',
+    ]);
+    await exitsWith(bed.run(['profile', 'logout', '--profile', 'two', ...where]), 0);
+    const after = bed.run(['send', 'rui', 'still here?', '--profile', 'two', ...where]);
+    await exitsWith(after, 1);
+    expect(after.stderr).toContain('cannot sign in');
+    await exitsWith(bed.run(['send', 'rui', 'one still works', '--profile', 'one', ...where]), 0);
+  }, 90_000);
 });

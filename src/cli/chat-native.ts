@@ -46,7 +46,7 @@ export async function runChat(
       ? new ZapLink(servers[0]!.host, servers[0]!.port, identity?.id ?? null, {
           onNotice: (text) => terminal.print(`* ${text}`),
         })
-      : nativeLinkFor(state, servers, options);
+      : nativeLinkFor(state, servers, options, profile);
   if (dialect === 'zap')
     terminal.print('* zap dialect: no usernames, presence or lobby; contacts are 13-digit ids');
   const server = serversLabel(servers);

@@ -48,7 +48,7 @@ export async function connectOnce(
   const servers = serversOf({ server: options.server }, 'native');
   const client = new Client({
     servers,
-    ...signInOptions(state, options, mode),
+    ...signInOptions(state, options, mode, options.profile),
     reconnect: false,
     tls: tlsOption(options),
   });

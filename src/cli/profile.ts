@@ -66,7 +66,9 @@ export function signInOptions(
   state: LocalState | null,
   options: ProfileOptions,
   mode: SignInMode = 'register-or-sign-in',
-): Pick<ClientOptions, 'identity' | 'register' | 'resumeFrom'> {
+  profile?: string,
+): Pick<ClientOptions, 'identity' | 'register' | 'resumeFrom' | 'deviceName'> {
+  const deviceName = profile === undefined ? undefined : `${profile} (terminal)`;
   const identity = state?.identity?.dialect === 'native' ? state.identity : null;
   if (identity) {
     return {
@@ -75,11 +77,13 @@ export function signInOptions(
           ? { id: identity.id, secret: options.secret, device: identity.device || undefined }
           : { id: identity.id, token: identity.token ?? undefined },
       resumeFrom: state!.lastSeq,
+      deviceName,
     };
   }
-  if (mode === 'sign-in') return { identity: { username: options.username, secret: options.secret } };
+  if (mode === 'sign-in')
+    return { identity: { username: options.username, secret: options.secret }, deviceName };
   const orSignIn = options.username !== undefined && options.secret !== undefined;
-  return { register: { username: options.username, secret: options.secret, orSignIn } };
+  return { register: { username: options.username, secret: options.secret, orSignIn }, deviceName };
 }
 
 /** Says what went wrong at sign-in, and what to do about it. */
@@ -98,9 +102,10 @@ export function nativeLinkFor(
   state: LocalState,
   servers: ServerAddress[],
   options: ProfileOptions,
-  mode?: SignInMode,
+  profile: string,
 ): NativeLink {
-  return new NativeLink({ servers, ...signInOptions(state, options, mode), tls: tlsOption(options) });
+  const signIn = signInOptions(state, options, 'register-or-sign-in', profile);
+  return new NativeLink({ servers, ...signIn, tls: tlsOption(options) });
 }
 
 /** The server list as stored with an identity and shown to the user. */
