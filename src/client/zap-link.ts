@@ -4,6 +4,7 @@ import { MensageiroError } from '../core/errors.js';
 import { zapDataChunks, zapFrameText, type ZapFrame } from '../dialects/zap/codec.js';
 import type { ChatLink, ChatLinkEvents, Feature } from './chat-link.js';
 import { DEFAULT_IDLE_MS } from './idle-lines.js';
+import { PacedWriter } from './paced-writer.js';
 import { ZapReader, wrapped05, type ZapReading } from './zap-reader.js';
 
 export interface ZapLinkOptions {
@@ -22,11 +23,6 @@ export interface ZapLinkOptions {
 /** How long a server has to answer 01 with 02. */
 const REGISTER_TIMEOUT_MS = 5000;
 
-interface Outgoing {
-  bytes: Buffer;
-  done: (error: MensageiroError | null) => void;
-}
-
 /**
  * The chat UI over a seed-002 server (ours or a classmate's): 01/02 to register, 03 to connect,
  * 05 to send, 08 to mark read, 10 for groups. zap has no usernames, presence or lobby, and no
@@ -40,16 +36,15 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   private online = false;
   private closed = false;
   private attempt = 0;
-  /** Whether any zap frame ever came from this server; until one has, a hang-up means a wrong port. */
+  /** Whether any zap frame ever came from this server; until one has, a first hang-up means a wrong port. */
   private everHeard = false;
+  private connections = 0;
   private registered: ((id: number) => void) | null = null;
   private started: ((value: void) => void) | null = null;
-  private readonly outgoing: Outgoing[] = [];
-  private writing = false;
+  private readonly writer: PacedWriter;
   private readonly groups = new Set<number>();
   /** zap carries no group names: the name given to each 10 we sent, until its 11 comes back. */
   private readonly namesAsked: Array<{ name: string; members: string }> = [];
-  private readonly frameGapMs: number;
   private readonly idleMs: number;
 
   constructor(
@@ -59,7 +54,7 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     private readonly options: ZapLinkOptions = {},
   ) {
     super();
-    this.frameGapMs = options.frameGapMs ?? 2 * DEFAULT_IDLE_MS;
+    this.writer = new PacedWriter(options.frameGapMs ?? 2 * DEFAULT_IDLE_MS);
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   }
 
@@ -108,47 +103,28 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   joinLobby(): void {}
   postLobby(): void {}
 
+  /** Leaves once the frames already queued (a message typed just before) are written. */
   close(): void {
     this.closed = true;
-    this.socket?.end();
+    this.writer.end();
+    // Not signed in yet (or still connecting): nothing of the user's is queued.
+    if (!this.online) this.socket?.end();
   }
 
   /** Queues a frame; it resolves once written, or fails with 'timeout' if the connection ends first. */
   private write(frame: ZapFrame, always = false): Promise<void> {
     if (!this.online && !always) return Promise.reject(new MensageiroError('timeout', 'not connected'));
-    const bytes = Buffer.from(zapFrameText(frame), 'utf8');
-    return new Promise((resolve, reject) => {
-      this.outgoing.push({ bytes, done: (error) => (error ? reject(error) : resolve()) });
-      this.pump();
-    });
-  }
-
-  /** One frame per write; the next one only after this one drained and the gap has passed. */
-  private pump(): void {
-    const socket = this.socket;
-    if (this.writing || !socket) return;
-    const next = this.outgoing.shift();
-    if (!next) return;
-    this.writing = true;
-    socket.write(next.bytes, (error) => {
-      if (error) return next.done(new MensageiroError('timeout', 'not connected'));
-      next.done(null);
-      setTimeout(() => {
-        if (this.socket !== socket) return;
-        this.writing = false;
-        this.pump();
-      }, this.frameGapMs);
-    });
+    return this.writer.write(zapFrameText(frame));
   }
 
   private open(): void {
     const socket = net.connect({ host: this.host, port: this.port });
     this.socket = socket;
-    this.writing = false;
     const reader = new ZapReader();
     let idleTimer: NodeJS.Timeout | null = null;
     let told = false;
     let silence: NodeJS.Timeout | null = null;
+    this.connections++;
     const handle = (readings: ZapReading[]) => {
       for (const reading of readings) {
         this.everHeard ||= reading.ok;
@@ -164,6 +140,7 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     socket.once('connect', () => {
+      this.writer.attach(socket);
       if (this.id === null) {
         // A 01 has an answer: no 02 within a few seconds, and this is no zap server.
         silence = setTimeout(() => socket.destroy(), REGISTER_TIMEOUT_MS);
@@ -192,13 +169,12 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       if (idleTimer) clearTimeout(idleTimer);
       handle(reader.flush());
       this.socket = null;
-      for (const pending of this.outgoing.splice(0))
-        pending.done(new MensageiroError('timeout', 'not connected'));
+      this.writer.detach();
       const wasOnline = this.online;
       this.online = false;
       if (silence) clearTimeout(silence);
       // Hung up before ever sending a zap frame: another protocol is on this port.
-      if (!this.everHeard && !this.closed) {
+      if (!this.everHeard && !this.closed && this.connections === 1) {
         const seconds = REGISTER_TIMEOUT_MS / 1000;
         return this.foreign(
           told
