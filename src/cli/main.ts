@@ -8,6 +8,7 @@ import { addChatCommand } from './chat-command.js';
 import { addConformCommand } from './conform-command.js';
 import { addOneShotCommands } from './oneshot-commands.js';
 import { addP2pCommand } from './p2p-command.js';
+import { addProfileCommand } from './profile-command.js';
 import { addServerCommand } from './server-command.js';
 
 const program = new Command()
@@ -19,6 +20,7 @@ addServerCommand(program);
 addChatCommand(program);
 addP2pCommand(program);
 addOneShotCommands(program);
+addProfileCommand(program);
 addBenchCommand(program);
 addConformCommand(program);
 addBackupCommands(program);

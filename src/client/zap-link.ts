@@ -20,6 +20,9 @@ export interface ZapLinkOptions {
   onNotice?: (text: string) => void;
 }
 
+/** How long a server has to answer 01 with 02. */
+const REGISTER_TIMEOUT_MS = 5000;
+
 /**
  * The chat UI over a seed-002 server (ours or a classmate's): 01/02 to register, 03 to connect,
  * 05 to send, 08 to mark read, 10 for groups. zap has no usernames, presence or lobby, and no
@@ -33,6 +36,9 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   private online = false;
   private closed = false;
   private attempt = 0;
+  /** Whether any zap frame ever came from this server; until one has, a first hang-up means a wrong port. */
+  private everHeard = false;
+  private connections = 0;
   private registered: ((id: number) => void) | null = null;
   private started: ((value: void) => void) | null = null;
   private readonly writer: PacedWriter;
@@ -117,8 +123,11 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     const reader = new ZapReader();
     let idleTimer: NodeJS.Timeout | null = null;
     let told = false;
+    let silence: NodeJS.Timeout | null = null;
+    this.connections++;
     const handle = (readings: ZapReading[]) => {
       for (const reading of readings) {
+        this.everHeard ||= reading.ok;
         if (reading.ok) this.onFrame(reading.frame, reading.raw);
         else if (!told) {
           told = true;
@@ -133,7 +142,12 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     socket.once('connect', () => {
       this.writer.attach(socket);
       if (this.id === null) {
-        this.registered = (id) => this.signedIn(id, true);
+        // A 01 has an answer: no 02 within a few seconds, and this is no zap server.
+        silence = setTimeout(() => socket.destroy(), REGISTER_TIMEOUT_MS);
+        this.registered = (id) => {
+          if (silence) clearTimeout(silence);
+          this.signedIn(id, true);
+        };
         void this.write({ code: '01' }, true).catch(() => undefined);
       } else {
         void this.write({ code: '03', id: this.id }, true).catch(() => undefined);
@@ -158,11 +172,31 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       this.writer.detach();
       const wasOnline = this.online;
       this.online = false;
+      if (silence) clearTimeout(silence);
+      // Hung up before ever sending a zap frame: another protocol is on this port.
+      if (!this.everHeard && !this.closed && this.connections === 1) {
+        const seconds = REGISTER_TIMEOUT_MS / 1000;
+        return this.foreign(
+          told
+            ? 'its answer is no zap frame'
+            : this.id === null
+              ? `no answer to 01 within ${seconds} s`
+              : `it closed the connection after 03 without a zap frame; or it does not know id ${this.id}`,
+        );
+      }
       if (wasOnline) this.emit('disconnected');
       if (this.closed) return;
       const delay = Math.min(2000, 200 * 2 ** this.attempt++);
       setTimeout(() => this.open(), delay);
     });
+  }
+
+  private foreign(reason: string): void {
+    this.closed = true;
+    this.emit(
+      'failed',
+      new MensageiroError('bad_frame', `${this.host}:${this.port} does not speak zap (${reason})`),
+    );
   }
 
   private signedIn(id: number, isNew: boolean): void {
