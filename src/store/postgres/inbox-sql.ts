@@ -1,0 +1,151 @@
+import type pg from 'pg';
+import { MensageiroError } from '../../core/errors.js';
+import type { AccountId, Delivery, Group, InboxItem, Receipt } from '../../core/types.js';
+
+export const ITEM_MSG = 1;
+export const ITEM_RECEIPT = 2;
+export const ITEM_GROUP = 3;
+
+/** An inbox row to append once its account's counter is locked. */
+export interface NewItem {
+  to: AccountId;
+  kind: number;
+  mid: number | null;
+  body: string | null;
+  build(seq: number): InboxItem;
+}
+
+/** Queries are named so pg prepares each once per connection. */
+export const LOCK_COUNTERS = {
+  name: 'lock_counters',
+  // ORDER BY before FOR UPDATE: every transaction takes its counter locks in the same order.
+  text: `SELECT id, last_seq FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+};
+const WRITE_ITEMS = {
+  name: 'write_items',
+  text: `WITH added AS (
+      INSERT INTO inbox (account, seq, kind, mid, body)
+      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::text[]))
+    UPDATE accounts a SET last_seq = v.last FROM unnest($6::bigint[], $7::bigint[]) AS v(id, last)
+    WHERE a.id = v.id`,
+};
+
+/** Locks the counter rows of `ids` in id order; returns each one's last seq (absent: no account). */
+export async function lockCounters(
+  client: pg.PoolClient,
+  ids: Iterable<AccountId>,
+): Promise<Map<AccountId, number>> {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const { rows } = await client.query<{ id: number; last_seq: number }>({
+    ...LOCK_COUNTERS,
+    values: [sorted],
+  });
+  return new Map(rows.map((row) => [row.id, row.last_seq]));
+}
+
+/**
+ * Appends the items to their inboxes, each account's seq following its locked counter in
+ * `last` (which moves on). One statement writes the rows and the counters.
+ */
+export async function writeItems(
+  client: pg.PoolClient,
+  items: NewItem[],
+  last: Map<AccountId, number>,
+): Promise<Delivery[]> {
+  if (items.length === 0) return [];
+  const columns = {
+    account: [] as number[],
+    seq: [] as number[],
+    kind: [] as number[],
+    mid: [] as Array<number | null>,
+    body: [] as Array<string | null>,
+  };
+  const deliveries: Delivery[] = [];
+  for (const item of items) {
+    const previous = last.get(item.to);
+    if (previous === undefined) throw new MensageiroError('unknown_account', `no account ${item.to}`);
+    const seq = previous + 1;
+    last.set(item.to, seq);
+    columns.account.push(item.to);
+    columns.seq.push(seq);
+    columns.kind.push(item.kind);
+    columns.mid.push(item.mid);
+    columns.body.push(item.body);
+    deliveries.push({ to: item.to, item: item.build(seq) });
+  }
+  const touched = [...new Set(columns.account)];
+  await client.query({
+    ...WRITE_ITEMS,
+    values: [
+      columns.account,
+      columns.seq,
+      columns.kind,
+      columns.mid,
+      columns.body,
+      touched,
+      touched.map((id) => last.get(id)!),
+    ],
+  });
+  return deliveries;
+}
+
+/** Locks the counters the items need and appends them. */
+export async function appendItems(client: pg.PoolClient, items: NewItem[]): Promise<Delivery[]> {
+  if (items.length === 0) return [];
+  return writeItems(
+    client,
+    items,
+    await lockCounters(
+      client,
+      items.map((item) => item.to),
+    ),
+  );
+}
+
+export function receiptItem(to: AccountId, receipt: Receipt): NewItem {
+  return {
+    to,
+    kind: ITEM_RECEIPT,
+    mid: receipt.mid,
+    body: JSON.stringify(receipt),
+    build: (seq) => ({ seq, kind: 'receipt', receipt }),
+  };
+}
+
+export function groupItem(to: AccountId, group: Group): NewItem {
+  return {
+    to,
+    kind: ITEM_GROUP,
+    mid: null,
+    body: JSON.stringify(group),
+    build: (seq) => ({ seq, kind: 'group', group }),
+  };
+}
+
+export const READ_INBOX = {
+  name: 'read_inbox',
+  text: `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.text, m.ts, m.at
+    FROM inbox i LEFT JOIN messages m ON i.kind = ${ITEM_MSG} AND m.mid = i.mid
+    WHERE i.account = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3`,
+  rowMode: 'array' as const,
+};
+
+export type InboxRow = [
+  seq: number,
+  kind: number,
+  body: string | null,
+  mid: number | null,
+  sender: number | null,
+  conv: number | null,
+  text: string | null,
+  ts: number | null,
+  at: number | null,
+];
+
+export function toInboxItem([seq, kind, body, mid, sender, conv, text, ts, at]: InboxRow): InboxItem {
+  if (kind === ITEM_MSG) {
+    return { seq, kind: 'msg', msg: { mid: mid!, from: sender!, to: conv!, text: text!, ts: ts!, at: at! } };
+  }
+  if (kind === ITEM_RECEIPT) return { seq, kind: 'receipt', receipt: JSON.parse(body!) as Receipt };
+  return { seq, kind: 'group', group: JSON.parse(body!) as Group };
+}
