@@ -1,6 +1,7 @@
 import { Directory } from './directory.js';
 import { MensageiroError } from './errors.js';
 import { Lobby } from './lobby.js';
+import { NodeWatch } from './node-watch.js';
 import type { Bus, NewMessage, ReadMark, Store } from './ports.js';
 import { Presence } from './presence.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
@@ -32,6 +33,11 @@ export interface HubOptions {
   bus: Bus;
   now?: () => number;
   limits?: HubLimits;
+  /**
+   * This node's name among many on a shared bus. With it, nodes exchange heartbeats and their
+   * presence and p2p directory (a node unheard for 3 heartbeats is dropped).
+   */
+  cluster?: { node: string; heartbeatMs: number };
 }
 
 /** Where a request comes from: the client's IP address, for the per-address limits. */
@@ -84,6 +90,7 @@ export class Hub {
   private readonly messageLimit: RateLimiter;
   private readonly registrationLimit: RateLimiter;
   private readonly signInLimit: RateLimiter;
+  readonly nodes: NodeWatch | null = null;
 
   constructor(options: HubOptions) {
     this.store = options.store;
@@ -97,9 +104,22 @@ export class Hub {
       this.now,
     );
     this.signInLimit = new RateLimiter('sign-in attempts from your address', limits.signIns, this.now);
-    this.presence = new Presence(this.bus);
+    const node = options.cluster?.node ?? 'local';
+    this.presence = new Presence(this.bus, node);
     this.lobby = new Lobby(this.bus, this.now);
-    this.directory = new Directory(this.now);
+    this.directory = new Directory(this.now, this.bus, node);
+    if (options.cluster) {
+      this.nodes = new NodeWatch(this.bus, node, options.cluster.heartbeatMs, this.now, [
+        this.presence,
+        this.directory,
+      ]);
+      this.nodes.start();
+    }
+  }
+
+  /** Stops the heartbeats; the bus and the store are the server's to close. */
+  close(): void {
+    this.nodes?.stop();
   }
 
   /** Creates an account with a random id; returns a session token when it has a secret. */
@@ -187,8 +207,15 @@ export class Hub {
   async ensureUser(username: string): Promise<Account> {
     const existing = await this.store.findAccountByUsername(username);
     if (existing) return existing;
-    const { account } = await this.register({ username });
-    return account;
+    try {
+      return (await this.register({ username })).account;
+    } catch (error) {
+      // Another node loading the same users.csv made it first.
+      const made = error instanceof MensageiroError && error.code === 'username_taken';
+      const account = made ? await this.store.findAccountByUsername(username) : null;
+      if (account) return account;
+      throw error;
+    }
   }
 
   async resolve(to: AccountId | string): Promise<Recipient | null> {
@@ -299,8 +326,9 @@ export class Hub {
     return stream;
   }
 
+  /** `u.<id>`: on NATS, `<prefix>.u.<id>`, one subject per user connected to a node. */
   inboxSubject(user: AccountId): string {
-    return `inbox.${user}`;
+    return `u.${user}`;
   }
 
   private route(deliveries: Delivery[]): void {

@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Hub } from '../core/hub.js';
 import type { Bus, Store } from '../core/ports.js';
-import { LocalBus } from '../bus/local-bus.js';
+import { LocalBus } from '../bus/local/local-bus.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { NatsBus } from '../bus/nats/nats-bus.js';
 import { nativeDialect } from '../dialects/native/session.js';
 import { zapDialect } from '../dialects/zap/session.js';
 import { createMmDialect } from '../dialects/mm/session.js';
@@ -55,16 +57,15 @@ export interface ServerParts {
 }
 
 export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
-  const log = parts.log ?? createLogger(config.logLevel);
-  const store =
-    parts.store ??
-    new SqliteStore({
-      dataDir: config.data,
-      synchronous: config.sync,
-      inboxTailBytes: config.inboxTailMib * 1024 * 1024,
-      onWarning: (message) => log.warn({ store: 'sqlite' }, message),
-    });
-  const bus = parts.bus ?? new LocalBus();
+  const log = (parts.log ?? createLogger(config.logLevel)).child({ node: config.nodeId });
+  const store = parts.store ?? (await openStore(config, log));
+  let bus: Bus;
+  try {
+    bus = parts.bus ?? (await openBus(config, log));
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const hub = new Hub({
     store,
     bus,
@@ -73,6 +74,8 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       registrations: { burst: config.registerBurst, perSecond: config.registerRate },
       signIns: { burst: config.signInBurst, perSecond: config.signInRate },
     },
+    // A node unheard for 3 beats is dropped: its p2p entries expire by the keepalive rule.
+    ...(config.bus !== null && { cluster: { node: config.nodeId, heartbeatMs: config.p2pKeepalive / 3 } }),
   });
   const limits = new ConnectionLimits(config);
   const context = { hub, config, log };
@@ -112,6 +115,8 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close()));
     await stopDialects();
+    hub.close();
+    await bus.close();
     await store.close();
     throw error;
   }
@@ -123,6 +128,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       await Promise.all(listeners.map((listener) => listener.close()));
       await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
       await stopDialects();
+      hub.close();
       await bus.close();
       await store.close();
       log.info('stopped');
@@ -130,4 +136,40 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     return closing;
   };
   return { hub, store, log, ports, listeners, close };
+}
+
+async function openStore(config: ServerConfig, log: Logger): Promise<Store> {
+  if (config.store === null) {
+    return new SqliteStore({
+      dataDir: config.data,
+      synchronous: config.sync,
+      inboxTailBytes: config.inboxTailMib * 1024 * 1024,
+      onWarning: (message) => log.warn({ store: 'sqlite' }, message),
+    });
+  }
+  const store = await PostgresStore.open({
+    url: config.store,
+    applicationName: config.nodeId,
+    onWarning: (message) => log.warn({ store: 'postgres' }, message),
+  });
+  log.info({ store: 'postgres', schema: store.schema }, 'store open');
+  return store;
+}
+
+async function openBus(config: ServerConfig, log: Logger): Promise<Bus> {
+  if (config.bus === null) return new LocalBus();
+  const bus = await NatsBus.connect({
+    url: config.bus,
+    prefix: config.busPrefix,
+    name: config.nodeId,
+    onEvent: (event, detail) => log.warn({ bus: 'nats', event, detail }, `bus: ${event}`),
+    onFatal: (error) => {
+      // Without routing this node would serve stale inboxes; better to stop and be restarted.
+      log.fatal({ bus: 'nats', err: error }, 'bus closed for good; exiting');
+      log.flush();
+      process.exit(1);
+    },
+  });
+  log.info({ bus: 'nats', prefix: config.busPrefix }, 'bus connected');
+  return bus;
 }

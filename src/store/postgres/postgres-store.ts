@@ -1,15 +1,7 @@
 import pg from 'pg';
 import { MensageiroError } from '../../core/errors.js';
 import type { AppendResult, NewAccount, NewGroup, NewMessage, ReadMark, Store } from '../../core/ports.js';
-import type {
-  Account,
-  AccountId,
-  DeliveredMessage,
-  Delivery,
-  Group,
-  InboxItem,
-  StoredMessage,
-} from '../../core/types.js';
+import type { Account, AccountId, Delivery, Group, InboxItem } from '../../core/types.js';
 import { appendMessages } from './append-messages.js';
 import { READ_INBOX, appendItems, groupItem, toInboxItem, type InboxRow } from './inbox-sql.js';
 import { PgGroupCommit, isConnectionError, unavailable } from './pg-commit.js';
