@@ -151,7 +151,7 @@ describe.skipIf(!available)('postgres out of reach', () => {
     const admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
     const killed = await admin.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1 || ' %'`,
       [applicationName],
     );
     expect(killed.rowCount).toBeGreaterThan(0);

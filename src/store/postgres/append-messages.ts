@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { MensageiroError } from '../../core/errors.js';
 import type { AppendResult, NewMessage } from '../../core/ports.js';
 import type { DeliveredMessage, StoredMessage } from '../../core/types.js';
-import { ITEM_MSG, lockCounters, writeItems, type NewItem } from './inbox-sql.js';
+import { ITEM_MSG, writeItems, type Counters, type NewItem } from './inbox-sql.js';
 
 const TAKE_MIDS = {
   name: 'take_mids',
@@ -22,9 +22,9 @@ const STORED_BY_CID = {
 
 /**
  * Stores one turn's messages in the open transaction, in a fixed number of statements whatever
- * their count: lock every recipient's counter row (in id order), take the mids, insert the
- * messages (a (sender, cid) already stored, here or by another node, inserts nothing), then
- * write every inbox row and counter at once.
+ * their count. With every recipient's counter row locked by the batch (in id order), it takes
+ * the mids, inserts the messages (a (sender, cid) already stored, here or by another node,
+ * inserts nothing), then writes every inbox row and counter at once.
  *
  * The mids are taken after the counter locks: of two transactions that share a recipient, the
  * one that locks first also takes its mids first, so in every inbox mids rise with seqs.
@@ -33,12 +33,10 @@ const STORED_BY_CID = {
 export async function appendMessages(
   client: pg.PoolClient,
   messages: NewMessage[],
+  counters: Counters,
 ): Promise<Array<AppendResult | Error>> {
   const outcomes: Array<AppendResult | Error | undefined> = new Array(messages.length);
-  const last = await lockCounters(
-    client,
-    messages.flatMap((m) => m.recipients),
-  );
+  const last = counters.last;
   // The first of each (sender, cid) in the batch is stored; later ones are its duplicates.
   const firstOf = new Map<string, number>();
   const stored: number[] = [];

@@ -19,7 +19,7 @@ export interface NewItem {
 export const LOCK_COUNTERS = {
   name: 'lock_counters',
   // ORDER BY before FOR UPDATE: every transaction takes its counter locks in the same order.
-  text: `SELECT id, last_seq FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+  text: `SELECT id, last_seq, delivered_seq FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
 };
 const WRITE_ITEMS = {
   name: 'write_items',
@@ -30,17 +30,40 @@ const WRITE_ITEMS = {
     WHERE a.id = v.id`,
 };
 
-/** Locks the counter rows of `ids` in id order; returns each one's last seq (absent: no account). */
+/**
+ * The account rows a transaction holds locked, with their inbox counters as it has moved them.
+ * An id absent from `last` after locking has no account.
+ */
+export interface Counters {
+  last: Map<AccountId, number>;
+  delivered: Map<AccountId, number>;
+  locked: Set<AccountId>;
+}
+
+export const noCounters = (): Counters => ({ last: new Map(), delivered: new Map(), locked: new Set() });
+
+/**
+ * Locks the account rows of `ids` not yet held, in id order, and reads their counters into
+ * `counters`. A transaction locks what it will write in one call at its start; a later call
+ * (for a row it could not foresee) may wait on another node, and a deadlock is retried.
+ */
 export async function lockCounters(
   client: pg.PoolClient,
   ids: Iterable<AccountId>,
-): Promise<Map<AccountId, number>> {
-  const sorted = [...new Set(ids)].sort((a, b) => a - b);
-  const { rows } = await client.query<{ id: number; last_seq: number }>({
+  counters: Counters = noCounters(),
+): Promise<Counters> {
+  const sorted = [...new Set(ids)].filter((id) => !counters.locked.has(id)).sort((a, b) => a - b);
+  if (sorted.length === 0) return counters;
+  const { rows } = await client.query<{ id: number; last_seq: number; delivered_seq: number }>({
     ...LOCK_COUNTERS,
     values: [sorted],
   });
-  return new Map(rows.map((row) => [row.id, row.last_seq]));
+  for (const id of sorted) counters.locked.add(id);
+  for (const row of rows) {
+    counters.last.set(row.id, row.last_seq);
+    counters.delivered.set(row.id, row.delivered_seq);
+  }
+  return counters;
 }
 
 /**
@@ -89,17 +112,19 @@ export async function writeItems(
   return deliveries;
 }
 
-/** Locks the counters the items need and appends them. */
-export async function appendItems(client: pg.PoolClient, items: NewItem[]): Promise<Delivery[]> {
+/** Appends the items, first locking the counters the transaction does not hold yet. */
+export async function appendItems(
+  client: pg.PoolClient,
+  items: NewItem[],
+  counters: Counters,
+): Promise<Delivery[]> {
   if (items.length === 0) return [];
-  return writeItems(
+  await lockCounters(
     client,
-    items,
-    await lockCounters(
-      client,
-      items.map((item) => item.to),
-    ),
+    items.map((item) => item.to),
+    counters,
   );
+  return writeItems(client, items, counters.last);
 }
 
 export function receiptItem(to: AccountId, receipt: Receipt): NewItem {

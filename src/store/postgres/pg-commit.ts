@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { MensageiroError, isMensageiroError } from '../../core/errors.js';
+import type { AccountId } from '../../core/types.js';
+import { lockCounters, noCounters, type Counters } from './inbox-sql.js';
 
 /**
  * SQLSTATEs after which the whole transaction is run again, with the pause before each try.
@@ -35,9 +37,22 @@ export function unavailable(error: unknown): MensageiroError {
 
 /** A piece of work for one transaction; its promise settles only after COMMIT. */
 export interface CommitUnit {
-  run(client: pg.PoolClient): Promise<unknown>;
+  /** The account rows it will write to, found without locks, so the batch locks all at once. */
+  locks?(client: pg.PoolClient): Promise<AccountId[]>;
+  run(client: pg.PoolClient, counters: Counters): Promise<unknown>;
   resolve(value: unknown): void;
   reject(error: unknown): void;
+}
+
+export type WriteUnit<T> = Pick<CommitUnit, 'locks'> & {
+  run(client: pg.PoolClient, counters: Counters): Promise<T>;
+};
+
+/** The turn's queued items of the kinds written in bulk (messages, acks). */
+export interface Bulk<Item> {
+  locks(client: pg.PoolClient, items: Item[]): Promise<AccountId[]>;
+  /** Runs every item in the open transaction; an Error outcome fails that item alone. */
+  run(client: pg.PoolClient, items: Item[], counters: Counters): Promise<unknown[]>;
 }
 
 /**
@@ -57,17 +72,16 @@ export class PgGroupCommit<Item> {
 
   constructor(
     private readonly pool: pg.Pool,
-    /** Runs every queued item in the open transaction; an Error outcome fails that item alone. */
-    private readonly bulk: (client: pg.PoolClient, items: Item[]) => Promise<unknown[]>,
+    private readonly bulk: Bulk<Item>,
   ) {}
 
   get committedBatches(): number {
     return this.batches;
   }
 
-  submit<T>(run: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  submit<T>(unit: WriteUnit<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.units.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.units.push({ ...unit, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -113,12 +127,10 @@ export class PgGroupCommit<Item> {
   }
 
   private bulkUnit(queued: typeof this.items): CommitUnit {
+    const items = queued.map((q) => q.item);
     return {
-      run: (client) =>
-        this.bulk(
-          client,
-          queued.map((q) => q.item),
-        ),
+      locks: (client) => this.bulk.locks(client, items),
+      run: (client, counters) => this.bulk.run(client, items, counters),
       resolve: (outcomes) =>
         (outcomes as unknown[]).forEach((outcome, i) => {
           if (outcome instanceof Error) queued[i]!.reject(outcome);
@@ -140,7 +152,12 @@ export class PgGroupCommit<Item> {
       const values: unknown[] = [];
       try {
         await client.query('BEGIN');
-        for (const unit of units) values.push(await unit.run(client));
+        const wanted: AccountId[] = [];
+        for (const unit of units) if (unit.locks) wanted.push(...(await unit.locks(client)));
+        // Every row the batch writes, locked in id order by one statement, so that two nodes'
+        // batches wait for each other at most once and never deadlock on what they foresaw.
+        const counters = await lockCounters(client, wanted, noCounters());
+        for (const unit of units) values.push(await unit.run(client, counters));
         await client.query('COMMIT');
         client.release();
         this.batches++;

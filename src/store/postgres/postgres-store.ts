@@ -2,10 +2,10 @@ import pg from 'pg';
 import { MensageiroError } from '../../core/errors.js';
 import type { AppendResult, NewAccount, NewGroup, NewMessage, ReadMark, Store } from '../../core/ports.js';
 import type { Account, AccountId, Delivery, Group, InboxItem } from '../../core/types.js';
-import { appendMessages } from './append-messages.js';
 import { READ_INBOX, appendItems, groupItem, toInboxItem, type InboxRow } from './inbox-sql.js';
 import { PgGroupCommit, isConnectionError, unavailable } from './pg-commit.js';
-import { ackDelivered, markRead } from './receipts.js';
+import { markRead, markReadLocks } from './receipts.js';
+import { turnBulk, type TurnItem } from './turn.js';
 import { SCHEMA_NAME, migrate } from './schema.js';
 
 export interface PostgresStoreOptions {
@@ -50,8 +50,9 @@ const types = {
  */
 export class PostgresStore implements Store {
   readonly pool: pg.Pool;
+  private readonly writePool: pg.Pool;
   readonly schema: string;
-  private readonly commits: PgGroupCommit<NewMessage>;
+  private readonly commits: PgGroupCommit<TurnItem>;
   private readonly accounts = new Map<AccountId, Account>();
   private readonly warn: (message: string) => void;
 
@@ -61,7 +62,7 @@ export class PostgresStore implements Store {
       const warning = await migrate(store.pool, store.schema);
       if (warning) store.warn(warning);
     } catch (error) {
-      await store.pool.end();
+      await Promise.all([store.pool.end(), store.writePool.end()]);
       throw isConnectionError(error) ? unavailable(error) : error;
     }
     return store;
@@ -75,22 +76,30 @@ export class PostgresStore implements Store {
       throw new MensageiroError('bad_request', `schema must match ${SCHEMA_NAME}, got ${this.schema}`);
     }
     this.warn = options.onWarning ?? console.warn;
-    this.pool = new pg.Pool({
-      connectionString: url.toString(),
-      max: options.poolSize ?? 8,
-      options: `-c search_path=${this.schema}`,
-      connectionTimeoutMillis: 3_000,
-      query_timeout: options.queryTimeoutMs ?? 5_000,
-      keepAlive: true,
-      application_name: options.applicationName ?? 'mensageiro',
-      types,
-    });
-    // An idle client whose server went away reports it here; unheard, it would end the process.
-    this.pool.on('error', (error) => this.warn(`postgres connection lost: ${error.message}`));
-    this.pool.on('connect', (client) =>
-      client.on('error', (error) => this.warn(`postgres connection failed: ${error.message}`)),
-    );
-    this.commits = new PgGroupCommit(this.pool, appendMessages);
+    const pool = (max: number, role: string) => {
+      const made = new pg.Pool({
+        connectionString: url.toString(),
+        max,
+        options: `-c search_path=${this.schema}`,
+        // Also the wait for a free connection: reads queue behind each other, never behind writes.
+        connectionTimeoutMillis: 5_000,
+        query_timeout: options.queryTimeoutMs ?? 5_000,
+        keepAlive: true,
+        application_name: `${options.applicationName ?? 'mensageiro'} ${role}`,
+        types,
+      });
+      // An idle client whose server went away reports it here; unheard, it would end the process.
+      made.on('error', (error) => this.warn(`postgres connection lost: ${error.message}`));
+      made.on('connect', (client) =>
+        client.on('error', (error) => this.warn(`postgres connection failed: ${error.message}`)),
+      );
+      return made;
+    };
+    this.pool = pool(options.poolSize ?? 8, 'reads');
+    // The group commit has one batch in flight: one connection of its own, so that a thousand
+    // sessions' reads never hold it up.
+    this.writePool = pool(1, 'writes');
+    this.commits = new PgGroupCommit(this.writePool, turnBulk);
   }
 
   get committedBatches(): number {
@@ -98,24 +107,26 @@ export class PostgresStore implements Store {
   }
 
   createAccount(account: NewAccount): Promise<Account> {
-    return this.commits.submit(async (client) => {
-      const createdAt = Date.now();
-      await insertAccount(client, {
-        id: account.id,
-        kind: KIND_USER,
-        username: account.username ?? null,
-        secret_hash: account.secretHash ?? null,
-        group_name: null,
-        creator: null,
-        client_ts: null,
-        created_at: createdAt,
-      });
-      return {
-        id: account.id,
-        username: account.username ?? null,
-        secretHash: account.secretHash ?? null,
-        createdAt,
-      };
+    return this.commits.submit({
+      run: async (client) => {
+        const createdAt = Date.now();
+        await insertAccount(client, {
+          id: account.id,
+          kind: KIND_USER,
+          username: account.username ?? null,
+          secret_hash: account.secretHash ?? null,
+          group_name: null,
+          creator: null,
+          client_ts: null,
+          created_at: createdAt,
+        });
+        return {
+          id: account.id,
+          username: account.username ?? null,
+          secretHash: account.secretHash ?? null,
+          createdAt,
+        };
+      },
     });
   }
 
@@ -142,12 +153,14 @@ export class PostgresStore implements Store {
   }
 
   saveToken(tokenHash: string, account: AccountId, at: number): Promise<void> {
-    return this.commits.submit(async (client) => {
-      await client.query(
-        `INSERT INTO tokens (hash, account, created_at) VALUES ($1, $2, $3)
+    return this.commits.submit({
+      run: async (client) => {
+        await client.query(
+          `INSERT INTO tokens (hash, account, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (hash) DO UPDATE SET account = excluded.account, created_at = excluded.created_at`,
-        [tokenHash, account, at],
-      );
+          [tokenHash, account, at],
+        );
+      },
     });
   }
 
@@ -159,28 +172,32 @@ export class PostgresStore implements Store {
   }
 
   createGroup(group: NewGroup): Promise<{ group: Group; deliveries: Delivery[] }> {
-    return this.commits.submit(async (client) => {
-      await insertAccount(client, {
-        id: group.id,
-        kind: KIND_GROUP,
-        username: null,
-        secret_hash: null,
-        group_name: group.name,
-        creator: group.creator,
-        client_ts: group.ts,
-        created_at: group.at,
-      });
-      await client.query(
-        `INSERT INTO group_members (group_id, position, member)
+    return this.commits.submit({
+      locks: async () => group.members,
+      run: async (client, counters) => {
+        await insertAccount(client, {
+          id: group.id,
+          kind: KIND_GROUP,
+          username: null,
+          secret_hash: null,
+          group_name: group.name,
+          creator: group.creator,
+          client_ts: group.ts,
+          created_at: group.at,
+        });
+        await client.query(
+          `INSERT INTO group_members (group_id, position, member)
          SELECT $1, p - 1, m FROM unnest($2::bigint[]) WITH ORDINALITY AS v(m, p)`,
-        [group.id, group.members],
-      );
-      const stored: Group = { ...group, members: [...group.members] };
-      const deliveries = await appendItems(
-        client,
-        group.members.map((member) => groupItem(member, stored)),
-      );
-      return { group: stored, deliveries };
+          [group.id, group.members],
+        );
+        const stored: Group = { ...group, members: [...group.members] };
+        const deliveries = await appendItems(
+          client,
+          group.members.map((member) => groupItem(member, stored)),
+          counters,
+        );
+        return { group: stored, deliveries };
+      },
     });
   }
 
@@ -202,7 +219,7 @@ export class PostgresStore implements Store {
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {
-    return this.commits.submitItem(message);
+    return this.commits.submitItem({ message });
   }
 
   async readInbox(user: AccountId, afterSeq: number, limit: number): Promise<InboxItem[]> {
@@ -221,16 +238,19 @@ export class PostgresStore implements Store {
   }
 
   ackDelivered(user: AccountId, upToSeq: number, at: number): Promise<Delivery[]> {
-    return this.commits.submit((client) => ackDelivered(client, user, upToSeq, at));
+    return this.commits.submitItem({ ack: { user, upToSeq, at } });
   }
 
   markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Promise<Delivery[]> {
-    return this.commits.submit((client) => markRead(client, reader, conv, mark, at));
+    return this.commits.submit({
+      locks: (client) => markReadLocks(client, reader, conv, mark),
+      run: (client, counters) => markRead(client, reader, conv, mark, at, counters),
+    });
   }
 
   async close(): Promise<void> {
     await this.commits.drained();
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.writePool.end()]);
   }
 
   private async one<T extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<T | null> {

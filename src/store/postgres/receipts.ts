@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ReadMark } from '../../core/ports.js';
 import type { AccountId, Delivery, ReceiptStatus } from '../../core/types.js';
-import { ITEM_MSG, appendItems, receiptItem, type NewItem } from './inbox-sql.js';
+import { ITEM_MSG, appendItems, receiptItem, type Counters, type NewItem } from './inbox-sql.js';
 
 const STATUS = { delivered: 1, read: 2 } as const;
 
@@ -10,62 +10,122 @@ interface Last {
   ts: number;
 }
 
+export interface AckRequest {
+  user: AccountId;
+  upToSeq: number;
+  at: number;
+}
+
 /**
- * Delivery and read receipts as watermarks, inside the caller's transaction. Each function
- * first locks the row of whoever's watermark moves (the acking user, the group, the reader),
- * so two nodes handling the same user's acks or marks at once run one after the other and
- * never send one receipt twice or miss one.
+ * Delivery and read receipts as watermarks, inside the batch's transaction. The batch has
+ * locked the rows of whoever's watermark moves (the acking user, the group, the reader) and of
+ * whoever gets a receipt, so two nodes handling the same user's acks or marks run one after
+ * the other and never send one receipt twice or miss one.
  */
-export async function ackDelivered(
+
+/** The rows a batch of acks writes: the users, and the senders and groups in their ranges. */
+export async function ackLocks(client: pg.PoolClient, acks: AckRequest[]): Promise<AccountId[]> {
+  const { rows } = await client.query<{ sender: number; conv: number }>({
+    name: 'ack_locks',
+    text: `SELECT DISTINCT m.sender, m.conv FROM unnest($1::bigint[], $2::bigint[]) AS u(account, upto)
+      JOIN accounts a ON a.id = u.account
+      JOIN inbox i ON i.account = u.account AND i.seq > a.delivered_seq AND i.seq <= u.upto AND i.kind = ${ITEM_MSG}
+      JOIN messages m ON m.mid = i.mid`,
+    values: [acks.map((a) => a.user), acks.map((a) => a.upToSeq)],
+  });
+  return [...acks.map((a) => a.user), ...rows.flatMap((r) => [r.sender, r.conv])];
+}
+
+/**
+ * Moves each user's delivered watermark and makes one receipt per (sender, conversation) for
+ * the whole range, carrying its last message; returns the deliveries of each ack.
+ */
+export async function ackAll(
   client: pg.PoolClient,
-  user: AccountId,
-  upToSeq: number,
-  at: number,
-): Promise<Delivery[]> {
-  const state = await client.query<{ delivered_seq: number; last_seq: number }>(
-    `SELECT delivered_seq, last_seq FROM accounts WHERE id = $1 AND kind = 1 FOR UPDATE`,
-    [user],
-  );
-  const row = state.rows[0];
-  if (!row) return [];
-  const upTo = Math.min(upToSeq, row.last_seq);
-  if (upTo <= row.delivered_seq) return [];
-  // One receipt per (sender, conversation) for the whole range, carrying its last message.
-  const { rows } = await client.query<{ sender: number; conv: number; mid: number; ts: number }>(
-    `SELECT DISTINCT ON (m.sender, m.conv) m.sender, m.conv, m.mid, m.ts
-     FROM inbox i JOIN messages m ON m.mid = i.mid
-     WHERE i.account = $1 AND i.seq > $2 AND i.seq <= $3 AND i.kind = ${ITEM_MSG}
-     ORDER BY m.sender, m.conv, m.mid DESC`,
-    [user, row.delivered_seq, upTo],
-  );
-  await client.query(`UPDATE accounts SET delivered_seq = $2 WHERE id = $1`, [user, upTo]);
+  acks: AckRequest[],
+  counters: Counters,
+): Promise<Delivery[][]> {
+  const wanted = new Map<AccountId, AckRequest>();
+  for (const ack of acks) {
+    const earlier = wanted.get(ack.user);
+    if (!earlier || earlier.upToSeq < ack.upToSeq) wanted.set(ack.user, ack);
+  }
+  const moving: Array<{ ack: AckRequest; from: number; to: number }> = [];
+  for (const ack of wanted.values()) {
+    const delivered = counters.delivered.get(ack.user);
+    const last = counters.last.get(ack.user);
+    if (delivered === undefined || last === undefined) continue;
+    const to = Math.min(ack.upToSeq, last);
+    if (to > delivered) moving.push({ ack, from: delivered, to });
+  }
+  if (moving.length === 0) return acks.map(() => []);
+  const users = moving.map((m) => m.ack.user);
+  const { rows } = await client.query<{
+    account: number;
+    sender: number;
+    conv: number;
+    mid: number;
+    ts: number;
+  }>({
+    name: 'ack_ranges',
+    text: `SELECT DISTINCT ON (u.account, m.sender, m.conv) u.account, m.sender, m.conv, m.mid, m.ts
+      FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(account, lo, hi)
+      JOIN inbox i ON i.account = u.account AND i.seq > u.lo AND i.seq <= u.hi AND i.kind = ${ITEM_MSG}
+      JOIN messages m ON m.mid = i.mid
+      ORDER BY u.account, m.sender, m.conv, m.mid DESC`,
+    values: [users, moving.map((m) => m.from), moving.map((m) => m.to)],
+  });
+  await client.query({
+    name: 'set_delivered',
+    text: `UPDATE accounts a SET delivered_seq = v.seq FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seq) WHERE a.id = v.id`,
+    values: [users, moving.map((m) => m.to)],
+  });
+  for (const m of moving) counters.delivered.set(m.ack.user, m.to);
+  const atOf = new Map(moving.map((m) => [m.ack.user, m.ack.at]));
   const items: NewItem[] = [];
-  const groupRows = [];
+  const owners: AccountId[] = [];
+  const groupRows = rows.filter((r) => r.conv !== r.account);
   for (const r of rows) {
-    if (r.conv === user) {
-      items.push(
-        receiptItem(r.sender, { status: 'delivered', by: user, conv: user, mid: r.mid, ts: r.ts, at }),
-      );
-    } else groupRows.push(r);
+    if (r.conv !== r.account) continue;
+    const receipt = {
+      status: 'delivered' as const,
+      by: r.account,
+      conv: r.account,
+      mid: r.mid,
+      ts: r.ts,
+      at: atOf.get(r.account)!,
+    };
+    items.push(receiptItem(r.sender, receipt));
+    owners.push(r.account);
   }
   if (groupRows.length > 0) {
-    const groups = [...new Set(groupRows.map((r) => r.conv))].sort((a, b) => a - b);
-    await client.query(`SELECT id FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [
-      groups,
-    ]);
     await client.query(
       `INSERT INTO group_delivered (group_id, member, mid)
-       SELECT g, $2, m FROM unnest($1::bigint[], $3::bigint[]) AS v(g, m)
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
        ON CONFLICT (group_id, member) DO UPDATE SET mid = GREATEST(group_delivered.mid, excluded.mid)`,
-      [groupRows.map((r) => r.conv), user, groupRows.map((r) => r.mid)],
+      [groupRows.map((r) => r.conv), groupRows.map((r) => r.account), groupRows.map((r) => r.mid)],
     );
-    // Only once this member's group watermarks are all raised can the group receipts be known.
-    for (const r of groupRows) {
-      const receipt = await groupDeliveryReceipt(client, r.conv, r.sender, at);
-      if (receipt) items.push(receipt);
+    // Only once every member's group watermarks in this batch are raised can the group
+    // receipts be known; each (group, sender) is looked at once.
+    const pairs = new Map(groupRows.map((r) => [`${r.conv}:${r.sender}`, r]));
+    for (const r of pairs.values()) {
+      const receipt = await groupDeliveryReceipt(client, r.conv, r.sender, atOf.get(r.account)!);
+      if (receipt) {
+        items.push(receipt);
+        owners.push(r.account);
+      }
     }
   }
-  return appendItems(client, items);
+  const deliveries = await appendItems(client, items, counters);
+  const byUser = new Map<AccountId, Delivery[]>();
+  deliveries.forEach((delivery, k) => {
+    const list = byUser.get(owners[k]!) ?? [];
+    list.push(delivery);
+    byUser.set(owners[k]!, list);
+  });
+  // The deliveries go with the ack that moved the watermark; a smaller ack of the same user in
+  // the same batch moved nothing.
+  return acks.map((ack) => (wanted.get(ack.user) === ack ? (byUser.get(ack.user) ?? []) : []));
 }
 
 /** A group message is delivered once every member but its sender has it. */
@@ -87,16 +147,41 @@ async function groupDeliveryReceipt(
   return receiptItem(sender, { status: 'delivered', by: group, conv: group, mid: last.mid, ts: last.ts, at });
 }
 
+/** The senders whose messages a group read mark covers: they get read receipts. */
+async function groupSendersWithin(
+  client: pg.PoolClient,
+  group: AccountId,
+  reader: AccountId,
+  mark: ReadMark,
+): Promise<AccountId[]> {
+  const bound = 'mid' in mark ? 'mid <= $3' : 'ts <= $3';
+  const { rows } = await client.query<{ sender: number }>(
+    `SELECT DISTINCT sender FROM messages WHERE conv = $1 AND sender <> $2 AND ${bound} AND in_group`,
+    [group, reader, 'mid' in mark ? mark.mid : mark.ts],
+  );
+  return rows.map((r) => r.sender);
+}
+
+/** The rows a read mark writes: the reader's (its marks) and the senders'. */
+export async function markReadLocks(
+  client: pg.PoolClient,
+  reader: AccountId,
+  conv: AccountId,
+  mark: ReadMark,
+): Promise<AccountId[]> {
+  return [reader, conv, ...(await groupSendersWithin(client, conv, reader, mark))];
+}
+
 export async function markRead(
   client: pg.PoolClient,
   reader: AccountId,
   conv: AccountId,
   mark: ReadMark,
   at: number,
+  counters: Counters,
 ): Promise<Delivery[]> {
   const target = await client.query<{ kind: number }>(`SELECT kind FROM accounts WHERE id = $1`, [conv]);
   if (!target.rows[0]) return [];
-  await client.query(`SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, [reader]);
   const items: NewItem[] = [];
   if (target.rows[0].kind === 2) {
     const member = await client.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND member = $2`, [
@@ -104,12 +189,7 @@ export async function markRead(
       reader,
     ]);
     if (member.rowCount === 0) return [];
-    const bound = 'mid' in mark ? 'mid <= $3' : 'ts <= $3';
-    const senders = await client.query<{ sender: number }>(
-      `SELECT DISTINCT sender FROM messages WHERE conv = $1 AND sender <> $2 AND ${bound} AND in_group`,
-      [conv, reader, 'mid' in mark ? mark.mid : mark.ts],
-    );
-    for (const { sender } of senders.rows) {
+    for (const sender of await groupSendersWithin(client, conv, reader, mark)) {
       const item = await readReceipt(client, reader, conv, sender, mark, at);
       if (item) items.push(item);
     }
@@ -117,7 +197,7 @@ export async function markRead(
     const item = await readReceipt(client, reader, reader, conv, mark, at);
     if (item) items.push(item);
   }
-  return appendItems(client, items);
+  return appendItems(client, items, counters);
 }
 
 async function readReceipt(
