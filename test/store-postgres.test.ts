@@ -6,21 +6,27 @@ import { POSTGRES_URL, service, testSchema } from './helpers/services.js';
 import { storeSuite } from './store-suite.js';
 
 const available = service('postgres');
-const schema = testSchema(import.meta.filename);
-const open = () => PostgresStore.open({ url: POSTGRES_URL, schema, onWarning: () => {} });
+/** The file's schemas: its own, and one more for each fresh store the shared suite asks for. */
+const schemas = [testSchema(import.meta.filename)];
+const schema = schemas[0]!;
+const openIn = (name: string) => () =>
+  PostgresStore.open({ url: POSTGRES_URL, schema: name, onWarning: () => {} });
+const open = openIn(schema);
 
 afterAll(async () => {
   if (!available) return;
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  for (const name of schemas) await client.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
   await client.end();
 });
 
 describe.skipIf(!available)('postgres', () => {
   storeSuite('postgres', {
     async create() {
-      return { store: await open(), reopen: open };
+      const fresh = testSchema(import.meta.filename);
+      schemas.push(fresh);
+      return { store: await openIn(fresh)(), reopen: openIn(fresh) };
     },
   });
 });

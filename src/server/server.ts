@@ -6,7 +6,7 @@ import { LocalBus } from '../bus/local/local-bus.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { NatsBus } from '../bus/nats/nats-bus.js';
-import { nativeDialect } from '../dialects/native/session.js';
+import { nativeDialect } from '../dialects/native/dialect.js';
 import { zapDialect } from '../dialects/zap/session.js';
 import { createMmDialect } from '../dialects/mm/session.js';
 import { lobbyDialect } from '../dialects/lobby/session.js';
@@ -69,6 +69,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const hub = new Hub({
     store,
     bus,
+    maxGroupSize: config.maxGroupSize,
     limits: {
       messages: { burst: config.messageBurst, perSecond: config.messageRate },
       registrations: { burst: config.registerBurst, perSecond: config.registerRate },

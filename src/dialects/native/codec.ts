@@ -128,18 +128,22 @@ export class NativeDecoder {
         );
       }
     }
-    const text = decodeUtf8(bytes);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new MensageiroError('bad_json', 'the frame is not valid JSON');
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new MensageiroError('bad_json', 'a frame holds one JSON object');
-    }
-    return value as NativeObject;
+    return parseNativeObject(decodeUtf8(bytes));
   }
+}
+
+/** One frame's JSON text as the object it must hold; the web door's messages use it too. */
+export function parseNativeObject(text: string): NativeObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new MensageiroError('bad_json', 'the frame is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MensageiroError('bad_json', 'a frame holds one JSON object');
+  }
+  return value as NativeObject;
 }
 
 /** Encodes one object as a native frame, compressed when asked. */

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { MensageiroError } from '../../core/errors.js';
 import type { AppendResult, NewMessage } from '../../core/ports.js';
-import type { DeliveredMessage, StoredMessage } from '../../core/types.js';
-import { ITEM_MSG, writeItems, type Counters, type NewItem } from './inbox-sql.js';
+import type { AccountId, DeliveredMessage, StoredMessage } from '../../core/types.js';
+import { ITEM_MSG, ITEM_SENT, lockCounters, writeItems, type Counters, type NewItem } from './inbox-sql.js';
 
 const TAKE_MIDS = {
   name: 'take_mids',
@@ -37,12 +37,32 @@ export async function appendMessages(
 ): Promise<Array<AppendResult | Error>> {
   const outcomes: Array<AppendResult | Error | undefined> = new Array(messages.length);
   const last = counters.last;
+  // A group message goes to the members as of this commit (the group row is locked): a change
+  // committed after the send was prepared wins, so a member removed in between gets nothing.
+  const members = await groupMembers(
+    client,
+    messages.filter((m) => !isDirect(m)).map((m) => m.to),
+  );
+  const recipients = messages.map((m) =>
+    isDirect(m) ? m.recipients : (members.get(m.to) ?? []).filter((member) => member !== m.from),
+  );
+  const withDevice = messages.filter((m) => (m.device ?? 0) > 0).map((m) => m.from);
+  await lockCounters(client, [...recipients.flat(), ...withDevice], counters);
+  const devices = await deviceCounts(client, withDevice);
+  const names = await namesOf(
+    client,
+    messages.map((m) => m.from),
+  );
   // The first of each (sender, cid) in the batch is stored; later ones are its duplicates.
   const firstOf = new Map<string, number>();
   const stored: number[] = [];
   const duplicates: number[] = [];
   messages.forEach((message, i) => {
-    const missing = message.recipients.find((to) => !last.has(to));
+    if (!isDirect(message) && !members.get(message.to)?.includes(message.from)) {
+      outcomes[i] = new MensageiroError('forbidden', `you are not in group ${message.to}`);
+      return;
+    }
+    const missing = recipients[i]!.find((to) => !last.has(to));
     if (missing !== undefined) {
       outcomes[i] = new MensageiroError('unknown_account', `no account ${missing}`);
       return;
@@ -71,7 +91,7 @@ export async function appendMessages(
         rows.map((m) => m.text),
         rows.map((m) => m.ts),
         rows.map((m) => m.at),
-        rows.map((m) => !(m.recipients.length === 1 && m.recipients[0] === m.to)),
+        rows.map((m) => !isDirect(m)),
       ],
     });
     const insertedMids = new Set(inserted.rows.map((r) => r.mid));
@@ -93,13 +113,28 @@ export async function appendMessages(
       ts: input.ts,
       at: input.at,
     };
-    for (const to of input.recipients) {
+    const fromName = names.get(input.from) ?? null;
+    if (fromName !== null) delivered.fromName = fromName;
+    const to = recipients[i]!;
+    for (const user of to) {
       items.push({
-        to,
+        to: user,
         kind: ITEM_MSG,
         mid,
         body: null,
         build: (seq) => ({ seq, kind: 'msg', msg: delivered }),
+      });
+      owners.push(i);
+    }
+    // The sender's other devices get it too, when there are others.
+    const device = input.device ?? 0;
+    if (device > 0 && (devices.get(input.from) ?? 0) > 1 && !to.includes(input.from)) {
+      items.push({
+        to: input.from,
+        kind: ITEM_SENT,
+        mid,
+        body: String(device),
+        build: (seq) => ({ seq, kind: 'sent', msg: delivered, device }),
       });
       owners.push(i);
     }
@@ -150,4 +185,61 @@ async function resolveDuplicates(
     };
     outcomes[i] = { message, duplicate: true, deliveries: [] };
   }
+}
+
+const isDirect = (m: NewMessage) => m.recipients.length === 1 && m.recipients[0] === m.to;
+
+/** The rows a batch of messages writes: recipients, groups (their current members), senders. */
+export async function messageLocks(client: pg.PoolClient, messages: NewMessage[]): Promise<AccountId[]> {
+  const ids: AccountId[] = [];
+  const groups: AccountId[] = [];
+  for (const m of messages) {
+    if (isDirect(m)) ids.push(...m.recipients);
+    else groups.push(m.to);
+    if ((m.device ?? 0) > 0) ids.push(m.from);
+  }
+  for (const [gid, members] of await groupMembers(client, groups)) ids.push(gid, ...members);
+  return ids;
+}
+
+async function groupMembers(
+  client: pg.PoolClient,
+  groups: AccountId[],
+): Promise<Map<AccountId, AccountId[]>> {
+  const members = new Map<AccountId, AccountId[]>();
+  if (groups.length === 0) return members;
+  const { rows } = await client.query<{ group_id: number; member: number }>({
+    name: 'group_members_of',
+    text: `SELECT group_id, member FROM group_members WHERE group_id = ANY($1::bigint[]) ORDER BY group_id, position`,
+    values: [[...new Set(groups)]],
+  });
+  for (const row of rows) {
+    const list = members.get(row.group_id) ?? [];
+    list.push(row.member);
+    members.set(row.group_id, list);
+  }
+  return members;
+}
+
+async function deviceCounts(client: pg.PoolClient, accounts: AccountId[]): Promise<Map<AccountId, number>> {
+  if (accounts.length === 0) return new Map();
+  const { rows } = await client.query<{ account: number; count: string }>(
+    `SELECT account, count(*) AS count FROM devices WHERE account = ANY($1::bigint[]) GROUP BY account`,
+    [[...new Set(accounts)]],
+  );
+  return new Map(rows.map((r) => [r.account, Number(r.count)]));
+}
+
+/** Each account's name as deliveries show it: the display name, else the username. */
+export async function namesOf(
+  client: pg.PoolClient | pg.Pool,
+  ids: AccountId[],
+): Promise<Map<AccountId, string | null>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await client.query<{ id: number; name: string | null }>({
+    name: 'names_of',
+    text: `SELECT id, COALESCE(display_name, username) AS name FROM accounts WHERE id = ANY($1::bigint[])`,
+    values: [[...new Set(ids)]],
+  });
+  return new Map(rows.map((r) => [r.id, r.name]));
 }

@@ -1,10 +1,14 @@
 import type pg from 'pg';
 import { MensageiroError } from '../../core/errors.js';
-import type { AccountId, Delivery, Group, InboxItem, Receipt } from '../../core/types.js';
+import type { AccountId, Delivery, GroupNotice, InboxItem, Receipt } from '../../core/types.js';
 
 export const ITEM_MSG = 1;
 export const ITEM_RECEIPT = 2;
 export const ITEM_GROUP = 3;
+/** A message the account sent itself, for its other devices (body: the sending device). */
+export const ITEM_SENT = 4;
+/** A read on one device, for the others (mid: the read mark; body: `[conv, device]`). */
+export const ITEM_READ = 5;
 
 /** An inbox row to append once its account's counter is locked. */
 export interface NewItem {
@@ -137,20 +141,24 @@ export function receiptItem(to: AccountId, receipt: Receipt): NewItem {
   };
 }
 
-export function groupItem(to: AccountId, group: Group): NewItem {
+export function noticeItem(to: AccountId, notice: GroupNotice): NewItem {
   return {
     to,
     kind: ITEM_GROUP,
-    mid: null,
-    body: JSON.stringify(group),
-    build: (seq) => ({ seq, kind: 'group', group }),
+    mid: notice.group.id,
+    body: JSON.stringify(notice),
+    build: (seq) => ({ seq, kind: 'group', ...notice }),
   };
 }
 
+/** Messages carry the sender's name as it is when read: the display name, else the username. */
 export const READ_INBOX = {
   name: 'read_inbox',
-  text: `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.text, m.ts, m.at
-    FROM inbox i LEFT JOIN messages m ON i.kind = ${ITEM_MSG} AND m.mid = i.mid
+  text: `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.text, m.ts, m.at,
+      COALESCE(s.display_name, s.username) AS from_name
+    FROM inbox i
+    LEFT JOIN messages m ON i.kind IN (${ITEM_MSG}, ${ITEM_SENT}) AND m.mid = i.mid
+    LEFT JOIN accounts s ON s.id = m.sender
     WHERE i.account = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3`,
   rowMode: 'array' as const,
 };
@@ -165,12 +173,37 @@ export type InboxRow = [
   text: string | null,
   ts: number | null,
   at: number | null,
+  fromName: string | null,
 ];
 
-export function toInboxItem([seq, kind, body, mid, sender, conv, text, ts, at]: InboxRow): InboxItem {
-  if (kind === ITEM_MSG) {
-    return { seq, kind: 'msg', msg: { mid: mid!, from: sender!, to: conv!, text: text!, ts: ts!, at: at! } };
+export function toInboxItem([
+  seq,
+  kind,
+  body,
+  mid,
+  sender,
+  conv,
+  text,
+  ts,
+  at,
+  fromName,
+]: InboxRow): InboxItem {
+  if (kind === ITEM_MSG || kind === ITEM_SENT) {
+    const msg = {
+      mid: mid!,
+      from: sender!,
+      to: conv!,
+      text: text!,
+      ts: ts!,
+      at: at!,
+      ...(fromName === null ? {} : { fromName }),
+    };
+    return kind === ITEM_MSG ? { seq, kind: 'msg', msg } : { seq, kind: 'sent', msg, device: Number(body) };
   }
   if (kind === ITEM_RECEIPT) return { seq, kind: 'receipt', receipt: JSON.parse(body!) as Receipt };
-  return { seq, kind: 'group', group: JSON.parse(body!) as Group };
+  if (kind === ITEM_READ) {
+    const [readConv, device] = JSON.parse(body!) as [number, number];
+    return { seq, kind: 'read', conv: readConv, mid: mid!, device };
+  }
+  return { seq, kind: 'group', ...(JSON.parse(body!) as GroupNotice) };
 }

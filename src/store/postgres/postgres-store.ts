@@ -1,8 +1,30 @@
 import pg from 'pg';
 import { MensageiroError } from '../../core/errors.js';
-import type { AppendResult, NewAccount, NewGroup, NewMessage, ReadMark, Store } from '../../core/ports.js';
-import type { Account, AccountId, Delivery, Group, InboxItem } from '../../core/types.js';
-import { READ_INBOX, appendItems, groupItem, toInboxItem, type InboxRow } from './inbox-sql.js';
+import type {
+  AccountChange,
+  AppendResult,
+  GroupChangeRequest,
+  NewAccount,
+  NewGroup,
+  NewMessage,
+  ReadMark,
+  Store,
+} from '../../core/ports.js';
+import type {
+  Account,
+  AccountId,
+  ConversationSummary,
+  Delivery,
+  DeviceInfo,
+  Group,
+  HistoryMessage,
+  InboxItem,
+} from '../../core/types.js';
+import { insertAccount, toAccount, type AccountRow } from './accounts-sql.js';
+import { createDevice, replaceDeviceToken, revokeDevices, toDevice } from './devices.js';
+import { changeGroup, createGroup, loadGroup } from './groups.js';
+import { PostgresHistory } from './history.js';
+import { READ_INBOX, toInboxItem, type InboxRow } from './inbox-sql.js';
 import { PgGroupCommit, isConnectionError, unavailable } from './pg-commit.js';
 import { markRead, markReadLocks } from './receipts.js';
 import { turnBulk, type TurnItem } from './turn.js';
@@ -22,20 +44,12 @@ export interface PostgresStoreOptions {
 }
 
 const KIND_USER = 1;
-const KIND_GROUP = 2;
-/** Accounts never change once made, so any node may keep them; this bounds how many. */
+/**
+ * Accounts are read on every send (the hub resolves the recipient), so each node keeps them
+ * this long; a change of name or secret on another node is seen here within it.
+ */
+const ACCOUNT_TTL_MS = 1_000;
 const ACCOUNT_CACHE = 100_000;
-
-interface AccountRow {
-  id: number;
-  kind: number;
-  username: string | null;
-  secret_hash: string | null;
-  group_name: string | null;
-  creator: number | null;
-  client_ts: number | null;
-  created_at: number;
-}
 
 /** bigint columns come back as numbers: every id, seq and time here is a safe integer. */
 const types = {
@@ -46,14 +60,15 @@ const types = {
 /**
  * The Store on PostgreSQL, for many nodes over one database. Writes go through a group commit
  * (one transaction per event-loop turn, settled after COMMIT); reads use the pool directly.
- * Nothing that another node may change is cached.
+ * Only accounts are cached, for a second (ACCOUNT_TTL_MS).
  */
 export class PostgresStore implements Store {
   readonly pool: pg.Pool;
   private readonly writePool: pg.Pool;
   readonly schema: string;
   private readonly commits: PgGroupCommit<TurnItem>;
-  private readonly accounts = new Map<AccountId, Account>();
+  private readonly accounts = new Map<AccountId, { account: Account; until: number }>();
+  private readonly historyReader: PostgresHistory;
   private readonly warn: (message: string) => void;
 
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -100,6 +115,7 @@ export class PostgresStore implements Store {
     // sessions' reads never hold it up.
     this.writePool = pool(1, 'writes');
     this.commits = new PgGroupCommit(this.writePool, turnBulk);
+    this.historyReader = new PostgresHistory(this.pool);
   }
 
   get committedBatches(): number {
@@ -109,36 +125,36 @@ export class PostgresStore implements Store {
   createAccount(account: NewAccount): Promise<Account> {
     return this.commits.submit({
       run: async (client) => {
-        const createdAt = Date.now();
-        await insertAccount(client, {
+        const row: AccountRow = {
           id: account.id,
           kind: KIND_USER,
           username: account.username ?? null,
           secret_hash: account.secretHash ?? null,
+          display_name: account.displayName ?? null,
           group_name: null,
           creator: null,
           client_ts: null,
-          created_at: createdAt,
-        });
-        return {
-          id: account.id,
-          username: account.username ?? null,
-          secretHash: account.secretHash ?? null,
-          createdAt,
+          created_at: Date.now(),
         };
+        await insertAccount(client, row);
+        return toAccount(row);
       },
     });
   }
 
   async getAccount(id: AccountId): Promise<Account | null> {
     const cached = this.accounts.get(id);
-    if (cached) return cached;
+    if (cached && cached.until > Date.now()) return cached.account;
     const row = await this.one<AccountRow>(`SELECT * FROM accounts WHERE id = $1`, [id]);
     if (!row || row.kind !== KIND_USER) return null;
-    if (this.accounts.size >= ACCOUNT_CACHE) this.accounts.clear();
     const account = toAccount(row);
-    this.accounts.set(id, account);
+    this.remember(account);
     return account;
+  }
+
+  private remember(account: Account): void {
+    if (this.accounts.size >= ACCOUNT_CACHE) this.accounts.clear();
+    this.accounts.set(account.id, { account, until: Date.now() + ACCOUNT_TTL_MS });
   }
 
   async findAccountByUsername(username: string): Promise<Account | null> {
@@ -152,70 +168,95 @@ export class PostgresStore implements Store {
     return (await this.one(`SELECT 1 FROM accounts WHERE id = $1`, [id])) !== null;
   }
 
-  saveToken(tokenHash: string, account: AccountId, at: number): Promise<void> {
+  updateAccount(id: AccountId, change: AccountChange): Promise<Account> {
     return this.commits.submit({
       run: async (client) => {
-        await client.query(
-          `INSERT INTO tokens (hash, account, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT (hash) DO UPDATE SET account = excluded.account, created_at = excluded.created_at`,
-          [tokenHash, account, at],
-        );
+        const { rows } = await client
+          .query<AccountRow>(
+            `UPDATE accounts SET
+             username = CASE WHEN $2 THEN $3 ELSE username END,
+             username_key = CASE WHEN $2 THEN lower($3) ELSE username_key END,
+             display_name = CASE WHEN $4 THEN $5 ELSE display_name END,
+             secret_hash = COALESCE($6, secret_hash)
+           WHERE id = $1 AND kind = 1 RETURNING *`,
+            [
+              id,
+              change.username !== undefined,
+              change.username ?? null,
+              change.displayName !== undefined,
+              change.displayName ?? null,
+              change.secretHash ?? null,
+            ],
+          )
+          .catch((error: unknown) => {
+            if ((error as { code?: string }).code === '23505') {
+              throw new MensageiroError('username_taken', `username ${change.username} is taken`);
+            }
+            throw error;
+          });
+        if (!rows[0]) throw new MensageiroError('unknown_account', `no account ${id}`);
+        const account = toAccount(rows[0]);
+        this.remember(account);
+        return account;
       },
     });
   }
 
-  async accountForToken(tokenHash: string): Promise<AccountId | null> {
-    return (
-      (await this.one<{ account: number }>(`SELECT account FROM tokens WHERE hash = $1`, [tokenHash]))
-        ?.account ?? null
+  createDevice(account: AccountId, tokenHash: string, name: string | null, at: number): Promise<DeviceInfo> {
+    return this.commits.submit({
+      locks: async () => [account],
+      run: (client) => createDevice(client, account, tokenHash, name, at),
+    });
+  }
+
+  replaceDeviceToken(account: AccountId, device: number, tokenHash: string, at: number): Promise<boolean> {
+    return this.commits.submit({
+      run: (client) => replaceDeviceToken(client, account, device, tokenHash, at),
+    });
+  }
+
+  async deviceForToken(tokenHash: string): Promise<{ account: AccountId; device: number } | null> {
+    return this.one<{ account: number; device: number }>(
+      `SELECT account, device FROM tokens WHERE hash = $1 AND device > 0`,
+      [tokenHash],
     );
+  }
+
+  async listDevices(account: AccountId): Promise<DeviceInfo[]> {
+    const { rows } = await this.read(() =>
+      this.pool.query<{ account: number; device: number; name: string | null; created_at: number }>(
+        `SELECT account, device, name, created_at FROM devices WHERE account = $1 ORDER BY device`,
+        [account],
+      ),
+    );
+    return rows.map(toDevice);
+  }
+
+  revokeDevices(account: AccountId, device: number | 'all', keep?: number): Promise<number[]> {
+    return this.commits.submit({ run: (client) => revokeDevices(client, account, device, keep) });
   }
 
   createGroup(group: NewGroup): Promise<{ group: Group; deliveries: Delivery[] }> {
     return this.commits.submit({
       locks: async () => group.members,
-      run: async (client, counters) => {
-        await insertAccount(client, {
-          id: group.id,
-          kind: KIND_GROUP,
-          username: null,
-          secret_hash: null,
-          group_name: group.name,
-          creator: group.creator,
-          client_ts: group.ts,
-          created_at: group.at,
-        });
-        await client.query(
-          `INSERT INTO group_members (group_id, position, member)
-         SELECT $1, p - 1, m FROM unnest($2::bigint[]) WITH ORDINALITY AS v(m, p)`,
-          [group.id, group.members],
-        );
-        const stored: Group = { ...group, members: [...group.members] };
-        const deliveries = await appendItems(
-          client,
-          group.members.map((member) => groupItem(member, stored)),
-          counters,
-        );
-        return { group: stored, deliveries };
-      },
+      run: (client, counters) => createGroup(client, group, counters),
     });
   }
 
   async getGroup(id: AccountId): Promise<Group | null> {
-    const row = await this.one<AccountRow & { members: number[] }>(
-      `SELECT a.*, ARRAY(SELECT member FROM group_members WHERE group_id = a.id ORDER BY position) AS members
-       FROM accounts a WHERE a.id = $1 AND a.kind = 2`,
-      [id],
-    );
-    if (!row) return null;
-    return {
-      id: row.id,
-      name: row.group_name ?? '',
-      creator: row.creator ?? 0,
-      members: row.members.map(Number),
-      ts: row.client_ts ?? 0,
-      at: row.created_at,
-    };
+    return this.read(() => loadGroup(this.pool, id));
+  }
+
+  changeGroup(change: GroupChangeRequest): Promise<{ group: Group; deliveries: Delivery[] }> {
+    return this.commits.submit({
+      // The group row serializes its changes with its messages on every node.
+      locks: async (client) => [
+        change.gid,
+        ...((await loadGroup(client, change.gid))?.members ?? []),
+        ...change.members,
+      ],
+      run: (client, counters) => changeGroup(client, change, counters),
+    });
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {
@@ -229,23 +270,40 @@ export class PostgresStore implements Store {
     return rows.map(toInboxItem);
   }
 
-  async inboxState(user: AccountId): Promise<{ delivered: number; last: number }> {
-    const row = await this.one<{ delivered_seq: number; last_seq: number }>(
-      `SELECT delivered_seq, last_seq FROM accounts WHERE id = $1`,
-      [user],
+  async inboxState(user: AccountId, device = 0): Promise<{ delivered: number; last: number }> {
+    const row = await this.one<{ delivered: number | null; last_seq: number }>(
+      device > 0
+        ? `SELECT d.acked_seq AS delivered, a.last_seq FROM accounts a
+           LEFT JOIN devices d ON d.account = a.id AND d.device = $2 WHERE a.id = $1`
+        : `SELECT delivered_seq AS delivered, last_seq FROM accounts WHERE id = $1 AND $2::integer IS NOT NULL`,
+      [user, device],
     );
-    return row ? { delivered: row.delivered_seq, last: row.last_seq } : { delivered: 0, last: 0 };
+    if (!row || row.delivered === null) return { delivered: 0, last: 0 };
+    return { delivered: row.delivered, last: row.last_seq };
   }
 
-  ackDelivered(user: AccountId, upToSeq: number, at: number): Promise<Delivery[]> {
-    return this.commits.submitItem({ ack: { user, upToSeq, at } });
+  ackDelivered(user: AccountId, upToSeq: number, at: number, device = 0): Promise<Delivery[]> {
+    return this.commits.submitItem({ ack: { user, upToSeq, at, device } });
   }
 
-  markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Promise<Delivery[]> {
+  markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number, device = 0): Promise<Delivery[]> {
     return this.commits.submit({
       locks: (client) => markReadLocks(client, reader, conv, mark),
-      run: (client, counters) => markRead(client, reader, conv, mark, at, counters),
+      run: (client, counters) => markRead(client, reader, conv, mark, at, device, counters),
     });
+  }
+
+  history(
+    user: AccountId,
+    conv: AccountId,
+    before: number | null,
+    limit: number,
+  ): Promise<{ messages: HistoryMessage[]; more: boolean }> {
+    return this.read(() => this.historyReader.page(user, conv, before, limit));
+  }
+
+  conversations(user: AccountId, limit: number): Promise<ConversationSummary[]> {
+    return this.read(() => this.historyReader.conversations(user, limit));
   }
 
   async close(): Promise<void> {
@@ -266,31 +324,4 @@ export class PostgresStore implements Store {
       throw isConnectionError(error) ? unavailable(error) : error;
     }
   }
-}
-
-/** Inserts an account or group row; says which of the id or the username was taken. */
-async function insertAccount(client: pg.PoolClient, row: AccountRow): Promise<void> {
-  const inserted = await client.query(
-    `INSERT INTO accounts (id, kind, username, username_key, secret_hash, group_name, creator, client_ts, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-    [
-      row.id,
-      row.kind,
-      row.username,
-      row.username?.toLowerCase() ?? null,
-      row.secret_hash,
-      row.group_name,
-      row.creator,
-      row.client_ts,
-      row.created_at,
-    ],
-  );
-  if (inserted.rowCount === 1) return;
-  const taken = await client.query(`SELECT 1 FROM accounts WHERE id = $1`, [row.id]);
-  if (taken.rowCount === 1) throw new MensageiroError('conflict', `id ${row.id} exists`);
-  throw new MensageiroError('username_taken', `username ${row.username} is taken`);
-}
-
-function toAccount(row: AccountRow): Account {
-  return { id: row.id, username: row.username, secretHash: row.secret_hash, createdAt: row.created_at };
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ReadMark } from '../../core/ports.js';
 import type { AccountId, Delivery, ReceiptStatus } from '../../core/types.js';
-import { ITEM_MSG, appendItems, receiptItem, type Counters, type NewItem } from './inbox-sql.js';
+import { ITEM_MSG, ITEM_READ, appendItems, receiptItem, type Counters, type NewItem } from './inbox-sql.js';
 
 const STATUS = { delivered: 1, read: 2 } as const;
 
@@ -14,6 +14,8 @@ export interface AckRequest {
   user: AccountId;
   upToSeq: number;
   at: number;
+  /** The acking device (0: none): its own cursor moves too. */
+  device: number;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function ackAll(
     const earlier = wanted.get(ack.user);
     if (!earlier || earlier.upToSeq < ack.upToSeq) wanted.set(ack.user, ack);
   }
+  await moveDeviceCursors(client, acks, counters);
   const moving: Array<{ ack: AckRequest; from: number; to: number }> = [];
   for (const ack of wanted.values()) {
     const delivered = counters.delivered.get(ack.user);
@@ -128,6 +131,31 @@ export async function ackAll(
   return acks.map((ack) => (wanted.get(ack.user) === ack ? (byUser.get(ack.user) ?? []) : []));
 }
 
+/** Each acking device's own cursor; the account's watermark moves only past every device's. */
+async function moveDeviceCursors(
+  client: pg.PoolClient,
+  acks: AckRequest[],
+  counters: Counters,
+): Promise<void> {
+  const highest = new Map<string, { account: AccountId; device: number; seq: number }>();
+  for (const ack of acks) {
+    const last = counters.last.get(ack.user);
+    if (ack.device <= 0 || last === undefined) continue;
+    const seq = Math.min(ack.upToSeq, last);
+    const key = `${ack.user}:${ack.device}`;
+    if ((highest.get(key)?.seq ?? -1) < seq) highest.set(key, { account: ack.user, device: ack.device, seq });
+  }
+  if (highest.size === 0) return;
+  const rows = [...highest.values()];
+  await client.query({
+    name: 'move_device_cursors',
+    text: `UPDATE devices d SET acked_seq = GREATEST(d.acked_seq, v.seq)
+      FROM unnest($1::bigint[], $2::integer[], $3::bigint[]) AS v(account, device, seq)
+      WHERE d.account = v.account AND d.device = v.device`,
+    values: [rows.map((r) => r.account), rows.map((r) => r.device), rows.map((r) => r.seq)],
+  });
+}
+
 /** A group message is delivered once every member but its sender has it. */
 async function groupDeliveryReceipt(
   client: pg.PoolClient,
@@ -178,6 +206,7 @@ export async function markRead(
   conv: AccountId,
   mark: ReadMark,
   at: number,
+  device: number,
   counters: Counters,
 ): Promise<Delivery[]> {
   const target = await client.query<{ kind: number }>(`SELECT kind FROM accounts WHERE id = $1`, [conv]);
@@ -197,7 +226,37 @@ export async function markRead(
     const item = await readReceipt(client, reader, reader, conv, mark, at);
     if (item) items.push(item);
   }
+  // The reader's own mark: what `mid` says, or the newest message the receipts found.
+  let readMid = 'mid' in mark ? mark.mid : 0;
+  for (const item of items) readMid = Math.max(readMid, item.mid ?? 0);
+  if (readMid > 0 && (await raiseReadMark(client, reader, conv, readMid))) {
+    const devices = await client.query(`SELECT 1 FROM devices WHERE account = $1 LIMIT 2`, [reader]);
+    if ((devices.rowCount ?? 0) > 1) {
+      items.push({
+        to: reader,
+        kind: ITEM_READ,
+        mid: readMid,
+        body: JSON.stringify([conv, device]),
+        build: (seq) => ({ seq, kind: 'read', conv, mid: readMid, device }),
+      });
+    }
+  }
   return appendItems(client, items, counters);
+}
+
+/** Raises `owner`'s read mark in `conv`; true when it moved. */
+async function raiseReadMark(
+  client: pg.PoolClient,
+  owner: AccountId,
+  conv: AccountId,
+  mid: number,
+): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `INSERT INTO read_marks (owner, conv, mid) VALUES ($1, $2, $3)
+     ON CONFLICT (owner, conv) DO UPDATE SET mid = excluded.mid WHERE read_marks.mid < excluded.mid`,
+    [owner, conv, mid],
+  );
+  return rowCount === 1;
 }
 
 async function readReceipt(

@@ -13,20 +13,32 @@ const MIGRATIONS: string[] = [
     username text,
     username_key text UNIQUE,
     secret_hash text,
+    display_name text,
     group_name text,
     creator bigint,
     client_ts bigint,
     created_at bigint NOT NULL,
     -- The counter row: appending to an inbox locks it, so seqs are gapless in commit order.
     last_seq bigint NOT NULL DEFAULT 0,
-    delivered_seq bigint NOT NULL DEFAULT 0
+    delivered_seq bigint NOT NULL DEFAULT 0,
+    next_device integer NOT NULL DEFAULT 1
   );
   CREATE TABLE group_members (
     group_id bigint NOT NULL,
     position integer NOT NULL,
     member bigint NOT NULL,
+    admin boolean NOT NULL DEFAULT false,
     PRIMARY KEY (group_id, position)
   );
+  -- Which group messages each member, past or present, may see: after from_mid, up to to_mid.
+  CREATE TABLE group_access (
+    group_id bigint NOT NULL,
+    member bigint NOT NULL,
+    from_mid bigint NOT NULL,
+    to_mid bigint,
+    PRIMARY KEY (group_id, member)
+  );
+  CREATE INDEX group_access_member ON group_access (member);
   CREATE SEQUENCE messages_mid;
   CREATE TABLE messages (
     mid bigint PRIMARY KEY,
@@ -39,8 +51,12 @@ const MIGRATIONS: string[] = [
     in_group boolean NOT NULL
   );
   CREATE UNIQUE INDEX messages_dedup ON messages (sender, cid) WHERE cid IS NOT NULL;
-  -- Receipts look up a sender's last message in a conversation.
+  -- Receipts look up a sender's last message in a conversation; history pages walk a 1:1
+  -- pair or a group newest first.
   CREATE INDEX messages_conv ON messages (conv, sender, mid);
+  CREATE INDEX messages_pair ON messages (least(sender, conv), greatest(sender, conv), mid) WHERE NOT in_group;
+  CREATE INDEX messages_group ON messages (conv, mid) WHERE in_group;
+  CREATE INDEX messages_sender ON messages (sender, mid) WHERE NOT in_group;
   -- One ordered stream per account: kind 1 = message (mid), 2 = receipt (body), 3 = group (body).
   CREATE TABLE inbox (
     account bigint NOT NULL,
@@ -64,10 +80,27 @@ const MIGRATIONS: string[] = [
     mid bigint NOT NULL,
     PRIMARY KEY (sender, conv, by_id, status)
   );
+  CREATE TABLE devices (
+    account bigint NOT NULL,
+    device integer NOT NULL,
+    name text,
+    created_at bigint NOT NULL,
+    acked_seq bigint NOT NULL,
+    PRIMARY KEY (account, device)
+  );
   CREATE TABLE tokens (
     hash text PRIMARY KEY,
     account bigint NOT NULL,
+    device integer NOT NULL,
     created_at bigint NOT NULL
+  );
+  CREATE INDEX tokens_device ON tokens (account, device);
+  -- Each account's read mark per conversation, for unread counts.
+  CREATE TABLE read_marks (
+    owner bigint NOT NULL,
+    conv bigint NOT NULL,
+    mid bigint NOT NULL,
+    PRIMARY KEY (owner, conv)
   );
   `,
 ];

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AppendResult, NewMessage } from '../../core/ports.js';
 import type { AccountId, Delivery } from '../../core/types.js';
-import { appendMessages } from './append-messages.js';
+import { appendMessages, messageLocks } from './append-messages.js';
 import type { Counters } from './inbox-sql.js';
 import type { Bulk } from './pg-commit.js';
 import { ackAll, ackLocks, type AckRequest } from './receipts.js';
@@ -14,10 +14,12 @@ export const turnBulk: Bulk<TurnItem> = {
   async locks(client: pg.PoolClient, items: TurnItem[]): Promise<AccountId[]> {
     const ids: AccountId[] = [];
     const acks: AckRequest[] = [];
+    const messages: NewMessage[] = [];
     for (const item of items) {
-      if ('message' in item) ids.push(...item.message.recipients);
+      if ('message' in item) messages.push(item.message);
       else acks.push(item.ack);
     }
+    if (messages.length > 0) ids.push(...(await messageLocks(client, messages)));
     if (acks.length > 0) ids.push(...(await ackLocks(client, acks)));
     return ids;
   },

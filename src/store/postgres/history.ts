@@ -1,0 +1,217 @@
+import type pg from 'pg';
+import { MensageiroError } from '../../core/errors.js';
+import type {
+  AccountId,
+  ConversationSummary,
+  Group,
+  HistoryMessage,
+  MessageStatus,
+} from '../../core/types.js';
+import { namesOf } from './append-messages.js';
+import { loadGroup } from './groups.js';
+import { ITEM_MSG } from './inbox-sql.js';
+
+/** Unread counts stop here: counting costs one index step per unread message. */
+const MAX_UNREAD = 9_999;
+/** How far back in a peer's inbox a page looks for its last delivered message. */
+const DELIVERED_WALK = 10_000;
+const NEWEST = Number.MAX_SAFE_INTEGER - 1;
+
+interface MessageRow {
+  mid: number;
+  sender: number;
+  conv: number;
+  text: string;
+  ts: number;
+  at: number;
+}
+
+/** Which messages `user` may read of `conv`: a 1:1 pair, or a group within their access window. */
+interface View {
+  conv: AccountId;
+  group: Group | null;
+  after: number;
+  upTo: number;
+}
+
+/**
+ * History pages and conversation lists, read straight from the messages' indexes
+ * (`messages_pair` for a 1:1 pair, `messages_group` for a group), newest first.
+ */
+export class PostgresHistory {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async page(
+    user: AccountId,
+    conv: AccountId,
+    before: number | null,
+    limit: number,
+  ): Promise<{ messages: HistoryMessage[]; more: boolean }> {
+    const view = await this.view(user, conv);
+    const below = Math.min(before ?? Number.MAX_SAFE_INTEGER, view.upTo + 1);
+    const rows = await this.rows(user, view, below, limit + 1);
+    const status = await this.statusFor(user, view);
+    const messages = await this.toMessages(rows.slice(0, limit), status);
+    return { messages, more: rows.length > limit };
+  }
+
+  async conversations(user: AccountId, limit: number): Promise<ConversationSummary[]> {
+    const { rows: peers } = await this.pool.query<{ peer: number; last: number }>(
+      `SELECT peer, max(mid) AS last FROM (
+         SELECT conv AS peer, mid FROM messages WHERE sender = $1 AND NOT in_group
+         UNION ALL SELECT sender, mid FROM messages WHERE conv = $1 AND NOT in_group) x
+       GROUP BY peer`,
+      [user],
+    );
+    const found: Array<{ conv: AccountId; last: number }> = peers.map((p) => ({
+      conv: p.peer,
+      last: p.last,
+    }));
+    const { rows: groups } = await this.pool.query<{
+      group_id: number;
+      from_mid: number;
+      to_mid: number | null;
+    }>(`SELECT group_id, from_mid, to_mid FROM group_access WHERE member = $1`, [user]);
+    for (const g of groups) {
+      const newest = await this.rows(
+        user,
+        { conv: g.group_id, group: null, after: g.from_mid, upTo: NEWEST },
+        (g.to_mid ?? NEWEST) + 1,
+        1,
+        true,
+      );
+      found.push({ conv: g.group_id, last: newest[0]?.mid ?? g.from_mid });
+    }
+    found.sort((x, y) => y.last - x.last);
+    const names = await namesOf(
+      this.pool,
+      found.map((f) => f.conv),
+    );
+    const summaries: ConversationSummary[] = [];
+    for (const { conv } of found.slice(0, limit)) {
+      const view = await this.view(user, conv);
+      const status = await this.statusFor(user, view);
+      const newest = await this.rows(user, view, view.upTo + 1, 1);
+      const [last] = await this.toMessages(newest, status);
+      const { rows: marks } = await this.pool.query<{ mid: number }>(
+        `SELECT mid FROM read_marks WHERE owner = $1 AND conv = $2`,
+        [user, conv],
+      );
+      const readMark = Math.max(marks[0]?.mid ?? 0, view.after);
+      const { rows: unread } = await this.pool.query<{ n: string }>(
+        view.group
+          ? `SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE conv = $1 AND in_group AND mid > $2 AND mid <= $3 AND sender <> $4 LIMIT ${MAX_UNREAD}) x`
+          : `SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE conv = $4 AND sender = $1 AND NOT in_group AND mid > $2 AND mid <= $3 LIMIT ${MAX_UNREAD}) x`,
+        [conv, readMark, view.upTo, user],
+      );
+      summaries.push({
+        conv,
+        kind: view.group ? 'group' : 'user',
+        name: view.group ? view.group.name : (names.get(conv) ?? null),
+        ...(view.group ? { members: view.group.members } : {}),
+        last: last ?? null,
+        unread: Number(unread[0]!.n),
+      });
+    }
+    return summaries;
+  }
+
+  private async view(user: AccountId, conv: AccountId): Promise<View> {
+    const group = await loadGroup(this.pool, conv);
+    if (group) {
+      const { rows } = await this.pool.query<{ from_mid: number; to_mid: number | null }>(
+        `SELECT from_mid, to_mid FROM group_access WHERE group_id = $1 AND member = $2`,
+        [conv, user],
+      );
+      if (!rows[0]) throw new MensageiroError('forbidden', `you were never in group ${conv}`);
+      return { conv, group, after: rows[0].from_mid, upTo: rows[0].to_mid ?? NEWEST };
+    }
+    const user_ = await this.pool.query(`SELECT 1 FROM accounts WHERE id = $1 AND kind = 1`, [conv]);
+    if (user_.rowCount === 0) throw new MensageiroError('unknown_recipient', `unknown contact ${conv}`);
+    return { conv, group: null, after: 0, upTo: NEWEST };
+  }
+
+  private async rows(
+    user: AccountId,
+    view: View,
+    below: number,
+    limit: number,
+    inGroup = view.group !== null,
+  ): Promise<MessageRow[]> {
+    const { rows } = inGroup
+      ? await this.pool.query<MessageRow>(
+          `SELECT mid, sender, conv, text, ts, at FROM messages
+           WHERE conv = $1 AND in_group AND mid > $2 AND mid < $3 ORDER BY mid DESC LIMIT $4`,
+          [view.conv, view.after, below, limit],
+        )
+      : await this.pool.query<MessageRow>(
+          `SELECT mid, sender, conv, text, ts, at FROM messages
+           WHERE least(sender, conv) = $1 AND greatest(sender, conv) = $2 AND NOT in_group AND mid < $3
+           ORDER BY mid DESC LIMIT $4`,
+          [Math.min(user, view.conv), Math.max(user, view.conv), below, limit],
+        );
+    return rows;
+  }
+
+  /** Receipt state of each message of one conversation, from the marks the store keeps. */
+  private async statusFor(
+    user: AccountId,
+    view: View,
+  ): Promise<(mid: number, from: AccountId) => MessageStatus> {
+    const { rows: marks } = await this.pool.query<{ by_id: number; status: number; mid: number }>(
+      `SELECT by_id, status, mid FROM receipt_marks WHERE sender = $1 AND conv = $2`,
+      [user, view.conv],
+    );
+    const mark = (by: AccountId, status: 1 | 2) =>
+      marks.find((m) => m.by_id === by && m.status === status)?.mid ?? 0;
+    const { rows: own } = await this.pool.query<{ mid: number }>(
+      `SELECT mid FROM read_marks WHERE owner = $1 AND conv = $2`,
+      [user, view.conv],
+    );
+    const myReadMark = own[0]?.mid ?? 0;
+    let readBy: number;
+    let deliveredTo: number;
+    if (view.group) {
+      const others = view.group.members.filter((m) => m !== user);
+      readBy = others.length === 0 ? 0 : Math.min(...others.map((m) => mark(m, 2)));
+      deliveredTo = Math.max(mark(view.conv, 1), readBy);
+    } else {
+      readBy = mark(view.conv, 2);
+      const { rows } = await this.pool.query<{ mid: number }>(
+        `SELECT i.mid FROM accounts a JOIN inbox i ON i.account = a.id AND i.seq <= a.delivered_seq
+           AND i.seq > a.delivered_seq - ${DELIVERED_WALK} AND i.kind = ${ITEM_MSG}
+         WHERE a.id = $1 ORDER BY i.seq DESC LIMIT 1`,
+        [view.conv],
+      );
+      deliveredTo = Math.max(rows[0]?.mid ?? 0, readBy);
+    }
+    return (mid, from) => {
+      if (from !== user) return mid <= myReadMark ? 'read' : 'delivered';
+      if (mid <= readBy) return 'read';
+      return mid <= deliveredTo ? 'delivered' : 'sent';
+    };
+  }
+
+  private async toMessages(
+    rows: MessageRow[],
+    statusOf: (mid: number, from: AccountId) => MessageStatus,
+  ): Promise<HistoryMessage[]> {
+    const names = await namesOf(
+      this.pool,
+      rows.map((r) => r.sender),
+    );
+    return rows.map((row) => {
+      const fromName = names.get(row.sender) ?? null;
+      return {
+        mid: row.mid,
+        from: row.sender,
+        to: row.conv,
+        text: row.text,
+        ts: row.ts,
+        at: row.at,
+        ...(fromName === null ? {} : { fromName }),
+        status: statusOf(row.mid, row.sender),
+      };
+    });
+  }
+}
