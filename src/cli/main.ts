@@ -1,6 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command } from 'commander';
 import { isMensageiroError } from '../core/errors.js';
+import { addAdminCommand } from './admin-command.js';
+import { addBackupCommands } from './backup-command.js';
 import { addBenchCommand } from './bench-command.js';
 import { addChatCommand } from './chat-command.js';
 import { addConformCommand } from './conform-command.js';
@@ -19,6 +21,8 @@ addP2pCommand(program);
 addOneShotCommands(program);
 addBenchCommand(program);
 addConformCommand(program);
+addBackupCommands(program);
+addAdminCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { parseReply } from '../dialects/p2p/codec.js';
-import { readLines } from './idle-lines.js';
+import { DEFAULT_IDLE_MS, readLines } from './idle-lines.js';
+import { PacedWriter } from './paced-writer.js';
 import { connectTcp } from './tcp.js';
 
 export interface P2pPeerEvents {
@@ -40,6 +41,8 @@ function onLines(socket: net.Socket, handler: (line: string) => void): void {
 export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   private readonly listener = net.createServer((socket) => this.accept(socket));
   private directory: net.Socket | null = null;
+  /** One instruction per write, apart: a directory that takes one recv() as one instruction. */
+  private readonly instructions = new PacedWriter(2 * DEFAULT_IDLE_MS);
   private keepalive: NodeJS.Timeout | null = null;
   private waiters: Waiter[] = [];
   private readonly peers = new Map<string, net.Socket>();
@@ -59,6 +62,7 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     const directory = await connectTcp(host, port);
     this.directory = directory;
     directory.on('close', () => {
+      this.instructions.detach();
       if (this.keepalive) clearInterval(this.keepalive);
       for (const waiter of this.waiters.splice(0)) {
         if (waiter.kind === 'list') waiter.resolve([]);
@@ -67,15 +71,16 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
       this.emit('offline');
     });
     onLines(directory, (line) => this.onReply(line));
-    directory.write(`USER ${this.name}:${this.port}\r\n`);
-    this.keepalive = setInterval(() => directory.write('KEEP\r\n'), this.keepaliveMs);
+    this.instructions.attach(directory);
+    this.instruct(`USER ${this.name}:${this.port}`);
+    this.keepalive = setInterval(() => this.instruct('KEEP'), this.keepaliveMs);
   }
 
   /** Names of the other active peers. */
   list(): Promise<string[]> {
     return new Promise((resolve) => {
       this.waiters.push({ kind: 'list', resolve });
-      this.directory?.write('LIST\r\n');
+      this.instruct('LIST');
     });
   }
 
@@ -83,7 +88,8 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     return new Promise((resolve) => {
       const addr: Extract<Waiter, { kind: 'addr' }> = { kind: 'addr', name, settled: false, resolve };
       this.waiters.push(addr, { kind: 'addr-end', addr });
-      this.directory?.write(`ADDR ${name}\r\nLIST\r\n`);
+      this.instruct(`ADDR ${name}`);
+      this.instruct('LIST');
     });
   }
 
@@ -126,8 +132,14 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   async stop(): Promise<void> {
     for (const name of this.connectedPeers()) this.bye(name);
     if (this.keepalive) clearInterval(this.keepalive);
-    this.directory?.end('DISC\r\n');
+    // DISC waits its turn behind a KEEP or LIST still being written, then the connection ends.
+    await this.instructions.write('DISC\r\n').catch(() => undefined);
+    this.directory?.end();
     await new Promise<void>((resolve) => this.listener.close(() => resolve()));
+  }
+
+  private instruct(line: string): void {
+    this.instructions.write(`${line}\r\n`).catch(() => undefined);
   }
 
   private onReply(line: string): void {

@@ -4,6 +4,7 @@ import { MensageiroError } from '../core/errors.js';
 import { zapDataChunks, zapFrameText, type ZapFrame } from '../dialects/zap/codec.js';
 import type { ChatLink, ChatLinkEvents, Feature } from './chat-link.js';
 import { DEFAULT_IDLE_MS } from './idle-lines.js';
+import { PacedWriter } from './paced-writer.js';
 import { ZapReader, wrapped05, type ZapReading } from './zap-reader.js';
 
 export interface ZapLinkOptions {
@@ -17,11 +18,6 @@ export interface ZapLinkOptions {
   idleMs?: number;
   /** Told once per connection when the server sent bytes that are no zap frame. */
   onNotice?: (text: string) => void;
-}
-
-interface Outgoing {
-  bytes: Buffer;
-  done: (error: MensageiroError | null) => void;
 }
 
 /**
@@ -39,12 +35,10 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   private attempt = 0;
   private registered: ((id: number) => void) | null = null;
   private started: ((value: void) => void) | null = null;
-  private readonly outgoing: Outgoing[] = [];
-  private writing = false;
+  private readonly writer: PacedWriter;
   private readonly groups = new Set<number>();
   /** zap carries no group names: the name given to each 10 we sent, until its 11 comes back. */
   private readonly namesAsked: Array<{ name: string; members: string }> = [];
-  private readonly frameGapMs: number;
   private readonly idleMs: number;
 
   constructor(
@@ -54,7 +48,7 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     private readonly options: ZapLinkOptions = {},
   ) {
     super();
-    this.frameGapMs = options.frameGapMs ?? 2 * DEFAULT_IDLE_MS;
+    this.writer = new PacedWriter(options.frameGapMs ?? 2 * DEFAULT_IDLE_MS);
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   }
 
@@ -111,35 +105,12 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   /** Queues a frame; it resolves once written, or fails with 'timeout' if the connection ends first. */
   private write(frame: ZapFrame, always = false): Promise<void> {
     if (!this.online && !always) return Promise.reject(new MensageiroError('timeout', 'not connected'));
-    const bytes = Buffer.from(zapFrameText(frame), 'utf8');
-    return new Promise((resolve, reject) => {
-      this.outgoing.push({ bytes, done: (error) => (error ? reject(error) : resolve()) });
-      this.pump();
-    });
-  }
-
-  /** One frame per write; the next one only after this one drained and the gap has passed. */
-  private pump(): void {
-    const socket = this.socket;
-    if (this.writing || !socket) return;
-    const next = this.outgoing.shift();
-    if (!next) return;
-    this.writing = true;
-    socket.write(next.bytes, (error) => {
-      if (error) return next.done(new MensageiroError('timeout', 'not connected'));
-      next.done(null);
-      setTimeout(() => {
-        if (this.socket !== socket) return;
-        this.writing = false;
-        this.pump();
-      }, this.frameGapMs);
-    });
+    return this.writer.write(zapFrameText(frame));
   }
 
   private open(): void {
     const socket = net.connect({ host: this.host, port: this.port });
     this.socket = socket;
-    this.writing = false;
     const reader = new ZapReader();
     let idleTimer: NodeJS.Timeout | null = null;
     let told = false;
@@ -157,6 +128,7 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     socket.once('connect', () => {
+      this.writer.attach(socket);
       if (this.id === null) {
         this.registered = (id) => this.signedIn(id, true);
         void this.write({ code: '01' }, true).catch(() => undefined);
@@ -180,8 +152,7 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       if (idleTimer) clearTimeout(idleTimer);
       handle(reader.flush());
       this.socket = null;
-      for (const pending of this.outgoing.splice(0))
-        pending.done(new MensageiroError('timeout', 'not connected'));
+      this.writer.detach();
       const wasOnline = this.online;
       this.online = false;
       if (wasOnline) this.emit('disconnected');

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './errors.js';
 import type {
   Account,
   AccountId,
@@ -86,6 +87,11 @@ export interface Store {
   findAccountByUsername(username: string): Promise<Account | null>;
   /** Whether the id is taken by a user or a group. */
   idExists(id: AccountId): Promise<boolean>;
+  /**
+   * A secret-less account, its id from `newId`, for each username no account has, all in one
+   * transaction; returns how many it created. Optional: without it, users are created one by one.
+   */
+  ensureUsernames?(usernames: string[], newId: () => AccountId): Promise<number>;
 
   /**
    * Changes names or the secret; the account cache follows. Throws 'username_taken'. Returns
@@ -183,4 +189,31 @@ export interface Bus {
    */
   unsubscribe(subject: string, handler: BusHandler): void;
   close(): Promise<void>;
+}
+
+/** How a registration or sign-in ended, for the log and the metrics. Never a secret or a token. */
+export interface SignInEvent {
+  dialect: string;
+  kind: 'registration' | 'sign-in';
+  ip: string | null;
+  /** Who signed in or was registered; null when it failed. */
+  account: Account | null;
+  /** Why it failed; null when it succeeded. */
+  error: { code: ErrorCode; message: string } | null;
+}
+
+/**
+ * What the hub reports as it works, for metrics and the log; the server implements it. Calls
+ * are synchronous and must stay cheap: some are on the path of every message.
+ */
+export interface HubObserver {
+  /** A message from a client of `dialect` was stored; a duplicate was recognised, not stored again. */
+  accepted(dialect: string, duplicate: boolean): void;
+  /** A message item was handed to a client of `dialect`. */
+  delivered(dialect: string): void;
+  /** Acks and reads produced this many receipts. */
+  receipts(count: number): void;
+  signIn(event: SignInEvent): void;
+  /** A request from a client of `dialect` failed; `key` is what a rate limit was counted against. */
+  failed(dialect: string, code: ErrorCode, key: string | number | null): void;
 }

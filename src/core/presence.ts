@@ -9,17 +9,24 @@ export interface PresenceChange {
   online: boolean;
 }
 
+/** What presence can close when an operator suspends an account: a session's connection. */
+export interface Closable {
+  close(): void;
+}
+
+const UNCLOSABLE: Closable = { close() {} };
+
 /** What nodes tell each other: one change, or a node's whole list when another joins. */
 type PresenceNote = { node: string; id: AccountId; online: boolean } | { node: string; all: AccountId[] };
 
 /**
- * Who is online, on this node and on the others. Counts live sessions per account here and
+ * Who is online, on this node and on the others. Keeps the live sessions per account here and
  * publishes only on the first and the last; keeps which other nodes have each account online
  * from their notes. Watchers hear a change only when the account goes online or offline
  * anywhere, not when it moves between nodes.
  */
 export class Presence implements NodeEvents {
-  private readonly sessions = new Map<AccountId, number>();
+  private readonly sessions = new Map<AccountId, Closable[]>();
   private readonly elsewhere = new Map<AccountId, Set<string>>();
   private readonly byNode = new Map<string, Set<AccountId>>();
   private readonly watchers = new Set<(change: PresenceChange) => void>();
@@ -34,26 +41,41 @@ export class Presence implements NodeEvents {
   }
 
   isOnline(id: AccountId): boolean {
-    return (this.sessions.get(id) ?? 0) > 0 || this.elsewhere.has(id);
+    return this.sessions.has(id) || this.elsewhere.has(id);
   }
 
-  enter(id: AccountId): void {
-    const count = (this.sessions.get(id) ?? 0) + 1;
-    this.sessions.set(id, count);
-    if (count > 1) return;
+  /** Every account with a live session on this server. */
+  online(): AccountId[] {
+    return [...this.sessions.keys()];
+  }
+
+  enter(id: AccountId, session: Closable = UNCLOSABLE): void {
+    const open = this.sessions.get(id);
+    if (open) {
+      open.push(session);
+      return;
+    }
+    this.sessions.set(id, [session]);
     this.bus.publish(PRESENCE_SUBJECT, { node: this.node, id, online: true } satisfies PresenceNote);
     if (!this.elsewhere.has(id)) this.notify({ id, online: true });
   }
 
-  leave(id: AccountId): void {
-    const count = (this.sessions.get(id) ?? 0) - 1;
-    if (count > 0) {
-      this.sessions.set(id, count);
-      return;
-    }
+  leave(id: AccountId, session: Closable = UNCLOSABLE): void {
+    const open = this.sessions.get(id);
+    if (!open) return;
+    const at = open.indexOf(session);
+    open.splice(at === -1 ? 0 : at, 1);
+    if (open.length > 0) return;
     this.sessions.delete(id);
     this.bus.publish(PRESENCE_SUBJECT, { node: this.node, id, online: false } satisfies PresenceNote);
     if (!this.elsewhere.has(id)) this.notify({ id, online: false });
+  }
+
+  /** Closes every session of the account on this node; returns how many there were. */
+  disconnect(id: AccountId): number {
+    const open = [...(this.sessions.get(id) ?? [])];
+    for (const session of open) session.close();
+    return open.length;
   }
 
   watch(handler: (change: PresenceChange) => void): () => void {

@@ -68,6 +68,11 @@ export class NatsBus implements Bus {
     return new NatsBus(nc, { ...options, prefix: options.prefix ?? fromUrl ?? prefix });
   }
 
+  /** False while NATS is out of reach (the node is not ready for new clients then). */
+  get isConnected(): boolean {
+    return this.connected && !this.closing;
+  }
+
   publish(subject: string, payload: unknown): void {
     this.local.publish(subject, payload);
     if (!this.connected || this.closing) {

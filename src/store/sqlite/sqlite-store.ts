@@ -30,7 +30,7 @@ import type {
 import { SqliteDevices } from './devices.js';
 import { SqliteGroups } from './groups.js';
 import { INDEX_CHUNK, SqliteHistory } from './history.js';
-import { GroupCommit } from '../group-commit.js';
+import { GroupCommit, type CommitObserver } from '../group-commit.js';
 import { Checkpointer } from './checkpointer.js';
 import { RECEIPT_STATUS_CODES, packReceipt, unpackReceipt } from './receipt-body.js';
 import { migrate } from './schema.js';
@@ -46,6 +46,8 @@ export interface SqliteStoreOptions {
   inboxTailBytes?: number;
   /** Where background problems (a failed checkpoint) are reported. */
   onWarning?: (message: string) => void;
+  /** Told of every group commit, for the metrics. */
+  commitObserver?: CommitObserver;
 }
 
 const PAGE_CACHE_MIB = 64;
@@ -239,20 +241,23 @@ export class SqliteStore implements Store {
       ),
     };
     const walSync = this.walSync;
-    this.commits = new GroupCommit({
-      transaction: (body, durable) => this.transaction(body, durable),
-      savepoint: (op) => this.db.transaction(op)(),
-      onRollback: () => {
-        this.lastSeqs.clear();
-        this.deliveredSeqs.clear();
-        this.tail.clear();
-        this.accounts.clear();
-        this.groups.clear();
-        this.devices.clear();
-        this.historyIndex.reload();
+    this.commits = new GroupCommit(
+      {
+        transaction: (body, durable) => this.transaction(body, durable),
+        savepoint: (op) => this.db.transaction(op)(),
+        onRollback: () => {
+          this.lastSeqs.clear();
+          this.deliveredSeqs.clear();
+          this.tail.clear();
+          this.accounts.clear();
+          this.groups.clear();
+          this.devices.clear();
+          this.historyIndex.reload();
+        },
+        ...(walSync && { sync: (done) => this.syncWal(walSync, done) }),
       },
-      ...(walSync && { sync: (done) => this.syncWal(walSync, done) }),
-    });
+      options.commitObserver ?? null,
+    );
     this.devices = new SqliteDevices(db);
     this.groupRows = new SqliteGroups(db);
     this.historyIndex = new SqliteHistory(db, {
@@ -392,6 +397,24 @@ export class SqliteStore implements Store {
     return last;
   }
 
+  /** The open database, for backup.ts, admin-queries.ts and retention.ts. */
+  get database(): Database.Database {
+    return this.db;
+  }
+
+  /** Runs `op` in the next group commit, in order with every other write. */
+  write<T>(op: () => T): Promise<T> {
+    return this.commits.submit(op);
+  }
+
+  /** Drops what is cached of an account or group that an operator changed or removed. */
+  forget(id: AccountId): void {
+    this.accounts.delete(id);
+    this.groups.delete(id);
+    this.lastSeqs.delete(id);
+    this.deliveredSeqs.delete(id);
+  }
+
   get committedBatches(): number {
     return this.commits.committedBatches;
   }
@@ -422,6 +445,37 @@ export class SqliteStore implements Store {
         displayName: account.displayName ?? null,
         createdAt,
       };
+    });
+  }
+
+  ensureUsernames(usernames: string[], newId: () => AccountId): Promise<number> {
+    return this.commits.submit(() => {
+      const createdAt = Date.now();
+      let created = 0;
+      for (const username of usernames) {
+        if (this.sql.accountByUsername.get(username.toLowerCase())) continue;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            this.insertAccountRow({
+              id: newId(),
+              kind: 'user',
+              username,
+              secretHash: null,
+              displayName: null,
+              groupName: null,
+              creator: null,
+              clientTs: null,
+              createdAt,
+            });
+            created++;
+            break;
+          } catch (error) {
+            // A random id that is taken: draw again, as register does.
+            if (!(error instanceof MensageiroError && error.code === 'conflict') || attempt >= 8) throw error;
+          }
+        }
+      }
+      return created;
     });
   }
 
