@@ -61,6 +61,12 @@ describe.skipIf(!available)('cluster outages', () => {
     })();
     await vi.waitFor(() => expect(acked.length).toBeGreaterThan(100), wait);
     await cluster.nats.stop();
+    const readyz = async () => {
+      const response = await fetch(`http://127.0.0.1:${cluster!.nodes[0]!.ports.metrics}/readyz`);
+      return `${response.status} ${await response.text()}`;
+    };
+    // Not ready while the bus is away, so a balancer sends new clients elsewhere.
+    await vi.waitFor(async () => expect(await readyz()).toMatch(/^503 .*bus/), wait);
     // Stored while NATS is down, so not routed: the receiver's node learns of them only from
     // the store, once the bus is back; no later message comes to wake it.
     const atStop = acked.length;
@@ -68,6 +74,7 @@ describe.skipIf(!available)('cluster outages', () => {
     stop = true;
     await load;
     await cluster.nats.restart();
+    await vi.waitFor(async () => expect(await readyz()).toMatch(/^200 /), wait);
     await vi.waitFor(() => expect(acked.filter((t) => !sink.texts.includes(t))).toEqual([]), wait);
     const more = Array.from({ length: 50 }, (_, n) => `after${n}`);
     await Promise.all(more.map((text) => sender.send(sink.client.id!, text).then(() => acked.push(text))));
