@@ -71,7 +71,10 @@ export interface ServerParts {
 }
 
 export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
-  const log = (parts.log ?? createLogger(config.logLevel, config.logFormat)).child({ node: config.nodeId });
+  const base = parts.log ?? createLogger(config.logLevel, config.logFormat);
+  // In a cluster every line says which node wrote it; a lone server's lines stay as they are.
+  const clustered = config.store !== null || config.bus !== null;
+  const log = clustered ? base.child({ node: config.nodeId }) : base;
   const listeners: DialectListener[] = [];
   let sqlite: SqliteStore | null = parts.store instanceof SqliteStore ? parts.store : null;
   const metrics = new MessagingMetrics({
