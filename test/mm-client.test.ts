@@ -100,24 +100,36 @@ describe('mensageiro chat --dialect mm', () => {
 
   it('reads replies from seed servers with CRLF, one write, single bytes, or no line endings', async () => {
     const pending = ['@carol oi', '@dave tudo bem?'];
-    // How each classmate's server writes one reply: its messages and then `f`.
-    const styles: Record<string, (peer: RawSocket, lines: string[]) => Promise<void>> = {
-      'CRLF lines in one write': (peer, lines) => peer.write(lines.map((l) => `${l}\r\n`).join('')),
-      'one byte per write': (peer, lines) => sendEach(peer, bytesOf(lines.map((l) => `${l}\n`).join(''))),
+    // How each classmate's server writes one reply, and how long the client waits on a line
+    // with no ending: long where the line does end, so that a stall of this busy test machine
+    // between two single bytes is not taken for the end of a line.
+    const styles: Record<
+      string,
+      { idleMs?: number; reply: (peer: RawSocket, lines: string[]) => Promise<void> }
+    > = {
+      'CRLF lines in one write': {
+        reply: (peer, lines) => peer.write(lines.map((l) => `${l}\r\n`).join('')),
+      },
+      'one byte per write': {
+        idleMs: 1000,
+        reply: (peer, lines) => sendEach(peer, bytesOf(lines.map((l) => `${l}\n`).join(''))),
+      },
       // One send() per message and no line ending; it sleeps between sends so that its own
       // client's recv() gets one message each.
-      'no line endings': async (peer, lines) => {
-        for (const line of lines) {
-          await peer.write(line);
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
+      'no line endings': {
+        reply: async (peer, lines) => {
+          for (const line of lines) {
+            await peer.write(line);
+            await new Promise((resolve) => setTimeout(resolve, 500));
+          }
+        },
       },
     };
-    for (const [style, reply] of Object.entries(styles)) {
+    for (const [style, { idleMs, reply }] of Object.entries(styles)) {
       const seed = await SeedServer.start((peer) =>
         peer.socket.once('data', () => void reply(peer, [...pending, 'f'])),
       );
-      const client = new MmClient();
+      const client = new MmClient(idleMs);
       const seen: string[] = [];
       client.on('message', (from, text) => seen.push(`${from}: ${text}`));
       client.on('notice', (text) => seen.push(`notice ${text}`));

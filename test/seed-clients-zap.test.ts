@@ -290,4 +290,24 @@ describe('mensageiro chat --dialect zap against a student server', () => {
     expect(bia.seen.groups).toEqual([`7: ${Number(ana)},${Number(me)}`]);
     expect(bia.seen.notices).toEqual([]);
   });
+
+  it('writes the frames queued before close, each alone, then leaves', async () => {
+    const student = await StudentZapServer.start();
+    const ana = await link(student.port, null);
+    const sent = ['um', 'dois', 'três'].map((text) => ana.zap.send(1_700_000_000_777, text));
+    ana.zap.close();
+    await Promise.all(sent);
+    const peer = student.seed.peers[0]!;
+    await eventually(
+      () => peer.closed,
+      'the close after the last frame',
+      () => student.received,
+    );
+    expect(student.received.filter((c) => c.startsWith('05')).map((c) => c.slice(38))).toEqual([
+      'um',
+      'dois',
+      'três',
+    ]);
+    expectSeedFramesOnly(student.received);
+  });
 });

@@ -27,10 +27,14 @@ type Waiter =
  * Reads a directory's or a peer's lines: CRLF, a bare LF, or (from peers that send each line with
  * one send() and no ending) whatever came before the idle interval. Blank lines carry nothing.
  */
-function onLines(socket: net.Socket, handler: (line: string) => void): void {
-  readLines(socket, (line) => {
-    if (line.trim() !== '') handler(line);
-  });
+function onLines(socket: net.Socket, idleMs: number, handler: (line: string) => void): void {
+  readLines(
+    socket,
+    (line) => {
+      if (line.trim() !== '') handler(line);
+    },
+    idleMs,
+  );
 }
 
 /**
@@ -41,8 +45,11 @@ function onLines(socket: net.Socket, handler: (line: string) => void): void {
 export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   private readonly listener = net.createServer((socket) => this.accept(socket));
   private directory: net.Socket | null = null;
-  /** One instruction per write, apart: a directory that takes one recv() as one instruction. */
-  private readonly instructions = new PacedWriter(2 * DEFAULT_IDLE_MS);
+  /**
+   * One instruction per write, apart: a directory that takes one recv() as one instruction, and
+   * whose replies end in nothing, so they must come further apart than the idle interval.
+   */
+  private readonly instructions: PacedWriter;
   private keepalive: NodeJS.Timeout | null = null;
   private waiters: Waiter[] = [];
   private readonly peers = new Map<string, net.Socket>();
@@ -52,8 +59,11 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   constructor(
     readonly name: string,
     private readonly keepaliveMs = 5000,
+    /** How long a line with no ending waits for more bytes before it is taken. */
+    private readonly idleMs = DEFAULT_IDLE_MS,
   ) {
     super();
+    this.instructions = new PacedWriter(2 * idleMs);
   }
 
   async start(host: string, port: number): Promise<void> {
@@ -70,7 +80,7 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
       }
       this.emit('offline');
     });
-    onLines(directory, (line) => this.onReply(line));
+    onLines(directory, this.idleMs, (line) => this.onReply(line));
     this.instructions.attach(directory);
     this.instruct(`USER ${this.name}:${this.port}`);
     this.keepalive = setInterval(() => this.instruct('KEEP'), this.keepaliveMs);
@@ -133,8 +143,8 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     for (const name of this.connectedPeers()) this.bye(name);
     if (this.keepalive) clearInterval(this.keepalive);
     // DISC waits its turn behind a KEEP or LIST still being written, then the connection ends.
-    await this.instructions.write('DISC\r\n').catch(() => undefined);
-    this.directory?.end();
+    this.instruct('DISC');
+    this.instructions.end();
     await new Promise<void>((resolve) => this.listener.close(() => resolve()));
   }
 
@@ -167,7 +177,7 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   private accept(socket: net.Socket): void {
     socket.on('error', () => undefined);
     let name: string | null = null;
-    onLines(socket, (line) => {
+    onLines(socket, this.idleMs, (line) => {
       if (name === null) {
         const match = /^USER\s+([^\s:]+)/.exec(line.trim());
         if (!match) {
@@ -190,7 +200,8 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     socket.on('close', () => {
       if (this.peers.get(name) === socket) this.drop(name);
     });
-    if (socket.listenerCount('data') === 0) onLines(socket, (line) => this.onPeerLine(name, line));
+    if (socket.listenerCount('data') === 0)
+      onLines(socket, this.idleMs, (line) => this.onPeerLine(name, line));
     this.emit('joined', name);
   }
 

@@ -14,6 +14,7 @@ export class PacedWriter {
   private socket: net.Socket | null = null;
   private readonly queue: Outgoing[] = [];
   private writing = false;
+  private ending = false;
 
   constructor(private readonly gapMs: number) {}
 
@@ -21,6 +22,7 @@ export class PacedWriter {
   attach(socket: net.Socket): void {
     this.socket = socket;
     this.writing = false;
+    this.ending = false;
     this.pump();
   }
 
@@ -40,14 +42,24 @@ export class PacedWriter {
     });
   }
 
+  /** Ends the connection once every frame queued so far is written (no pause after the last). */
+  end(): void {
+    this.ending = true;
+    this.pump();
+  }
+
   private pump(): void {
     const socket = this.socket;
     if (this.writing || !socket) return;
     const next = this.queue.shift();
-    if (!next) return;
+    if (!next) {
+      if (this.ending) socket.end();
+      return;
+    }
     this.writing = true;
     socket.write(next.bytes, (error) => {
       next.done(error ? new MensageiroError('timeout', 'not connected') : null);
+      if (this.ending && this.queue.length === 0) return socket.end();
       setTimeout(() => {
         if (this.socket !== socket) return;
         this.writing = false;

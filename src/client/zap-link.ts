@@ -97,9 +97,12 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   joinLobby(): void {}
   postLobby(): void {}
 
+  /** Leaves once the frames already queued (a message typed just before) are written. */
   close(): void {
     this.closed = true;
-    this.socket?.end();
+    this.writer.end();
+    // Not signed in yet (or still connecting): nothing of the user's is queued.
+    if (!this.online) this.socket?.end();
   }
 
   /** Queues a frame; it resolves once written, or fails with 'timeout' if the connection ends first. */

@@ -3,15 +3,8 @@ import { Directory } from './directory.js';
 import { MensageiroError, type ErrorCode } from './errors.js';
 import { Lobby } from './lobby.js';
 import { NodeWatch } from './node-watch.js';
-import type {
-  Bus,
-  GroupChangeRequest,
-  HubObserver,
-  NewMessage,
-  ReadMark,
-  SignInEvent,
-  Store,
-} from './ports.js';
+import type { Bus, HubObserver, NewMessage, ReadMark, SignInEvent, Store } from './ports.js';
+import { checkGroupChange, type GroupChangeAsk } from './group-changes.js';
 import { Presence } from './presence.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
 import { hashSecret, hashToken, randomAccountId, spendHashingWork, verifySecret } from './secrets.js';
@@ -254,6 +247,11 @@ export class Hub {
     return { account, token, device };
   }
 
+  /** A check of a secret outside sign-in (changing it) draws on the same per-address limit. */
+  limitSecretChecks(origin: Origin): void {
+    this.signInLimit.take(origin.ip);
+  }
+
   /**
    * Sign-in for dialects with no credentials (native `new`, zap 03, the mm username). Accounts
    * that have a secret are refused: they must sign in where the secret can be checked.
@@ -448,46 +446,11 @@ export class Hub {
     return group;
   }
 
-  /**
-   * A change by `by`, who must be allowed it: the creator or an admin adds, removes and
-   * renames; only the creator names admins; any member leaves. Every member, and each one
-   * removed, gets the notice.
-   */
-  async changeGroup(
-    by: AccountId,
-    request: Pick<GroupChangeRequest, 'gid' | 'action' | 'name'> & { members?: Array<AccountId | string> },
-  ): Promise<Group> {
-    const group = await this.store.getGroup(request.gid);
-    if (!group) throw new MensageiroError('unknown_recipient', `unknown group ${request.gid}`);
-    if (!group.members.includes(by))
-      throw new MensageiroError('forbidden', `you are not in group ${group.id}`);
-    const manages = by === group.creator || group.admins.includes(by);
-    const allowed =
-      request.action === 'leave' || (request.action === 'admins' ? by === group.creator : manages);
-    if (!allowed)
-      throw new MensageiroError('forbidden', `you may not ${request.action} in group ${group.id}`);
-    const members: AccountId[] = [];
-    for (const wanted of request.action === 'leave' ? [by] : (request.members ?? [])) {
-      const recipient = await this.resolve(wanted);
-      if (!recipient || recipient.kind !== 'user') {
-        throw new MensageiroError('unknown_recipient', `unknown member ${wanted}`);
-      }
-      members.push(recipient.account.id);
-    }
-    if (request.action === 'remove' && members.includes(group.creator)) {
-      throw new MensageiroError('forbidden', 'the creator cannot be removed; the creator may leave');
-    }
-    const at = this.now();
-    const { group: changed, deliveries } = await this.store.changeGroup({
-      ...request,
-      by,
-      members,
-      maxMembers: this.maxGroupSize,
-      ts: Math.floor(at / 1000),
-      at,
-    });
+  /** A change to a group by one of its members: see group-changes.ts for who may do what. */
+  async changeGroup(by: AccountId, request: GroupChangeAsk): Promise<Group> {
+    const { group, deliveries } = await this.store.changeGroup(await checkGroupChange(this, by, request));
     this.route(deliveries);
-    return changed;
+    return group;
   }
 
   /** The user has everything in their inbox up to `seq`: moves the cursor, sends receipts. */

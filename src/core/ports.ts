@@ -9,6 +9,7 @@ import type {
   GroupAction,
   HistoryMessage,
   InboxItem,
+  MessageReceipts,
   StoredMessage,
 } from './types.js';
 
@@ -163,6 +164,11 @@ export interface Store {
     before: number | null,
     limit: number,
   ): Promise<{ messages: HistoryMessage[]; more: boolean }>;
+  /**
+   * Each other participant's state of `mid` (sent, delivered or read), for a message `user`
+   * sent; members who joined after it are left out. Null for a message `user` did not send.
+   */
+  messageReceipts(user: AccountId, mid: number): Promise<MessageReceipts | null>;
   /** `user`'s conversations, most recent activity first, at most `limit`. */
   conversations(user: AccountId, limit: number): Promise<ConversationSummary[]>;
 

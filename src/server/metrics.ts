@@ -2,7 +2,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ErrorCode } from '../core/errors.js';
 import type { HubObserver, SignInEvent } from '../core/ports.js';
 import type { CommitObserver } from '../store/group-commit.js';
-import type { DialectListener } from './listener.js';
 
 /** What one dialect's sessions did, as plain numbers: the hot path adds to them, a scrape reads them. */
 interface DialectCounts {
@@ -32,7 +31,8 @@ function emptyCounts(): DialectCounts {
 }
 
 export interface MetricSources {
-  listeners: () => DialectListener[];
+  /** Open connections per listener, by its port's name (`tls` apart from `native`). */
+  connections: () => Array<{ dialect: string; count: number }>;
   /** Inbox items not yet acknowledged, over every user; null when the store cannot say. */
   inboxBacklog: () => number | null;
 }
@@ -175,8 +175,7 @@ export class MessagingMetrics implements HubObserver, CommitObserver {
       registers,
       collect() {
         this.reset();
-        for (const listener of sources.listeners())
-          this.set({ dialect: listener.dialect.name }, listener.connectionCount);
+        for (const { dialect, count } of sources.connections()) this.set({ dialect }, count);
       },
     });
     new Gauge({
@@ -184,8 +183,8 @@ export class MessagingMetrics implements HubObserver, CommitObserver {
       help: "Active connections on the seed-004 lobby port (the seed's own metric)",
       registers,
       collect() {
-        const lobby = sources.listeners().find((listener) => listener.dialect.name === 'lobby');
-        this.set(lobby?.connectionCount ?? 0);
+        const lobby = sources.connections().find(({ dialect }) => dialect === 'lobby');
+        this.set(lobby?.count ?? 0);
       },
     });
   }

@@ -76,9 +76,12 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const clustered = config.store !== null || config.bus !== null;
   const log = clustered ? base.child({ node: config.nodeId }) : base;
   const listeners: DialectListener[] = [];
+  /** Each listener's name in `ports`, for the metrics and health checks. */
+  const keys = new Map<DialectListener, DialectName>();
   let sqlite: SqliteStore | null = parts.store instanceof SqliteStore ? parts.store : null;
   const metrics = new MessagingMetrics({
-    listeners: () => listeners,
+    connections: () =>
+      listeners.map((listener) => ({ dialect: keys.get(listener)!, count: listener.connectionCount })),
     inboxBacklog: () => (sqlite ? inboxBacklog(sqlite.database) : null),
   });
   const embedded = parts.store === undefined && config.store === null && config.data !== ':memory:';
@@ -165,13 +168,14 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       const listener = new DialectListener(dialect, context, limits, secure);
       const bound = await listener.listen(wanted, config.host);
       listeners.push(listener);
+      keys.set(listener, key);
       ports[key] = bound;
       log.info({ dialect: key, port: bound, host: config.host }, 'listening');
     }
     if (config.metricsPort !== null) {
       const liveness: HealthCheck[] = listeners.map((listener) => ({
         type: 'listener',
-        name: `${listener.dialect.name} listener`,
+        name: `${keys.get(listener)} listener`,
         check: async () => (listener.isListening ? null : 'not listening'),
       }));
       const storeCheck: HealthCheck = {

@@ -5,6 +5,7 @@ import type {
   ConversationSummary,
   Group,
   HistoryMessage,
+  MessageReceipts,
   MessageStatus,
 } from '../../core/types.js';
 import { namesOf } from './append-messages.js';
@@ -16,6 +17,14 @@ const MAX_UNREAD = 9_999;
 /** How far back in a peer's inbox a page looks for its last delivered message. */
 const DELIVERED_WALK = 10_000;
 const NEWEST = Number.MAX_SAFE_INTEGER - 1;
+
+interface Participant {
+  member: AccountId;
+  /** Messages after this mid reached them (0 for a 1:1 peer). */
+  since: number;
+  read: number;
+  delivered: number;
+}
 
 interface MessageRow {
   mid: number;
@@ -158,38 +167,73 @@ export class PostgresHistory {
     user: AccountId,
     view: View,
   ): Promise<(mid: number, from: AccountId) => MessageStatus> {
-    const { rows: marks } = await this.pool.query<{ by_id: number; status: number; mid: number }>(
-      `SELECT by_id, status, mid FROM receipt_marks WHERE sender = $1 AND conv = $2`,
-      [user, view.conv],
-    );
-    const mark = (by: AccountId, status: 1 | 2) =>
-      marks.find((m) => m.by_id === by && m.status === status)?.mid ?? 0;
     const { rows: own } = await this.pool.query<{ mid: number }>(
       `SELECT mid FROM read_marks WHERE owner = $1 AND conv = $2`,
       [user, view.conv],
     );
     const myReadMark = own[0]?.mid ?? 0;
-    let readBy: number;
-    let deliveredTo: number;
-    if (view.group) {
-      const others = view.group.members.filter((m) => m !== user);
-      readBy = others.length === 0 ? 0 : Math.min(...others.map((m) => mark(m, 2)));
-      deliveredTo = Math.max(mark(view.conv, 1), readBy);
-    } else {
-      readBy = mark(view.conv, 2);
-      const { rows } = await this.pool.query<{ mid: number }>(
-        `SELECT i.mid FROM accounts a JOIN inbox i ON i.account = a.id AND i.seq <= a.delivered_seq
-           AND i.seq > a.delivered_seq - ${DELIVERED_WALK} AND i.kind = ${ITEM_MSG}
-         WHERE a.id = $1 ORDER BY i.seq DESC LIMIT 1`,
-        [view.conv],
-      );
-      deliveredTo = Math.max(rows[0]?.mid ?? 0, readBy);
-    }
+    const others = await this.participants(user, view.conv, view.group);
     return (mid, from) => {
       if (from !== user) return mid <= myReadMark ? 'read' : 'delivered';
-      if (mid <= readBy) return 'read';
-      return mid <= deliveredTo ? 'delivered' : 'sent';
+      // Those who were in when it was sent: a member added later never gets it.
+      const audience = others.filter((o) => o.since < mid);
+      if (audience.length === 0) return 'sent';
+      if (audience.every((o) => o.read >= mid)) return 'read';
+      return audience.every((o) => o.delivered >= mid) ? 'delivered' : 'sent';
     };
+  }
+
+  /** Who else is in `conv`, with how far each has `user`'s messages and has read them. */
+  private async participants(user: AccountId, conv: AccountId, group: Group | null): Promise<Participant[]> {
+    if (!group) {
+      const { rows } = await this.pool.query<{ delivered: number | null; read: number | null }>(
+        `SELECT (SELECT i.mid FROM accounts a JOIN inbox i ON i.account = a.id AND i.seq <= a.delivered_seq
+                   AND i.seq > a.delivered_seq - ${DELIVERED_WALK} AND i.kind = ${ITEM_MSG}
+                 WHERE a.id = $2 ORDER BY i.seq DESC LIMIT 1) AS delivered,
+                (SELECT mid FROM receipt_marks WHERE sender = $1 AND conv = $2 AND by_id = $2 AND status = 2) AS read`,
+        [user, conv],
+      );
+      const read = rows[0]?.read ?? 0;
+      return [{ member: conv, since: 0, read, delivered: Math.max(rows[0]?.delivered ?? 0, read) }];
+    }
+    const { rows } = await this.pool.query<{
+      member: number;
+      since: number;
+      read: number;
+      delivered: number;
+    }>(
+      `SELECT g.member, COALESCE(ga.from_mid, 0) AS since, COALESCE(r.mid, 0) AS read, COALESCE(d.mid, 0) AS delivered
+       FROM group_members g
+       LEFT JOIN group_access ga ON ga.group_id = g.group_id AND ga.member = g.member
+       LEFT JOIN receipt_marks r ON r.sender = $2 AND r.conv = g.group_id AND r.by_id = g.member AND r.status = 2
+       LEFT JOIN group_delivered d ON d.group_id = g.group_id AND d.member = g.member
+       WHERE g.group_id = $1 AND g.member <> $2 ORDER BY g.position`,
+      [conv, user],
+    );
+    return rows.map((r) => ({ ...r, delivered: Math.max(r.delivered, r.read) }));
+  }
+
+  /** Each other participant's state of a message `user` sent; null for any other message. */
+  async receiptsOf(user: AccountId, mid: number): Promise<MessageReceipts | null> {
+    const { rows } = await this.pool.query<{ sender: number; conv: number }>(
+      `SELECT sender, conv FROM messages WHERE mid = $1`,
+      [mid],
+    );
+    if (!rows[0] || rows[0].sender !== user) return null;
+    const conv = rows[0].conv;
+    const audience = (await this.participants(user, conv, await loadGroup(this.pool, conv))).filter(
+      (p) => p.since < mid,
+    );
+    const names = await namesOf(
+      this.pool,
+      audience.map((p) => p.member),
+    );
+    const states = audience.map(({ member, read, delivered }) => ({
+      member,
+      name: names.get(member) ?? null,
+      status: (read >= mid ? 'read' : delivered >= mid ? 'delivered' : 'sent') as MessageStatus,
+    }));
+    return { mid, conv, states };
   }
 
   private async toMessages(

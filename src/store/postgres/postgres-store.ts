@@ -19,6 +19,7 @@ import type {
   Group,
   HistoryMessage,
   InboxItem,
+  MessageReceipts,
 } from '../../core/types.js';
 import { insertAccount, toAccount, type AccountRow } from './accounts-sql.js';
 import { createDevice, replaceDeviceToken, revokeDevices, toDevice } from './devices.js';
@@ -300,6 +301,10 @@ export class PostgresStore implements Store {
     limit: number,
   ): Promise<{ messages: HistoryMessage[]; more: boolean }> {
     return this.read(() => this.historyReader.page(user, conv, before, limit));
+  }
+
+  messageReceipts(user: AccountId, mid: number): Promise<MessageReceipts | null> {
+    return this.read(() => this.historyReader.receiptsOf(user, mid));
   }
 
   conversations(user: AccountId, limit: number): Promise<ConversationSummary[]> {
