@@ -41,7 +41,7 @@ import {
 } from './inbox-rows.js';
 import { SqliteDevices } from './devices.js';
 import { SqliteGroups } from './groups.js';
-import { INDEX_CHUNK, SqliteHistory } from './history.js';
+import { SqliteHistory } from './history.js';
 import { GroupCommit, type CommitObserver } from '../group-commit.js';
 import { Checkpointer } from './checkpointer.js';
 import { RECEIPT_STATUS_CODES, packReceipt } from './receipt-body.js';
