@@ -3,7 +3,7 @@ export { MensageiroError } from './core/errors.js';
 export type * from './core/types.js';
 export type { Store, Bus } from './core/ports.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
-export { LocalBus } from './bus/local-bus.js';
+export { LocalBus } from './bus/local/local-bus.js';
 export { startServer, type RunningServer } from './server/server.js';
 export { loadConfig, type ServerConfig } from './server/config.js';
 export { NativeDecoder, encodeNative } from './dialects/native/codec.js';

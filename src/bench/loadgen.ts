@@ -20,6 +20,8 @@ export type Spec =
       warmupMs: number;
       measureMs: number;
       groupSize?: number;
+      /** Cluster nodes: client i connects to ports[i % n] instead of `port`. */
+      ports?: number[];
     }
   | {
       workload: 'drain';
@@ -68,7 +70,8 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
 /** W1 (and W4 with groupSize): closed loop, `window` unacknowledged sends per client. */
 async function live(spec: Extract<Spec, { workload: 'live' }>): Promise<LiveResult> {
   const group = spec.groupSize ?? 0;
-  const clients = Array.from({ length: spec.clients }, (_, i) => createClient(spec.protocol, i, spec.port));
+  const portOf = (i: number) => (spec.ports ? spec.ports[i % spec.ports.length]! : spec.port);
+  const clients = Array.from({ length: spec.clients }, (_, i) => createClient(spec.protocol, i, portOf(i)));
   await connectAll(clients, (c) => ({ group: group ? Math.floor(c.index / group) : undefined }));
   const groups: Array<number | { group: number }> = [];
   if (group) {

@@ -9,6 +9,7 @@ import type { Protocol } from './clients.js';
 import type { Spec } from './loadgen.js';
 import { freePort } from './free-port.js';
 import { summarizeProfile } from './profile-summary.js';
+import { clusterUnavailable, runClusterWorkload, type ClusterWorkload } from './cluster-bench.js';
 import type { StoreBenchResult, StoreBenchSpec } from './store-bench.js';
 
 /**
@@ -63,6 +64,41 @@ function ensureMosquitto(): string {
   return ensureMosquitto();
 }
 
+/** Mensageiro's server as the bench runs it, with these flags added (data, ports, store...). */
+const mensageiroNode = (flags: string[]) =>
+  nodePeer([
+    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+    CLI,
+    'server',
+    '--host',
+    '127.0.0.1',
+    '--mm-port',
+    'off',
+    '--zap-port',
+    'off',
+    '--p2p-port',
+    'off',
+    '--lobby-port',
+    'off',
+    '--metrics-port',
+    'off',
+    '--message-burst',
+    '0',
+    '--register-burst',
+    '0',
+    '--sign-in-burst',
+    '0',
+    '--log-level',
+    'warn',
+    '--max-connections',
+    '25000',
+    '--max-connections-per-ip',
+    '25000',
+    '--handshake-timeout',
+    '120000',
+    ...flags,
+  ]);
+
 function peers(): Peer[] {
   const pkg = (name: string) =>
     (
@@ -83,42 +119,7 @@ function peers(): Peer[] {
         `node ${SEMI_SPACES}`,
       skips: [],
       persistentAccounts: true,
-      start: (port, dir) =>
-        nodePeer([
-          ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
-          CLI,
-          'server',
-          '--host',
-          '127.0.0.1',
-          '--data',
-          dir,
-          '--native-port',
-          String(port),
-          '--mm-port',
-          'off',
-          '--zap-port',
-          'off',
-          '--p2p-port',
-          'off',
-          '--lobby-port',
-          'off',
-          '--metrics-port',
-          'off',
-          '--message-burst',
-          '0',
-          '--register-burst',
-          '0',
-          '--sign-in-burst',
-          '0',
-          '--log-level',
-          'warn',
-          '--max-connections',
-          '25000',
-          '--max-connections-per-ip',
-          '25000',
-          '--handshake-timeout',
-          '120000',
-        ]),
+      start: (port, dir) => mensageiroNode(['--data', dir, '--native-port', String(port)]),
     },
     {
       name: 'mosquitto',
@@ -324,6 +325,8 @@ interface Plan {
   idleSettleMs: number;
   /** Mensageiro's store alone (store-bench.ts), no peer to compare with. */
   store: StoreBenchSpec[];
+  /** Mensageiro on PostgreSQL, one node or several over NATS (cluster-bench.ts). */
+  cluster: ClusterWorkload[];
 }
 
 const FULL: Plan = {
@@ -343,6 +346,14 @@ const FULL: Plan = {
     { users: 100, messages: 200_000, batch: 800, inMemory: true },
     { users: 1000, messages: 200_000, batch: 9000 },
   ],
+  cluster: [1, 2, 3].flatMap((nodes) =>
+    [100, 1000].map((clients) => ({
+      name: `C W1 C=${clients}, ${nodes} node${nodes > 1 ? 's' : ''} on PostgreSQL${nodes > 1 ? ' + NATS' : ''}`,
+      nodes,
+      clients,
+      window: 16,
+    })),
+  ),
 };
 
 const QUICK: Plan = {
@@ -358,6 +369,7 @@ const QUICK: Plan = {
   idle: [300],
   idleSettleMs: 0,
   store: [{ users: 20, messages: 2000, batch: 100 }],
+  cluster: [{ name: 'C W1 C=20, 2 nodes on PostgreSQL + NATS', nodes: 2, clients: 20, window: 4 }],
 };
 
 interface Row {
@@ -565,9 +577,42 @@ async function runAll(peers: Peer[], plan: Plan, rows: Row[]): Promise<void> {
     console.log(`W3 idle ${count}:`);
     for (const peer of peers) await runIdle(peer, count, plan, rows);
   }
+  if (plan.cluster.length > 0 && peers.some((p) => p.name === 'mensageiro'))
+    await runClusterSection(plan, rows);
   if (plan.store.length > 0 && peers.some((p) => p.name === 'mensageiro')) {
     console.log('S, the store alone (W1 pattern, sends and acks, no sockets):');
     for (const spec of plan.store) await runStore(spec, rows);
+  }
+}
+
+/** C: W1 on PostgreSQL, on one node and on several over NATS, beside the SQLite W1 rows. */
+async function runClusterSection(plan: Plan, rows: Row[]): Promise<void> {
+  const missing = await clusterUnavailable();
+  if (missing) {
+    console.log(`C, cluster: skipped (${missing})`);
+    return;
+  }
+  console.log('C, cluster (nodes on CPU0 with NATS; PostgreSQL unpinned; load on CPU1):');
+  const tools = {
+    nodeCommand: mensageiroNode,
+    pinned,
+    cpuMsOf,
+    loadgen: (spec: Spec, onLine?: (line: Record<string, unknown>) => void) =>
+      loadgen(spec, onLine && ((line) => onLine(line))),
+  };
+  for (const w of plan.cluster) {
+    const result = await runClusterWorkload(w, tools);
+    rows.push({
+      workload: w.name,
+      peer: 'mensageiro',
+      metric: 'msg/s',
+      value: result.perSecond as number,
+      detail: result,
+      ok: result.lost === 0 && result.duplicated === 0,
+    });
+    console.log(
+      `  ${w.name.padEnd(44)} ${String(result.perSecond).padStart(8)} /s  p99 ${result.p99} ms  lost ${result.lost} dup ${result.duplicated}  nodes CPU ${result.nodesCpuPercent}% (${result.nodeUsPerDelivery} µs a delivery)  PostgreSQL CPU ${result.postgresCpuPercent}% (${result.postgresUsPerMessage} µs a message)  NATS CPU ${result.natsCpuPercent}% (${result.natsUsPerMessage} µs a message)`,
+    );
   }
 }
 
@@ -619,6 +664,7 @@ export async function runBench(argv: string[]): Promise<number> {
     drainMessages: keep('W2') ? base.drainMessages : 0,
     idle: keep('W3') ? base.idle : [],
     store: keep('S') ? base.store : [],
+    cluster: base.cluster.filter((w) => keep(w.name)),
   };
   const all = peers().filter((p) => !only || only.includes(p.name));
   console.log(`mensageiro bench${quick ? ' --quick (counts only; timings are not checked)' : ''}`);

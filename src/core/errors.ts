@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'rate_limited'
   | 'timeout'
   | 'shutting_down'
+  /** The store (or another engine the server needs) cannot be reached; nothing was acknowledged. */
+  | 'unavailable'
   | 'internal';
 
 export class MensageiroError extends Error {

@@ -2,6 +2,7 @@ import { AccountSettings, checkUsername } from './account-settings.js';
 import { Directory } from './directory.js';
 import { MensageiroError, type ErrorCode } from './errors.js';
 import { Lobby } from './lobby.js';
+import { NodeWatch } from './node-watch.js';
 import type { Bus, HubObserver, NewMessage, ReadMark, SignInEvent, Store } from './ports.js';
 import { checkGroupChange, type GroupChangeAsk } from './group-changes.js';
 import { Presence } from './presence.js';
@@ -35,6 +36,11 @@ export interface HubOptions {
   bus: Bus;
   now?: () => number;
   limits?: HubLimits;
+  /**
+   * This node's name among many on a shared bus. With it, nodes exchange heartbeats and their
+   * presence and p2p directory (a node unheard for 3 heartbeats is dropped).
+   */
+  cluster?: { node: string; heartbeatMs: number };
   /** Members a group may have, creator included (`--max-group-size`). */
   maxGroupSize?: number;
   observer?: HubObserver;
@@ -117,6 +123,7 @@ export class Hub {
   private readonly messageLimit: RateLimiter;
   private readonly registrationLimit: RateLimiter;
   private readonly signInLimit: RateLimiter;
+  readonly nodes: NodeWatch | null = null;
 
   constructor(options: HubOptions) {
     this.store = options.store;
@@ -131,11 +138,24 @@ export class Hub {
       this.now,
     );
     this.signInLimit = new RateLimiter('sign-in attempts from your address', limits.signIns, this.now);
-    this.presence = new Presence(this.bus);
+    const node = options.cluster?.node ?? 'local';
+    this.presence = new Presence(this.bus, node);
     this.lobby = new Lobby(this.bus, this.now);
-    this.directory = new Directory(this.now);
+    this.directory = new Directory(this.now, this.bus, node);
     this.settings = new AccountSettings(this.store, this.bus, this.now);
     this.maxGroupSize = options.maxGroupSize ?? MAX_GROUP_SIZE;
+    if (options.cluster) {
+      this.nodes = new NodeWatch(this.bus, node, options.cluster.heartbeatMs, this.now, [
+        this.presence,
+        this.directory,
+      ]);
+      this.nodes.start();
+    }
+  }
+
+  /** Stops the heartbeats; the bus and the store are the server's to close. */
+  close(): void {
+    this.nodes?.stop();
   }
 
   /**
@@ -308,8 +328,15 @@ export class Hub {
   async ensureUser(username: string): Promise<Account> {
     const existing = await this.store.findAccountByUsername(username);
     if (existing) return existing;
-    const { account } = await this.register({ username });
-    return account;
+    try {
+      return (await this.register({ username })).account;
+    } catch (error) {
+      // Another node loading the same users.csv made it first.
+      const made = error instanceof MensageiroError && error.code === 'username_taken';
+      const account = made ? await this.store.findAccountByUsername(username) : null;
+      if (account) return account;
+      throw error;
+    }
   }
 
   async resolve(to: AccountId | string): Promise<Recipient | null> {
@@ -451,8 +478,9 @@ export class Hub {
     return stream;
   }
 
+  /** `u.<id>`: on NATS, `<prefix>.u.<id>`, one subject per user connected to a node. */
   inboxSubject(user: AccountId): string {
-    return `inbox.${user}`;
+    return `u.${user}`;
   }
 
   private route(deliveries: Delivery[]): void {

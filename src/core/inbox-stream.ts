@@ -1,4 +1,5 @@
 import type { Hub } from './hub.js';
+import { BUS_RESYNC } from './ports.js';
 import type { AccountId, InboxItem } from './types.js';
 
 const PAGE = 512;
@@ -59,7 +60,10 @@ export class InboxStream {
   }
 
   start(): void {
-    this.live = (payload) => this.onLive(payload as InboxItem);
+    this.live = (payload) => {
+      if (payload === BUS_RESYNC) void this.pull();
+      else this.onLive(payload as InboxItem);
+    };
     this.hub.bus.subscribe(this.hub.inboxSubject(this.user), this.live);
     void this.pull();
   }

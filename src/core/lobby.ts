@@ -1,4 +1,4 @@
-import type { Bus } from './ports.js';
+import { BUS_RESYNC, type Bus } from './ports.js';
 
 export const LOBBY_SUBJECT = 'lobby';
 
@@ -26,7 +26,9 @@ export class Lobby {
 
   join(handler: (post: LobbyPost) => void): () => void {
     this.members++;
-    const receive = (payload: unknown) => handler(payload as LobbyPost);
+    const receive = (payload: unknown) => {
+      if (payload !== BUS_RESYNC) handler(payload as LobbyPost);
+    };
     this.bus.subscribe(LOBBY_SUBJECT, receive);
     let left = false;
     return () => {

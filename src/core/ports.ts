@@ -177,6 +177,14 @@ export interface Store {
 
 export type BusHandler = (payload: unknown) => void;
 
+/**
+ * What a bus hands every handler of a subject, in place of a payload, when live delivery may
+ * have skipped publishes: the subscription has just reached the other nodes, or the bus has
+ * reconnected. Whoever keeps a record (an inbox stream) catches up from the store; others
+ * ignore it. The in-process bus never skips, so it never sends it.
+ */
+export const BUS_RESYNC: unique symbol = Symbol('bus resync');
+
 /** Live routing between sessions (and, in cluster mode, between nodes). Never the record. */
 export interface Bus {
   publish(subject: string, payload: unknown): void;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import { MensageiroError } from '../core/errors.js';
 import { DEFAULT_LIMITS } from '../core/hub.js';
 
@@ -47,6 +48,14 @@ export interface ServerConfig {
   tlsPort: PortSetting;
   tlsCert: string | null;
   tlsKey: string | null;
+  /** postgres://... for a PostgreSQL store shared by many nodes; null for the embedded SQLite one. */
+  store: string | null;
+  /** nats://... (several comma-separated) to route between nodes; null for the in-process bus. */
+  bus: string | null;
+  /** The subject prefix on NATS: one per cluster. */
+  busPrefix: string;
+  /** This node's name in logs, metrics, NATS and pg_stat_activity. */
+  nodeId: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -84,6 +93,10 @@ export const DEFAULTS: ServerConfig = {
   tlsPort: 7334,
   tlsCert: null,
   tlsKey: null,
+  store: null,
+  bus: null,
+  busPrefix: 'mensageiro',
+  nodeId: `${os.hostname()}-${process.pid}`,
 };
 
 type Kind = 'string' | 'number' | 'port' | 'sync' | 'path' | 'logFormat';
@@ -123,6 +136,10 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   tlsPort: 'port',
   tlsCert: 'path',
   tlsKey: 'path',
+  store: 'path',
+  bus: 'path',
+  busPrefix: 'string',
+  nodeId: 'string',
 };
 
 export const CONFIG_KEYS = Object.keys(KINDS) as Array<keyof ServerConfig>;
@@ -206,5 +223,28 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   }
   apply(fromEnv, 'environment');
   apply(sources.flags ?? {}, 'command line');
+  checkEngines(config as unknown as ServerConfig);
   return config as unknown as ServerConfig;
+}
+
+/** The store and the bus must fit each other: nodes sharing a bus must share a store. */
+function checkEngines(config: ServerConfig): void {
+  if (config.store !== null && !/^postgres(ql)?:\/\//.test(config.store)) {
+    throw new MensageiroError(
+      'bad_request',
+      `store must be a postgres:// URL (or unset for SQLite), got ${config.store}`,
+    );
+  }
+  if (config.bus !== null && !config.bus.split(',').every((url) => /^nats:\/\//.test(url))) {
+    throw new MensageiroError(
+      'bad_request',
+      `bus must be nats:// URLs (or unset for the in-process bus), got ${config.bus}`,
+    );
+  }
+  if (config.bus !== null && config.store === null) {
+    throw new MensageiroError(
+      'bad_request',
+      'a NATS bus joins nodes that must share one store: give --store postgres://... too (the SQLite store belongs to one process)',
+    );
+  }
 }

@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Hub } from '../core/hub.js';
 import type { Bus, Store } from '../core/ports.js';
-import { LocalBus } from '../bus/local-bus.js';
+import { LocalBus } from '../bus/local/local-bus.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { NatsBus } from '../bus/nats/nats-bus.js';
 import { nativeDialect } from '../dialects/native/dialect.js';
 import { zapDialect } from '../dialects/zap/session.js';
 import { createMmDialect } from '../dialects/mm/session.js';
@@ -69,7 +71,10 @@ export interface ServerParts {
 }
 
 export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
-  const log = parts.log ?? createLogger(config.logLevel, config.logFormat);
+  const base = parts.log ?? createLogger(config.logLevel, config.logFormat);
+  // In a cluster every line says which node wrote it; a lone server's lines stay as they are.
+  const clustered = config.store !== null || config.bus !== null;
+  const log = clustered ? base.child({ node: config.nodeId }) : base;
   const listeners: DialectListener[] = [];
   /** Each listener's name in `ports`, for the metrics and health checks. */
   const keys = new Map<DialectListener, DialectName>();
@@ -79,26 +84,25 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       listeners.map((listener) => ({ dialect: keys.get(listener)!, count: listener.connectionCount })),
     inboxBacklog: () => (sqlite ? inboxBacklog(sqlite.database) : null),
   });
-  const embedded = parts.store === undefined && config.data !== ':memory:';
+  const embedded = parts.store === undefined && config.store === null && config.data !== ':memory:';
   // One server per data directory: a second one would route live messages only to its own sessions.
   const lock = embedded ? DataLock.acquire(config.data) : null;
   let store: Store;
+  let bus: Bus;
   try {
-    store =
-      parts.store ??
-      new SqliteStore({
-        dataDir: config.data,
-        synchronous: config.sync,
-        inboxTailBytes: config.inboxTailMib * 1024 * 1024,
-        onWarning: (message) => log.warn({ store: 'sqlite' }, message),
-        commitObserver: metrics,
-      });
+    store = parts.store ?? (await openStore(config, log, metrics));
   } catch (error) {
     lock?.release();
     throw error;
   }
+  try {
+    bus = parts.bus ?? (await openBus(config, log));
+  } catch (error) {
+    await store.close();
+    lock?.release();
+    throw error;
+  }
   if (store instanceof SqliteStore) sqlite = store;
-  const bus = parts.bus ?? new LocalBus();
   const activity = new ActivityLog(log);
   let admin: AdminService | null = null;
   const hub = new Hub({
@@ -110,6 +114,8 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       registrations: { burst: config.registerBurst, perSecond: config.registerRate },
       signIns: { burst: config.signInBurst, perSecond: config.signInRate },
     },
+    // A node unheard for 3 beats is dropped: its p2p entries expire by the keepalive rule.
+    ...(config.bus !== null && { cluster: { node: config.nodeId, heartbeatMs: config.p2pKeepalive / 3 } }),
     observer: {
       accepted: (dialect, duplicate) => metrics.accepted(dialect, duplicate),
       delivered: (dialect) => metrics.delivered(dialect),
@@ -180,8 +186,13 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
           return null;
         },
       };
+      const busCheck: HealthCheck = {
+        type: 'bus',
+        name: 'bus',
+        check: async () => (bus instanceof NatsBus && !bus.isConnected ? 'NATS unreachable' : null),
+      };
       monitor = await serveMonitor(
-        { registry: metrics.registry, liveness, readiness: [...liveness, storeCheck], log },
+        { registry: metrics.registry, liveness, readiness: [...liveness, storeCheck, busCheck], log },
         config.metricsPort,
         config.host,
       );
@@ -201,6 +212,8 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     await new Promise((resolve) => (monitor ? monitor.close(resolve) : resolve(undefined)));
     adminSocket?.close();
     await stopDialects();
+    hub.close();
+    await bus.close();
     await store.close();
     lock?.release();
     throw error;
@@ -216,6 +229,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       await Promise.all(listeners.map((listener) => listener.close()));
       await new Promise((resolve) => (monitor ? monitor.close(resolve) : resolve(undefined)));
       await stopDialects();
+      hub.close();
       await bus.close();
       await admin?.saveLastSeen().catch(() => {});
       await store.close();
@@ -225,4 +239,41 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     return closing;
   };
   return { hub, store, log, ports, listeners, metrics, admin, retention, close };
+}
+
+async function openStore(config: ServerConfig, log: Logger, metrics: MessagingMetrics): Promise<Store> {
+  if (config.store === null) {
+    return new SqliteStore({
+      dataDir: config.data,
+      synchronous: config.sync,
+      inboxTailBytes: config.inboxTailMib * 1024 * 1024,
+      onWarning: (message) => log.warn({ store: 'sqlite' }, message),
+      commitObserver: metrics,
+    });
+  }
+  const store = await PostgresStore.open({
+    url: config.store,
+    applicationName: config.nodeId,
+    onWarning: (message) => log.warn({ store: 'postgres' }, message),
+  });
+  log.info({ store: 'postgres', schema: store.schema }, 'store open');
+  return store;
+}
+
+async function openBus(config: ServerConfig, log: Logger): Promise<Bus> {
+  if (config.bus === null) return new LocalBus();
+  const bus = await NatsBus.connect({
+    url: config.bus,
+    prefix: config.busPrefix,
+    name: config.nodeId,
+    onEvent: (event, detail) => log.warn({ bus: 'nats', event, detail }, `bus: ${event}`),
+    onFatal: (error) => {
+      // Without routing this node would serve stale inboxes; better to stop and be restarted.
+      log.fatal({ bus: 'nats', err: error }, 'bus closed for good; exiting');
+      log.flush();
+      process.exit(1);
+    },
+  });
+  log.info({ bus: 'nats', prefix: config.busPrefix }, 'bus connected');
+  return bus;
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { LocalBus } from '../src/bus/local-bus.js';
+import { LocalBus } from '../src/bus/local/local-bus.js';
+import { busSuite } from './bus-suite.js';
+
+busSuite('local', {
+  async create() {
+    const bus = new LocalBus();
+    return { a: bus, b: bus, close: () => bus.close() };
+  },
+});
 
 describe('local bus', () => {
   it('delivers to one, then several, then one subscriber again, as they come and go', () => {

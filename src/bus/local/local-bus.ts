@@ -1,4 +1,4 @@
-import type { Bus, BusHandler } from '../core/ports.js';
+import type { Bus, BusHandler } from '../../core/ports.js';
 
 /**
  * In-process bus: a subject is a key, delivery is a synchronous call to each handler. Nearly
@@ -24,6 +24,16 @@ export class LocalBus implements Bus {
     if (current === undefined) this.subjects.set(subject, handler);
     else if (typeof current === 'function') this.subjects.set(subject, new Set([current, handler]));
     else current.add(handler);
+  }
+
+  /** Whether anything here listens on the subject. */
+  has(subject: string): boolean {
+    return this.subjects.has(subject);
+  }
+
+  /** Every subject with a subscriber. */
+  subjectNames(): IterableIterator<string> {
+    return this.subjects.keys();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,183 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort } from './free-port.js';
+import type { Spec } from './loadgen.js';
+
+/**
+ * The cluster section of `npm run bench`: W1 on nodes that share PostgreSQL (and, from two
+ * nodes on, a private nats-server), clients spread over the nodes, with the CPU that the
+ * nodes, PostgreSQL and NATS each spent over the measured window.
+ */
+
+export interface ClusterWorkload {
+  name: string;
+  nodes: number;
+  clients: number;
+  window: number;
+}
+
+export interface ClusterTools {
+  /** The command line of one node with these server flags (its own are added here). */
+  nodeCommand(flags: string[]): string[];
+  /** Wraps a command so it runs on that CPU (or not at all, without taskset). */
+  pinned(cpu: number, command: string[]): string[];
+  cpuMsOf(pid: number): number;
+  loadgen(spec: Spec, onLine?: (line: Record<string, unknown>) => void): Promise<Record<string, unknown>>;
+}
+
+const POSTGRES_URL = process.env.MENSAGEIRO_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+const NATS_SERVER = process.env.MENSAGEIRO_BENCH_NATS_SERVER ?? '/usr/sbin/nats-server';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Why the section cannot run here, or null when PostgreSQL and nats-server are both present. */
+export async function clusterUnavailable(): Promise<string | null> {
+  if (!fs.existsSync(NATS_SERVER)) return `no nats-server at ${NATS_SERVER}`;
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return null;
+  } catch (error) {
+    return `PostgreSQL at ${POSTGRES_URL} unreachable (${(error as Error).message})`;
+  }
+}
+
+/** Runs one workload; returns the loadgen's result with the CPU figures added. */
+export async function runClusterWorkload(
+  w: ClusterWorkload,
+  tools: ClusterTools,
+): Promise<Record<string, unknown>> {
+  const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
+  const store = `${POSTGRES_URL}?schema=${schema}`;
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  try {
+    let busArgs: string[] = [];
+    let nats: ChildProcess | null = null;
+    if (w.nodes > 1) {
+      const natsPort = await freePort();
+      const [command, ...args] = tools.pinned(0, [NATS_SERVER, '-a', '127.0.0.1', '-p', String(natsPort)]);
+      nats = spawn(command!, args, { stdio: 'ignore' });
+      children.push(nats);
+      await waitForPort(natsPort, nats);
+      busArgs = ['--bus', `nats://127.0.0.1:${natsPort}`, '--bus-prefix', schema];
+    }
+    const ports: number[] = [];
+    const nodes: ChildProcess[] = [];
+    for (let i = 0; i < w.nodes; i++) {
+      const port = await freePort();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-node-'));
+      dirs.push(dir);
+      const [command, ...args] = tools.pinned(
+        0,
+        tools.nodeCommand([
+          '--data',
+          dir,
+          '--native-port',
+          String(port),
+          '--store',
+          store,
+          '--node-id',
+          `bench${i}`,
+          ...busArgs,
+        ]),
+      );
+      const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(child);
+      nodes.push(child);
+      // One at a time: the first makes the schema.
+      await waitForPort(port, child);
+      ports.push(port);
+    }
+    let before = { nodes: 0, postgres: 0, nats: 0, at: 0 };
+    let after = before;
+    const sample = () => ({
+      nodes: nodes.reduce((sum, child) => sum + tools.cpuMsOf(child.pid!), 0),
+      postgres: postgresCpuMs(tools),
+      nats: nats ? tools.cpuMsOf(nats.pid!) : 0,
+      at: performance.now(),
+    });
+    const result = await tools.loadgen(
+      {
+        workload: 'live',
+        protocol: 'native',
+        port: ports[0]!,
+        ports,
+        clients: w.clients,
+        window: w.window,
+        warmupMs: 2000,
+        measureMs: Number(process.env.BENCH_CLUSTER_MEASURE_MS ?? 10_000),
+      },
+      (line) => {
+        if (line.phase === 'measuring') before = sample();
+        else if (line.phase === 'measured') after = sample();
+      },
+    );
+    const ms = after.at - before.at;
+    const delivered = result.measuredDelivered as number;
+    const per = (cpuMs: number) => (delivered ? Math.round(((cpuMs * 1000) / delivered) * 10) / 10 : null);
+    const percent = (cpuMs: number) => (ms ? Math.round((cpuMs / ms) * 100) : null);
+    return {
+      ...result,
+      nodes: w.nodes,
+      nodesCpuPercent: percent(after.nodes - before.nodes),
+      postgresCpuPercent: percent(after.postgres - before.postgres),
+      natsCpuPercent: percent(after.nats - before.nats),
+      nodeUsPerDelivery: per(after.nodes - before.nodes),
+      postgresUsPerMessage: per(after.postgres - before.postgres),
+      natsUsPerMessage: per(after.nats - before.nats),
+    };
+  } finally {
+    for (const child of children.reverse()) await stop(child);
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  }
+}
+
+/** CPU of every PostgreSQL process (postmaster, backends, WAL writer...), in ms. */
+function postgresCpuMs(tools: ClusterTools): number {
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (comm === 'postgres' || comm.startsWith('postgres:')) total += tools.cpuMsOf(Number(entry));
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  if ((await Promise.race([exited, sleep(5000).then(() => 'timeout')])) === 'timeout') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  for (let tries = 0; tries < 1000; tries++) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before listening on ${port}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(10);
+  }
+  throw new Error(`nothing listened on ${port}`);
+}
