@@ -104,6 +104,8 @@ function peers(): Peer[] {
           'off',
           '--metrics-port',
           'off',
+          '--web-port',
+          'off',
           '--message-burst',
           '0',
           '--register-burst',

@@ -41,6 +41,10 @@ export interface ServerConfig {
   tlsPort: PortSetting;
   tlsCert: string | null;
   tlsKey: string | null;
+  /** The web app and its WebSocket (HTTPS/WSS with the TLS certificate and key). */
+  webPort: PortSetting;
+  /** Origins besides the server's own allowed to open the WebSocket: a comma-separated list, or `*`. */
+  webOrigin: string | null;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -75,6 +79,8 @@ export const DEFAULTS: ServerConfig = {
   tlsPort: 7334,
   tlsCert: null,
   tlsKey: null,
+  webPort: 8080,
+  webOrigin: null,
 };
 
 type Kind = 'string' | 'number' | 'port' | 'sync' | 'path';
@@ -111,6 +117,8 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   tlsPort: 'port',
   tlsCert: 'path',
   tlsKey: 'path',
+  webPort: 'port',
+  webOrigin: 'path',
 };
 
 export const CONFIG_KEYS = Object.keys(KINDS) as Array<keyof ServerConfig>;

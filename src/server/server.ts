@@ -14,8 +14,9 @@ import type { PortSetting, ServerConfig } from './config.js';
 import type { Dialect } from './dialect.js';
 import { ConnectionLimits, DialectListener } from './listener.js';
 import { createLogger } from './logger.js';
+import { WebDoor } from './web-door.js';
 
-export type DialectName = 'native' | 'tls' | 'mm' | 'zap' | 'p2p' | 'lobby' | 'metrics';
+export type DialectName = 'native' | 'tls' | 'mm' | 'zap' | 'p2p' | 'lobby' | 'metrics' | 'web';
 
 /** Each dialect with the setting that holds its port; a factory, since some keep per-server state. */
 const DIALECTS: Array<{
@@ -45,6 +46,7 @@ export interface RunningServer {
   /** The bound port of every listener that is on. */
   ports: Partial<Record<DialectName, number>>;
   listeners: DialectListener[];
+  web: WebDoor | null;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,11 @@ export interface ServerParts {
   log?: Logger;
   store?: Store;
   bus?: Bus;
+}
+
+function tlsFiles(config: ServerConfig): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  return { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) };
 }
 
 export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
@@ -81,6 +88,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const ports: RunningServer['ports'] = {};
   const stopDialects = () => Promise.all(started.map((dialect) => dialect.stop?.()));
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  let web: WebDoor | null = null;
   try {
     for (const entry of DIALECTS) {
       const wanted = entry.port(config);
@@ -90,15 +98,26 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
         await dialect.start?.(context);
         started.push(dialect);
       }
-      const secure = entry.tls
-        ? { cert: fs.readFileSync(config.tlsCert!), key: fs.readFileSync(config.tlsKey!) }
-        : undefined;
-      const listener = new DialectListener(dialect, context, limits, secure);
+      const listener = new DialectListener(
+        dialect,
+        context,
+        limits,
+        entry.tls ? tlsFiles(config) : undefined,
+      );
       const bound = await listener.listen(wanted, config.host);
       listeners.push(listener);
       const key = entry.key ?? (dialect.name as DialectName);
       ports[key] = bound;
       log.info({ dialect: key, port: bound, host: config.host }, 'listening');
+    }
+    if (config.webPort !== null) {
+      const secure = tlsFiles(config);
+      web = new WebDoor(context, limits, secure);
+      ports.web = await web.listen(config.webPort, config.host);
+      log.info(
+        { dialect: 'web', port: ports.web, host: config.host, tls: secure !== undefined },
+        'listening',
+      );
     }
     if (config.metricsPort !== null) {
       metricsServer = await serveMetrics(
@@ -110,7 +129,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       log.info({ dialect: 'metrics', port: metricsServer.boundPort, host: config.host }, 'listening');
     }
   } catch (error) {
-    await Promise.all(listeners.map((listener) => listener.close()));
+    await Promise.all([...listeners.map((listener) => listener.close()), web?.close()]);
     await stopDialects();
     await store.close();
     throw error;
@@ -120,7 +139,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const close = () => {
     closing ??= (async () => {
       log.info('shutting down: no new connections, flushing the store');
-      await Promise.all(listeners.map((listener) => listener.close()));
+      await Promise.all([...listeners.map((listener) => listener.close()), web?.close()]);
       await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
       await stopDialects();
       await bus.close();
@@ -129,5 +148,5 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     })();
     return closing;
   };
-  return { hub, store, log, ports, listeners, close };
+  return { hub, store, log, ports, listeners, web, close };
 }
