@@ -35,7 +35,7 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   tlsCert: 'PEM certificate (chain) for TLS',
   tlsKey: 'PEM private key for TLS',
   webPort: 'web app and its WebSocket (/ws) port, or "off"; HTTPS/WSS with --tls-cert and --tls-key',
-  webOrigin: 'origins besides the server\'s own that may open the WebSocket (comma-separated, or *)',
+  webOrigin: "origins besides the server's own that may open the WebSocket (comma-separated, or *)",
 };
 
 const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
