@@ -435,7 +435,10 @@ export class Model {
     if (this.view.kind === 'lobby' && view.kind !== 'lobby') this.link.send({ type: 'lobby.leave' });
     this.view = view;
     this.messages = [];
-    if (view.kind === 'lobby') this.link.send({ type: 'lobby.join' });
+    if (view.kind === 'lobby') {
+      this.lobbyMembers = 0;
+      this.link.send({ type: 'lobby.join' });
+    }
     if (view.kind === 'conv') {
       this.conversation(view.id, this.convs.get(view.id)?.kind ?? 'user');
       this.messages = await olderMessages(this.db, view.id, Infinity, PAGE);

@@ -278,7 +278,8 @@ function renderPane(model: Model): void {
   let rows: HTMLElement[];
   if (view.kind === 'lobby') {
     $('#title').textContent = 'Lobby';
-    $('#subtitle').textContent = 'Public room, shared with every dialect';
+    $('#subtitle').textContent =
+      model.lobbyMembers > 0 ? `Public room · ${model.lobbyMembers} here` : 'Public room: joining…';
     rows = model.lobby.map((post) =>
       h(
         'li',
