@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { NativeTestClient } from './helpers/native-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import {
   bubble,
@@ -52,5 +54,75 @@ describeBrowser('web client: two browsers chat', (browser) => {
     expect(alice.dialogs).toEqual([]);
     await alice.context.close();
     await bob.context.close();
+  });
+
+  it('text that looks like HTML shows as text, and no dialog opens', async () => {
+    const alice = await openApp(browser(), server.ports.web!);
+    await signUp(alice.page, 'alice');
+    const bob = await NativeTestClient.connect(server.ports.native!);
+    await bob.register({ username: 'bob', secret: 'segredo-b', acks: true });
+    const attacks = ['<img src=x onerror=alert(1)>', '<script>alert(2)</script>', '<b>negrito</b> & &amp;'];
+    for (const [index, text] of attacks.entries()) {
+      await bob.send({ type: 'msg', to: 'alice', text, cid: `x${index}` });
+    }
+    await openConversation(alice.page, 'bob');
+    for (const text of attacks) {
+      const shown = await bubble(alice.page, text);
+      expect(await shown.locator('.text').textContent()).toBe(text);
+    }
+    await newChat(alice.page, 'bob');
+    await type(alice.page, '<img src=y onerror=alert(3)>');
+    await bubble(alice.page, '<img src=y onerror=alert(3)>');
+    expect(await alice.page.locator('#messages img, #messages script, #messages b').count()).toBe(0);
+    expect(alice.dialogs).toEqual([]);
+    bob.close();
+    await alice.context.close();
+  });
+
+  it('bad input on another socket leaves a signed-in browser connected', async () => {
+    const alice = await openApp(browser(), server.ports.web!);
+    await signUp(alice.page, 'alice');
+    const rude = new WebSocket(`ws://127.0.0.1:${server.ports.web}/ws`);
+    const closed = new Promise<number>((resolve) => rude.on('close', (code) => resolve(code)));
+    rude.on('error', () => undefined);
+    await new Promise((resolve) => rude.once('open', resolve));
+    rude.send(Buffer.from([1, 2, 3]));
+    rude.send('not json');
+    rude.send('[1]');
+    rude.send('x'.repeat(server.config.maxFrame + 1));
+    expect(await closed).toBe(1009);
+    const bob = await NativeTestClient.connect(server.ports.native!);
+    await bob.register({ username: 'bob', secret: 'segredo-b' });
+    await bob.send({ type: 'msg', to: 'alice', text: 'ainda conectada?' });
+    await openConversation(alice.page, 'bob');
+    await bubble(alice.page, 'ainda conectada?');
+    expect(await alice.page.locator('#banner').isHidden()).toBe(true);
+    bob.close();
+    await alice.context.close();
+  });
+
+  it('works at phone width: list or conversation, Shift+Enter for a new line, Esc closes a dialog', async () => {
+    const alice = await openApp(browser(), server.ports.web!, { width: 380 });
+    await signUp(alice.page, 'alice');
+    const bob = await NativeTestClient.connect(server.ports.native!);
+    await bob.register({ username: 'bob', secret: 'segredo-b' });
+    await alice.page.getByRole('button', { name: 'New chat' }).click();
+    await alice.page.getByLabel('Username or 13-digit id').waitFor();
+    await alice.page.keyboard.press('Escape');
+    await alice.page.locator('dialog').waitFor({ state: 'detached' });
+    await newChat(alice.page, 'bob');
+    expect(await alice.page.locator('#sidebar').isHidden()).toBe(true);
+    const box = alice.page.getByLabel('Message', { exact: true });
+    await box.fill('linha um');
+    await box.press('Shift+Enter');
+    await box.pressSequentially('linha dois');
+    await box.press('Enter');
+    const got = await bob.waitFor((f) => f.type === 'msg', 'two-line message');
+    expect(got.text).toBe('linha um\nlinha dois');
+    await alice.page.getByRole('button', { name: 'Back to conversations' }).click();
+    await alice.page.locator('#convs .conv', { hasText: 'bob' }).waitFor();
+    expect(await alice.page.locator('#pane').isHidden()).toBe(true);
+    bob.close();
+    await alice.context.close();
   });
 });
