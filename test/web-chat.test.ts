@@ -51,7 +51,12 @@ describeBrowser('web client: two browsers chat', (browser) => {
 
     await type(bobPage, 'oi alice, tudo bem?');
     await bubble(alice.page, 'oi alice, tudo bem?');
+    await type(alice.page, 'tudo ótimo! olha o site https://example.org');
+    await waitForMark(alice.page, 'tudo ótimo!', 'read');
     expect(alice.dialogs).toEqual([]);
+    // docs/web.md's picture of a real conversation: MENSAGEIRO_WEB_SCREENSHOT=docs/web-conversation.png
+    const screenshot = process.env.MENSAGEIRO_WEB_SCREENSHOT;
+    if (screenshot) await alice.page.screenshot({ path: screenshot });
     await alice.context.close();
     await bob.context.close();
   });
@@ -125,4 +130,36 @@ describeBrowser('web client: two browsers chat', (browser) => {
     bob.close();
     await alice.context.close();
   });
+
+  it('a hidden tab sends no read receipt and shows the unread count in its title', async () => {
+    const alice = await openApp(browser(), server.ports.web!);
+    const bob = await openApp(browser(), server.ports.web!);
+    await signUp(alice.page, 'alice');
+    await signUp(bob.page, 'bob');
+    await newChat(alice.page, 'bob');
+    await type(alice.page, 'primeira');
+    await openConversation(bob.page, 'alice');
+    await waitForMark(alice.page, 'primeira', 'read');
+
+    await bob.page.evaluate(visibility(true));
+    await type(alice.page, 'com a aba escondida');
+    await expect.poll(() => bob.page.title()).toBe('(1) Mensageiro');
+    // A message from bob after that: a read receipt sent before it would arrive before it.
+    await type(bob.page, 'estou aqui');
+    await bubble(alice.page, 'estou aqui');
+    await waitForMark(alice.page, 'com a aba escondida', 'delivered');
+
+    await bob.page.evaluate(visibility(false));
+    await waitForMark(alice.page, 'com a aba escondida', 'read');
+    await expect.poll(() => bob.page.title()).toBe('Mensageiro');
+    await alice.context.close();
+    await bob.context.close();
+  });
 });
+
+/** What the page believes about its tab (headless tabs are always visible), as a script. */
+const visibility = (hidden: boolean) => `
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${hidden ? 'hidden' : 'visible'}' });
+  Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${hidden} });
+  document.dispatchEvent(new Event('visibilitychange'));
+`;

@@ -233,16 +233,18 @@ export class Model {
     this.changed();
   }
 
-  private onRefused(cid: string, error: string): void {
+  /** The server refused a queued message for good: it stays shown, marked with the reason. */
+  private onRefused(entry: OutboxEntry, error: string): void {
+    const shown = this.messages.find((message) => message.cid === entry.cid);
+    if (shown) shown.failed = error;
     void transact(this.db, ['messages'], 'readwrite', (tx) => {
       const store = tx.objectStore('messages');
-      for (const message of this.messages) {
-        if (message.cid !== cid) continue;
-        message.failed = error;
-        store.put(message);
-      }
+      const request = store.get([entry.conv, `c${entry.cid}`]);
+      request.onsuccess = () => {
+        const stored = request.result as StoredMessage | undefined;
+        if (stored) store.put({ ...stored, failed: error });
+      };
     }).then(() => this.changed());
-    if (!this.messages.some((message) => message.cid === cid)) this.notice = error;
   }
 
   /** Queues a message durably, shows it, and sends it when the link is up. */

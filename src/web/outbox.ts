@@ -16,7 +16,7 @@ export class Outbox {
   constructor(
     private readonly db: IDBDatabase,
     private readonly link: ServerLink,
-    private readonly onRefused: (cid: string, error: string) => void,
+    private readonly onRefused: (entry: OutboxEntry, error: string) => void,
   ) {}
 
   /** Sends one entry now if the link is up; otherwise the next drain sends it. */
@@ -67,7 +67,7 @@ export class Outbox {
         const entry = entries.find((candidate) => candidate.cid === cid);
         if (!entry) return;
         await transact(this.db, ['outbox'], 'readwrite', (tx) => tx.objectStore('outbox').delete(entry.n!));
-        this.onRefused(cid, text);
+        this.onRefused(entry, text);
       });
     } else if (this.retryTimer === null) {
       // rate_limited, internal: the server may take it later.

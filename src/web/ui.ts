@@ -72,7 +72,7 @@ export function mountShell(model: Model): void {
           title: 'New chat',
           onclick: () => openNewChatDialog(model),
         },
-        '✎',
+        '+ Chat',
       ),
       h(
         'button',
@@ -83,7 +83,7 @@ export function mountShell(model: Model): void {
           title: 'New group',
           onclick: () => openGroupDialog(model),
         },
-        '👥',
+        '+ Group',
       ),
       h(
         'button',
@@ -94,7 +94,7 @@ export function mountShell(model: Model): void {
           title: 'Enable notifications',
           onclick: () => void Notification.requestPermission().then(() => model.changed()),
         },
-        '🔔',
+        'Alerts',
       ),
       h('button', { type: 'button', id: 'sign-out', onclick: () => void model.signOut() }, 'Sign out'),
     ),
@@ -228,6 +228,7 @@ function renderList(model: Model): void {
         'aria-current': model.view.kind === 'lobby' ? 'true' : null,
         onclick: () => void model.open({ kind: 'lobby' }),
       },
+      h('span', { className: 'dot lobby', 'aria-hidden': 'true' }),
       h('span', { className: 'name' }, 'Lobby'),
       h('span', { className: 'last' }, 'The public room'),
     ),
@@ -345,7 +346,7 @@ function mark(conv: Conversation, message: StoredMessage): HTMLElement {
   const [status, symbol] = message.failed
     ? ['failed', '!']
     : message.mid === undefined
-      ? ['queued', '🕓']
+      ? ['queued', '◷']
       : message.mid <= conv.readUpTo
         ? ['read', '✓✓']
         : message.mid <= conv.deliveredUpTo
