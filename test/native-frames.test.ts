@@ -2,12 +2,20 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NativeDecoder, nativeFrameText } from '../src/dialects/native/codec.js';
 import { itemFrame, sentJson, sizedItemJson, type SentAck } from '../src/dialects/native/frames.js';
-import { accountId as id, groupItem, msgItem, receiptItem, seq, text } from './helpers/inbox-items.js';
+import {
+  accountId as id,
+  groupItem,
+  msgItem,
+  receiptItem,
+  sentItem,
+  seq,
+  text,
+} from './helpers/inbox-items.js';
 
 describe('native item frames', () => {
   it('writes exactly the JSON of the frame object, for every kind of item', () => {
     fc.assert(
-      fc.property(fc.oneof(msgItem, receiptItem, groupItem), (item) => {
+      fc.property(fc.oneof(msgItem, receiptItem, groupItem, sentItem), (item) => {
         const { json, bytes } = sizedItemJson(item);
         expect(json).toBe(JSON.stringify(itemFrame(item)));
         // The size the frame's header gives, counted without encoding the whole JSON.

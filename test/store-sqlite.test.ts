@@ -178,7 +178,7 @@ describe('SQLite schema migrations', () => {
     old.close();
 
     const store = new SqliteStore({ dataDir });
-    expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(3);
     expect(store.db.prepare(`SELECT mid, in_group FROM messages ORDER BY mid`).raw().all()).toEqual([
       [1, 0],
       [2, 1],
@@ -187,6 +187,61 @@ describe('SQLite schema migrations', () => {
     expect(direct.map((d) => d.item)).toMatchObject([{ kind: 'receipt', receipt: { conv: bob, mid: 1 } }]);
     const inGroup = await store.markRead(carol, group, { mid: 2 }, 5);
     expect(inGroup.map((d) => d.item)).toMatchObject([{ kind: 'receipt', receipt: { conv: group, mid: 2 } }]);
+    await store.close();
+  });
+});
+
+describe('SQLite schema version 3', () => {
+  it('turns each token of a version-2 file into a device, and reads its old group notices', async () => {
+    const dataDir = tempDir();
+    const [alice, bob, group] = [7_200_000_000_001, 7_200_000_000_002, 7_200_000_000_009];
+    const old = new Database(path.join(dataDir, 'mensageiro.db'));
+    migrate(old, 2);
+    const account = old.prepare(
+      `INSERT INTO accounts (id, kind, created_at, delivered_seq) VALUES (?, ?, 1, ?)`,
+    );
+    account.run(alice, 'user', 1);
+    account.run(bob, 'user', 0);
+    old
+      .prepare(
+        `INSERT INTO accounts (id, kind, group_name, creator, client_ts, created_at) VALUES (?, 'group', 'g', ?, 7, 1)`,
+      )
+      .run(group, alice);
+    [alice, bob].forEach((member, position) =>
+      old.prepare(`INSERT INTO group_members VALUES (?, ?, ?)`).run(group, position, member),
+    );
+    const notice = { id: group, name: 'g', creator: alice, members: [alice, bob], ts: 7, at: 1 };
+    old
+      .prepare(`INSERT INTO inbox (user, seq, kind, mid, body) VALUES (?, 1, 3, ?, ?)`)
+      .run(alice, group, JSON.stringify(notice));
+    const token = old.prepare(`INSERT INTO tokens (hash, account, created_at) VALUES (?, ?, 1)`);
+    token.run('first', alice);
+    token.run('second', alice);
+    old.close();
+
+    const store = new SqliteStore({ dataDir });
+    expect(await store.deviceForToken('first')).toEqual({ account: alice, device: 1 });
+    expect(await store.deviceForToken('second')).toEqual({ account: alice, device: 2 });
+    expect(await store.inboxState(alice, 2)).toEqual({ delivered: 1, last: 1 });
+    expect((await store.createDevice(alice, 'third', null, 5)).device).toBe(3);
+    expect(await store.getGroup(group)).toMatchObject({ members: [alice, bob], admins: [] });
+    const [item] = await store.readInbox(alice, 0, 1);
+    expect(item).toMatchObject({
+      kind: 'group',
+      group: { id: group, admins: [] },
+      change: { action: 'create' },
+    });
+    // Old members keep seeing the group's messages.
+    await store.appendMessage({
+      from: bob,
+      to: group,
+      cid: null,
+      text: 'oi',
+      ts: 8,
+      at: 9,
+      recipients: [alice],
+    });
+    expect((await store.history(alice, group, null, 5)).messages.map((m) => m.text)).toEqual(['oi']);
     await store.close();
   });
 });

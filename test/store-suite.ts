@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MensageiroError } from '../src/core/errors.js';
 import type { Store } from '../src/core/ports.js';
 import type { Delivery } from '../src/core/types.js';
+import { storeDeviceSuite } from './store-suite-devices.js';
 
 export interface StoreFactory {
   /** A fresh, empty store. */
@@ -212,15 +213,6 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
-    it('keeps session tokens', async () => {
-      const { store } = await factory.create();
-      const [a] = await users(store, 1);
-      await store.saveToken('hash-1', a!, T0);
-      expect(await store.accountForToken('hash-1')).toBe(a);
-      expect(await store.accountForToken('nope')).toBeNull();
-      await store.close();
-    });
-
     it('keeps everything it acknowledged across a close and reopen', async () => {
       const { store, reopen } = await factory.create();
       const [a, b] = await users(store, 2);
@@ -236,4 +228,5 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       await again.close();
     });
   });
+  storeDeviceSuite(name, factory);
 }

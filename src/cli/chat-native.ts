@@ -19,11 +19,13 @@ export async function runChat(
       `profile ${profile} is a ${identity.dialect} account; use another profile for ${dialect}`,
     );
   }
+  const terminal = new Terminal(process.stdin, process.stdout, `${profile}> `);
   const link: ChatLink =
     dialect === 'zap'
-      ? new ZapLink(endpoint.host, endpoint.port, identity?.id ?? null)
+      ? new ZapLink(endpoint.host, endpoint.port, identity?.id ?? null, {
+          onNotice: (text) => terminal.print(`* ${text}`),
+        })
       : nativeLinkFor(state, endpoint, options);
-  const terminal = new Terminal(process.stdin, process.stdout, `${profile}> `);
   if (dialect === 'zap')
     terminal.print('* zap dialect: no usernames, presence or lobby; contacts are 13-digit ids');
   try {

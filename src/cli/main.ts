@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { isMensageiroError } from '../core/errors.js';
 import { addBenchCommand } from './bench-command.js';
 import { addChatCommand } from './chat-command.js';
+import { addConformCommand } from './conform-command.js';
 import { addOneShotCommands } from './oneshot-commands.js';
 import { addP2pCommand } from './p2p-command.js';
 import { addServerCommand } from './server-command.js';
@@ -17,6 +18,7 @@ addChatCommand(program);
 addP2pCommand(program);
 addOneShotCommands(program);
 addBenchCommand(program);
+addConformCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(

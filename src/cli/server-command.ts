@@ -21,6 +21,7 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   seedHandshakeTimeout: 'ms a seed-dialect client has to send its first frame',
   p2pKeepalive: 'ms of silence after which a P2P directory client is dropped',
   zapFrameIdle: 'ms after which an undelimited zap 05/10 frame is taken as complete',
+  maxGroupSize: 'members a group may have, creator included (default 8, as seed 002)',
   logLevel: 'trace, debug, info, warn, error or silent',
   users: 'users.csv to load at start-up (seed 001)',
   messages: 'messages.csv that read mm messages are appended to (default <data>/messages.csv)',

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
-import { LineDecoder } from '../dialects/line-decoder.js';
 import { SERVER_NAME, parseServerLine } from '../dialects/mm/codec.js';
+import { DEFAULT_IDLE_MS, readLines } from './idle-lines.js';
 import { connectTcp } from './tcp.js';
 
 export interface MmClientEvents {
@@ -14,16 +14,21 @@ export interface MmClientEvents {
 
 /**
  * A seed-001 client: it works against any server that follows the seed, so it assumes nothing
- * beyond `@from text` lines and the `f` that ends each reply.
+ * beyond `@from text` lines and the `f` that ends each reply. Lines may end in LF, CRLF, or
+ * nothing at all (a server that sends each message with one send()): a line with no end is
+ * taken once no byte has followed for the idle interval.
  */
 export class MmClient extends EventEmitter<MmClientEvents> {
-  private readonly decoder = new LineDecoder(1024 * 1024);
   private socket: net.Socket | null = null;
+
+  constructor(private readonly idleMs = DEFAULT_IDLE_MS) {
+    super();
+  }
 
   async connect(host: string, port: number, user: string): Promise<void> {
     const socket = await connectTcp(host, port);
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    readLines(socket, (line) => this.onLine(line), this.idleMs);
     socket.on('close', () => this.emit('close'));
     socket.write(`${user}\n`);
   }
@@ -42,18 +47,15 @@ export class MmClient extends EventEmitter<MmClientEvents> {
     this.socket?.end();
   }
 
-  private onData(chunk: Buffer): void {
-    for (const result of this.decoder.push(chunk)) {
-      if (!result.ok) continue;
-      const line = result.line;
-      if (line === 'f') {
-        this.emit('end');
-        continue;
-      }
-      const parsed = parseServerLine(line);
-      if (!parsed) this.emit('notice', line);
-      else if (parsed.from === SERVER_NAME) this.emit('notice', parsed.text);
-      else this.emit('message', parsed.from, parsed.text);
+  private onLine(line: string): void {
+    if (line.trim() === '') return;
+    if (line.trim() === 'f') {
+      this.emit('end');
+      return;
     }
+    const parsed = parseServerLine(line);
+    if (!parsed) this.emit('notice', line);
+    else if (parsed.from === SERVER_NAME) this.emit('notice', parsed.text);
+    else this.emit('message', parsed.from, parsed.text);
   }
 }

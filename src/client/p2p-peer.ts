@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
-import { LineDecoder } from '../dialects/line-decoder.js';
 import { parseReply } from '../dialects/p2p/codec.js';
+import { readLines } from './idle-lines.js';
 import { connectTcp } from './tcp.js';
 
 export interface P2pPeerEvents {
@@ -22,13 +22,13 @@ type Waiter =
     }
   | { kind: 'addr-end'; addr: Extract<Waiter, { kind: 'addr' }> };
 
-const MAX_LINE = 64 * 1024;
-
-/** Reads CRLF (or LF) lines from a socket. */
+/**
+ * Reads a directory's or a peer's lines: CRLF, a bare LF, or (from peers that send each line with
+ * one send() and no ending) whatever came before the idle interval. Blank lines carry nothing.
+ */
 function onLines(socket: net.Socket, handler: (line: string) => void): void {
-  const decoder = new LineDecoder(MAX_LINE);
-  socket.on('data', (chunk: Buffer) => {
-    for (const result of decoder.push(chunk)) if (result.ok) handler(result.line);
+  readLines(socket, (line) => {
+    if (line.trim() !== '') handler(line);
   });
 }
 

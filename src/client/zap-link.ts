@@ -1,13 +1,34 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { MensageiroError } from '../core/errors.js';
-import { ZapDecoder, encodeZap, zapDataChunks, type ZapFrame } from '../dialects/zap/codec.js';
+import { zapDataChunks, zapFrameText, type ZapFrame } from '../dialects/zap/codec.js';
 import type { ChatLink, ChatLinkEvents, Feature } from './chat-link.js';
+import { DEFAULT_IDLE_MS } from './idle-lines.js';
+import { ZapReader, wrapped05, type ZapReading } from './zap-reader.js';
+
+export interface ZapLinkOptions {
+  /**
+   * Pause after each frame is written before the next one goes: a server that takes one recv()
+   * as one frame must get them apart, and one that ends an undelimited 05 by idleness (ours, 50
+   * ms by default) must see the pause before the next frame.
+   */
+  frameGapMs?: number;
+  /** How long an undelimited 05/06/11 from the server waits for more bytes before it is shown. */
+  idleMs?: number;
+  /** Told once per connection when the server sent bytes that are no zap frame. */
+  onNotice?: (text: string) => void;
+}
+
+interface Outgoing {
+  bytes: Buffer;
+  done: (error: MensageiroError | null) => void;
+}
 
 /**
  * The chat UI over a seed-002 server (ours or a classmate's): 01/02 to register, 03 to connect,
  * 05 to send, 08 to mark read, 10 for groups. zap has no usernames, presence or lobby, and no
- * ack from the server: a message counts as sent once it is written to the connection.
+ * ack from the server: a message counts as sent once it is written to the connection. Frames go
+ * out exactly as the seed lays them out, with no delimiter, one per write and apart in time.
  */
 export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   readonly dialect = 'zap';
@@ -18,13 +39,23 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   private attempt = 0;
   private registered: ((id: number) => void) | null = null;
   private started: ((value: void) => void) | null = null;
+  private readonly outgoing: Outgoing[] = [];
+  private writing = false;
+  private readonly groups = new Set<number>();
+  /** zap carries no group names: the name given to each 10 we sent, until its 11 comes back. */
+  private readonly namesAsked: Array<{ name: string; members: string }> = [];
+  private readonly frameGapMs: number;
+  private readonly idleMs: number;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     private id: number | null,
+    private readonly options: ZapLinkOptions = {},
   ) {
     super();
+    this.frameGapMs = options.frameGapMs ?? 2 * DEFAULT_IDLE_MS;
+    this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   }
 
   get connected(): boolean {
@@ -44,20 +75,22 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       throw new MensageiroError('bad_request', 'zap has no usernames: use a 13-digit id (/add alias <id>)');
     if (!this.online || this.id === null) throw new MensageiroError('timeout', 'not connected');
     const ts = Math.floor(Date.now() / 1000);
-    for (const data of zapDataChunks(text)) this.write({ code: '05', src: this.id, dst, ts, data });
+    const src = this.id;
+    await Promise.all(zapDataChunks(text).map((data) => this.write({ code: '05', src, dst, ts, data })));
     return { mid: null, conv: dst };
   }
 
   markRead(conv: number, upTo: { mid: number | null; ts: number }): void {
-    this.write({ code: '08', src: conv, ts: upTo.ts });
+    this.write({ code: '08', src: conv, ts: upTo.ts }).catch(() => undefined);
   }
 
-  async createGroup(_name: string, members: Array<number | string>): Promise<void> {
+  async createGroup(name: string, members: Array<number | string>): Promise<void> {
     if (this.id === null) throw new MensageiroError('timeout', 'not connected');
     const ids = members.map((m) => (typeof m === 'number' ? m : Number(m)));
     if (ids.some((m) => !Number.isInteger(m)))
       throw new MensageiroError('bad_request', 'zap group members are 13-digit ids');
-    this.write({ code: '10', creator: this.id, ts: Math.floor(Date.now() / 1000), members: ids });
+    this.namesAsked.push({ name, members: memberKey([this.id, ...ids]) });
+    await this.write({ code: '10', creator: this.id, ts: Math.floor(Date.now() / 1000), members: ids });
   }
 
   async lookup(name: string): Promise<{ id: number; username: string | null }> {
@@ -75,29 +108,80 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     this.socket?.end();
   }
 
-  private write(frame: ZapFrame): void {
-    if (this.online) this.socket?.write(encodeZap(frame));
+  /** Queues a frame; it resolves once written, or fails with 'timeout' if the connection ends first. */
+  private write(frame: ZapFrame, always = false): Promise<void> {
+    if (!this.online && !always) return Promise.reject(new MensageiroError('timeout', 'not connected'));
+    const bytes = Buffer.from(zapFrameText(frame), 'utf8');
+    return new Promise((resolve, reject) => {
+      this.outgoing.push({ bytes, done: (error) => (error ? reject(error) : resolve()) });
+      this.pump();
+    });
+  }
+
+  /** One frame per write; the next one only after this one drained and the gap has passed. */
+  private pump(): void {
+    const socket = this.socket;
+    if (this.writing || !socket) return;
+    const next = this.outgoing.shift();
+    if (!next) return;
+    this.writing = true;
+    socket.write(next.bytes, (error) => {
+      if (error) return next.done(new MensageiroError('timeout', 'not connected'));
+      next.done(null);
+      setTimeout(() => {
+        if (this.socket !== socket) return;
+        this.writing = false;
+        this.pump();
+      }, this.frameGapMs);
+    });
   }
 
   private open(): void {
     const socket = net.connect({ host: this.host, port: this.port });
     this.socket = socket;
-    const decoder = new ZapDecoder();
+    this.writing = false;
+    const reader = new ZapReader();
+    let idleTimer: NodeJS.Timeout | null = null;
+    let told = false;
+    const handle = (readings: ZapReading[]) => {
+      for (const reading of readings) {
+        if (reading.ok) this.onFrame(reading.frame, reading.raw);
+        else if (!told) {
+          told = true;
+          this.options.onNotice?.(
+            `skipped ${JSON.stringify(reading.skipped.toString('utf8').slice(0, 40))} from the server (${reading.reason}); reading on`,
+          );
+        }
+      }
+    };
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     socket.once('connect', () => {
       if (this.id === null) {
         this.registered = (id) => this.signedIn(id, true);
-        socket.write(encodeZap({ code: '01' }));
+        void this.write({ code: '01' }, true).catch(() => undefined);
       } else {
-        socket.write(encodeZap({ code: '03', id: this.id }));
+        void this.write({ code: '03', id: this.id }, true).catch(() => undefined);
         this.signedIn(this.id, false);
       }
     });
     socket.on('data', (chunk: Buffer) => {
-      for (const result of decoder.push(chunk)) if (result.ok) this.onFrame(result.frame);
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = null;
+      handle(reader.push(chunk));
+      if (reader.pending) {
+        idleTimer = setTimeout(() => {
+          idleTimer = null;
+          handle(reader.flush());
+        }, this.idleMs);
+      }
     });
     socket.once('close', () => {
+      if (idleTimer) clearTimeout(idleTimer);
+      handle(reader.flush());
+      this.socket = null;
+      for (const pending of this.outgoing.splice(0))
+        pending.done(new MensageiroError('timeout', 'not connected'));
       const wasOnline = this.online;
       this.online = false;
       if (wasOnline) this.emit('disconnected');
@@ -118,15 +202,20 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     }
   }
 
-  private onFrame(frame: ZapFrame): void {
+  private onFrame(frame: ZapFrame, raw: Buffer): void {
     switch (frame.code) {
       case '02':
         this.registered?.(frame.id);
         this.registered = null;
         return;
+      case '05':
       case '06': {
-        const conv = frame.dst === this.id ? frame.src : frame.dst;
-        this.emit('message', { mid: null, from: frame.src, conv, text: frame.data, ts: frame.ts });
+        const known = (dst: number) => dst === this.id || this.groups.has(dst);
+        const message = wrapped05(frame, raw, known) ?? frame;
+        // A server that relays our own 05 back to us: it is already shown as sent.
+        if (message.src === this.id) return;
+        const conv = message.dst === this.id ? message.src : message.dst;
+        this.emit('message', { mid: null, from: message.src, conv, text: message.data, ts: message.ts });
         return;
       }
       case '07':
@@ -141,9 +230,15 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       case '09':
         this.emit('receipt', { status: 'read', conv: frame.dst, by: frame.dst, mid: null, ts: frame.ts });
         return;
-      case '11':
-        this.emit('group', { id: frame.id, name: '', members: frame.members });
+      case '11': {
+        this.groups.add(frame.id);
+        const asked = this.namesAsked.findIndex((g) => g.members === memberKey(frame.members));
+        const name = asked < 0 ? '' : this.namesAsked.splice(asked, 1)[0]!.name;
+        this.emit('group', { id: frame.id, name, members: frame.members });
         return;
+      }
     }
   }
 }
+
+const memberKey = (members: number[]) => [...new Set(members)].sort((a, b) => a - b).join(',');

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'spoofed_sender'
   | 'username_taken'
   | 'group_too_large'
+  | 'forbidden'
   | 'conflict'
   | 'name_taken'
   | 'too_many_connections'

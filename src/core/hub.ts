@@ -1,15 +1,17 @@
+import { AccountSettings, checkUsername } from './account-settings.js';
 import { Directory } from './directory.js';
 import { MensageiroError } from './errors.js';
 import { Lobby } from './lobby.js';
-import type { Bus, NewMessage, ReadMark, Store } from './ports.js';
+import type { Bus, GroupChangeRequest, NewMessage, ReadMark, Store } from './ports.js';
 import { Presence } from './presence.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
-import { hashSecret, hashToken, newToken, randomAccountId, verifySecret } from './secrets.js';
-import { MAX_ACCOUNT_ID, MAX_GROUP_SIZE } from './types.js';
+import { hashSecret, hashToken, randomAccountId, verifySecret } from './secrets.js';
+import { MAX_ACCOUNT_ID, MAX_GROUP_SIZE, NO_DEVICE } from './types.js';
 import type { Account, AccountId, Delivery, Group, InboxItem, StoredMessage } from './types.js';
 import { InboxStream, type InboxSink } from './inbox-stream.js';
 
-const USERNAME = /^[A-Za-z0-9_.-]{1,32}$/;
+export { validUsername } from './account-settings.js';
+
 const ID_RETRIES = 8;
 
 export interface HubLimits {
@@ -32,6 +34,8 @@ export interface HubOptions {
   bus: Bus;
   now?: () => number;
   limits?: HubLimits;
+  /** Members a group may have, creator included (`--max-group-size`). */
+  maxGroupSize?: number;
 }
 
 /** Where a request comes from: the client's IP address, for the per-address limits. */
@@ -44,6 +48,17 @@ export interface Credentials {
   username?: string;
   secret?: string;
   token?: string;
+  /** With a secret: sign in again as this device of the account, rather than a new one. */
+  device?: number;
+  /** A label for a new device. */
+  deviceName?: string;
+}
+
+/** Who signed in, and as which device (NO_DEVICE for accounts without a secret). */
+export interface SignedIn {
+  account: Account;
+  token: string | null;
+  device: number;
 }
 
 export interface SendRequest {
@@ -52,6 +67,8 @@ export interface SendRequest {
   cid?: string | null;
   /** The sender's own POSIX seconds; the server's when absent. */
   ts?: number;
+  /** The sending device, so the sender's other devices get the message too. */
+  device?: number;
 }
 
 export interface SendResult {
@@ -65,11 +82,6 @@ export function isAccountId(value: unknown): value is AccountId {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value < MAX_ACCOUNT_ID;
 }
 
-export function validUsername(name: string): boolean {
-  // An all-digit name would be mistaken for an id where dialects write ids in place of names.
-  return USERNAME.test(name) && !/^\d+$/.test(name);
-}
-
 /**
  * The messaging core. Every dialect session calls these methods; nothing here knows about
  * sockets, wire formats or a concrete store.
@@ -80,6 +92,8 @@ export class Hub {
   readonly presence: Presence;
   readonly lobby: Lobby;
   readonly directory: Directory;
+  readonly settings: AccountSettings;
+  readonly maxGroupSize: number;
   readonly now: () => number;
   private readonly messageLimit: RateLimiter;
   private readonly registrationLimit: RateLimiter;
@@ -100,24 +114,18 @@ export class Hub {
     this.presence = new Presence(this.bus);
     this.lobby = new Lobby(this.bus, this.now);
     this.directory = new Directory(this.now);
+    this.settings = new AccountSettings(this.store, this.bus, this.now);
+    this.maxGroupSize = options.maxGroupSize ?? MAX_GROUP_SIZE;
   }
 
   /** Creates an account with a random id; returns a session token when it has a secret. */
   async register(
-    request: { username?: string; secret?: string } = {},
+    request: { username?: string; secret?: string; deviceName?: string } = {},
     origin?: Origin,
-  ): Promise<{
-    account: Account;
-    token: string | null;
-  }> {
+  ): Promise<SignedIn> {
     if (origin) this.registrationLimit.take(origin.ip);
     const username = request.username ?? null;
-    if (username !== null && !validUsername(username)) {
-      throw new MensageiroError(
-        'bad_request',
-        'a username is 1 to 32 of A-Z a-z 0-9 _ . - and not all digits',
-      );
-    }
+    if (username !== null) checkUsername(username);
     if (request.secret !== undefined && request.secret.length === 0) {
       throw new MensageiroError('bad_request', 'an empty secret is no secret');
     }
@@ -125,33 +133,47 @@ export class Hub {
     const account = await this.createWithRandomId((id) =>
       this.store.createAccount({ id, username, secretHash }),
     );
-    const token = secretHash === null ? null : await this.issueToken(account.id);
-    return { account, token };
+    if (secretHash === null) return { account, token: null, device: NO_DEVICE };
+    const { device, token } = await this.settings.newDevice(account.id, request.deviceName ?? null);
+    return { account, token, device };
   }
 
-  /** Sign-in with a secret or a token, for the dialects that carry one. */
-  async signIn(
-    credentials: Credentials,
-    origin?: Origin,
-  ): Promise<{ account: Account; token: string | null }> {
+  /**
+   * Sign-in with a secret or a token, for the dialects that carry one. A token signs in as its
+   * device; a secret makes a new device, or renews `device`.
+   */
+  async signIn(credentials: Credentials, origin?: Origin): Promise<SignedIn> {
     if (origin) this.signInLimit.take(origin.ip);
     if (credentials.token !== undefined) {
-      const id = await this.store.accountForToken(hashToken(credentials.token));
-      const account = id === null ? null : await this.store.getAccount(id);
-      if (!account) throw new MensageiroError('auth_failed', 'unknown or expired token');
-      return { account, token: null };
+      const found = await this.store.deviceForToken(hashToken(credentials.token));
+      const account = found === null ? null : await this.store.getAccount(found.account);
+      if (!found || !account) throw new MensageiroError('auth_failed', 'unknown or revoked token');
+      const named = credentials.id ?? credentials.username;
+      const other =
+        (credentials.id !== undefined && credentials.id !== account.id) ||
+        (credentials.username !== undefined &&
+          credentials.username.toLowerCase() !== account.username?.toLowerCase());
+      if (named !== undefined && other) {
+        throw new MensageiroError('auth_failed', `this token does not belong to ${named}`);
+      }
+      return { account, token: null, device: found.device };
     }
     const account = await this.findAccount(credentials);
     if (!account) throw new MensageiroError('auth_failed', 'wrong account or secret');
     if (account.secretHash === null) {
       if (credentials.secret !== undefined)
         throw new MensageiroError('auth_failed', 'this account has no secret');
-      return { account, token: null };
+      return { account, token: null, device: NO_DEVICE };
     }
     if (credentials.secret === undefined || !(await verifySecret(credentials.secret, account.secretHash))) {
       throw new MensageiroError('auth_failed', 'wrong account or secret');
     }
-    return { account, token: await this.issueToken(account.id) };
+    if (credentials.device !== undefined) {
+      const token = await this.settings.renewDevice(account.id, credentials.device);
+      return { account, token, device: credentials.device };
+    }
+    const { device, token } = await this.settings.newDevice(account.id, credentials.deviceName ?? null);
+    return { account, token, device };
   }
 
   /**
@@ -227,7 +249,7 @@ export class Hub {
       recipients = [to];
     } else {
       if (!recipient.group.members.includes(from)) {
-        throw new MensageiroError('unknown_recipient', `you are not in group ${recipient.group.id}`);
+        throw new MensageiroError('forbidden', `you are not in group ${recipient.group.id}`);
       }
       to = recipient.group.id;
       recipients = recipient.group.members.filter((member) => member !== from);
@@ -241,6 +263,7 @@ export class Hub {
       ts: request.ts ?? Math.floor(at / 1000),
       at,
       recipients,
+      ...(request.device ? { device: request.device } : {}),
     };
   }
 
@@ -262,10 +285,10 @@ export class Hub {
       }
       if (!members.includes(recipient.account.id)) members.push(recipient.account.id);
     }
-    if (members.length > MAX_GROUP_SIZE) {
+    if (members.length > this.maxGroupSize) {
       throw new MensageiroError(
         'group_too_large',
-        `a group has at most ${MAX_GROUP_SIZE} members, creator included`,
+        `a group has at most ${this.maxGroupSize} members, creator included`,
       );
     }
     const at = this.now();
@@ -283,18 +306,65 @@ export class Hub {
     return group;
   }
 
-  /** The user has everything in their inbox up to `seq`: moves the watermark, sends receipts. */
-  async ack(user: AccountId, seq: number): Promise<void> {
-    this.route(await this.store.ackDelivered(user, seq, this.now()));
+  /**
+   * A change by `by`, who must be allowed it: the creator or an admin adds, removes and
+   * renames; only the creator names admins; any member leaves. Every member, and each one
+   * removed, gets the notice.
+   */
+  async changeGroup(
+    by: AccountId,
+    request: Pick<GroupChangeRequest, 'gid' | 'action' | 'name'> & { members?: Array<AccountId | string> },
+  ): Promise<Group> {
+    const group = await this.store.getGroup(request.gid);
+    if (!group) throw new MensageiroError('unknown_recipient', `unknown group ${request.gid}`);
+    if (!group.members.includes(by))
+      throw new MensageiroError('forbidden', `you are not in group ${group.id}`);
+    const manages = by === group.creator || group.admins.includes(by);
+    const allowed =
+      request.action === 'leave' || (request.action === 'admins' ? by === group.creator : manages);
+    if (!allowed)
+      throw new MensageiroError('forbidden', `you may not ${request.action} in group ${group.id}`);
+    const members: AccountId[] = [];
+    for (const wanted of request.action === 'leave' ? [by] : (request.members ?? [])) {
+      const recipient = await this.resolve(wanted);
+      if (!recipient || recipient.kind !== 'user') {
+        throw new MensageiroError('unknown_recipient', `unknown member ${wanted}`);
+      }
+      members.push(recipient.account.id);
+    }
+    if (request.action === 'remove' && members.includes(group.creator)) {
+      throw new MensageiroError('forbidden', 'the creator cannot be removed; the creator may leave');
+    }
+    const at = this.now();
+    const { group: changed, deliveries } = await this.store.changeGroup({
+      ...request,
+      by,
+      members,
+      maxMembers: this.maxGroupSize,
+      ts: Math.floor(at / 1000),
+      at,
+    });
+    this.route(deliveries);
+    return changed;
   }
 
-  async markRead(reader: AccountId, conv: AccountId, mark: ReadMark): Promise<void> {
-    this.route(await this.store.markRead(reader, conv, mark, this.now()));
+  /** The user has everything in their inbox up to `seq`: moves the cursor, sends receipts. */
+  async ack(user: AccountId, seq: number, device = NO_DEVICE): Promise<void> {
+    this.route(await this.store.ackDelivered(user, seq, this.now(), device));
+  }
+
+  async markRead(reader: AccountId, conv: AccountId, mark: ReadMark, device = NO_DEVICE): Promise<void> {
+    this.route(await this.store.markRead(reader, conv, mark, this.now(), device));
   }
 
   /** Streams a user's inbox after `afterSeq`, first from the store, then live. */
-  openInbox(user: AccountId, afterSeq: number, sink: InboxSink, options: { autoAck: boolean }): InboxStream {
-    const stream = new InboxStream(this, user, afterSeq, sink, options.autoAck);
+  openInbox(
+    user: AccountId,
+    afterSeq: number,
+    sink: InboxSink,
+    options: { autoAck: boolean; device?: number },
+  ): InboxStream {
+    const stream = new InboxStream(this, user, afterSeq, sink, options.autoAck, options.device ?? NO_DEVICE);
     stream.start();
     return stream;
   }
@@ -316,12 +386,6 @@ export class Hub {
       return recipient?.kind === 'user' ? recipient.account : null;
     }
     return null;
-  }
-
-  private async issueToken(account: AccountId): Promise<string> {
-    const token = newToken();
-    await this.store.saveToken(hashToken(token), account, this.now());
-    return token;
   }
 
   private async createWithRandomId<T>(create: (id: AccountId) => Promise<T>): Promise<T> {

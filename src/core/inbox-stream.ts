@@ -41,6 +41,8 @@ export class InboxStream {
     private readonly sink: InboxSink,
     /** For clients that never ack: written to the socket counts as delivered. */
     private readonly autoAck: boolean,
+    /** Whose cursor the automatic acks move. */
+    private readonly device: number,
   ) {
     this.next = afterSeq + 1;
     this.delivered = afterSeq;
@@ -131,7 +133,7 @@ export class InboxStream {
       if (upTo <= before) return;
       this.delivered = upTo;
       // A failed ack only delays receipts: the next write acks the larger range.
-      this.hub.ack(this.user, upTo).catch(() => {
+      this.hub.ack(this.user, upTo, this.device).catch(() => {
         if (this.delivered === upTo) this.delivered = before;
       });
     });

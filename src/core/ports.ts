@@ -1,9 +1,29 @@
-import type { Account, AccountId, Delivery, Group, InboxItem, StoredMessage } from './types.js';
+import type {
+  Account,
+  AccountId,
+  ConversationSummary,
+  Delivery,
+  DeviceInfo,
+  Group,
+  GroupAction,
+  HistoryMessage,
+  InboxItem,
+  StoredMessage,
+} from './types.js';
 
 export interface NewAccount {
   id: AccountId;
   username?: string | null;
   secretHash?: string | null;
+  displayName?: string | null;
+}
+
+/** Fields of an account to change; absent ones stay. */
+export interface AccountChange {
+  username?: string;
+  /** Null clears it. */
+  displayName?: string | null;
+  secretHash?: string;
 }
 
 export interface NewMessage {
@@ -15,6 +35,11 @@ export interface NewMessage {
   at: number;
   /** Everyone who gets the message: the recipient, or the group's members but the sender. */
   recipients: AccountId[];
+  /**
+   * The sending device. When the sender has two or more devices, the message is also put in
+   * the sender's own inbox as a `sent` item for the others. Absent or 0: no device.
+   */
+  device?: number;
 }
 
 export interface AppendResult {
@@ -33,6 +58,21 @@ export interface NewGroup {
   at: number;
 }
 
+/** A change to a group, checked by the hub; the store applies it atomically. */
+export interface GroupChangeRequest {
+  gid: AccountId;
+  action: Exclude<GroupAction, 'create'>;
+  by: AccountId;
+  /** add: members to add; remove: members to remove; leave: [by]; admins: the new admin list. */
+  members: AccountId[];
+  /** rename: the new name. */
+  name?: string;
+  /** add: the group may not grow past this many members ('group_too_large'). */
+  maxMembers: number;
+  ts: number;
+  at: number;
+}
+
 export type ReadMark = { mid: number } | { ts: number };
 
 /**
@@ -47,22 +87,78 @@ export interface Store {
   /** Whether the id is taken by a user or a group. */
   idExists(id: AccountId): Promise<boolean>;
 
-  saveToken(tokenHash: string, account: AccountId, at: number): Promise<void>;
-  accountForToken(tokenHash: string): Promise<AccountId | null>;
+  /**
+   * Changes names or the secret; the account cache follows. Throws 'username_taken'. Returns
+   * the account after the change.
+   */
+  updateAccount(id: AccountId, change: AccountChange): Promise<Account>;
+
+  /**
+   * A new device of `account`, holding the token (by its hash). Its cursor starts at the
+   * account's delivered watermark. Device ids start at 1 and are never reused within an account.
+   */
+  createDevice(account: AccountId, tokenHash: string, name: string | null, at: number): Promise<DeviceInfo>;
+  /** Gives an existing device a new token; the old one stops working. False: no such device. */
+  replaceDeviceToken(account: AccountId, device: number, tokenHash: string, at: number): Promise<boolean>;
+  /** The device a token signs in as; null when unknown, revoked or replaced. */
+  deviceForToken(tokenHash: string): Promise<{ account: AccountId; device: number } | null>;
+  listDevices(account: AccountId): Promise<DeviceInfo[]>;
+  /**
+   * Removes devices and their tokens and cursors: `device`, or every device but `keep` when
+   * `device` is 'all'. Returns the ids removed.
+   */
+  revokeDevices(account: AccountId, device: number | 'all', keep?: number): Promise<number[]>;
 
   createGroup(group: NewGroup): Promise<{ group: Group; deliveries: Delivery[] }>;
   getGroup(id: AccountId): Promise<Group | null>;
+  /**
+   * Applies a change and appends its notice to every member after it and every member it
+   * removed, in one transaction. Members added see only later messages; removed members get
+   * nothing later. Throws 'group_too_large' past `maxMembers`, 'unknown_recipient' for a
+   * group that does not exist.
+   */
+  changeGroup(change: GroupChangeRequest): Promise<{ group: Group; deliveries: Delivery[] }>;
 
   appendMessage(message: NewMessage): Promise<AppendResult>;
 
-  /** Items after `afterSeq`, in order, at most `limit`. */
+  /** Items after `afterSeq`, in order, at most `limit`. Messages carry `fromName`. */
   readInbox(user: AccountId, afterSeq: number, limit: number): Promise<InboxItem[]>;
-  /** The delivered watermark and the last seq of a user's inbox. */
-  inboxState(user: AccountId): Promise<{ delivered: number; last: number }>;
-  /** Moves the delivered watermark; returns the delivery receipts it produces for senders. */
-  ackDelivered(user: AccountId, upToSeq: number, at: number): Promise<Delivery[]>;
-  /** `reader` has read `conv` (a peer or a group) up to the mark; returns read receipts. */
-  markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Promise<Delivery[]>;
+  /**
+   * The last seq of a user's inbox and a cursor: the device's own acked seq, or with no device
+   * (0, or absent) the account's delivered watermark, which is the highest device cursor.
+   */
+  inboxState(user: AccountId, device?: number): Promise<{ delivered: number; last: number }>;
+  /**
+   * Moves the device's cursor (and the account's delivered watermark when it passes it);
+   * returns the delivery receipts for senders, made when the first device has a message.
+   */
+  ackDelivered(user: AccountId, upToSeq: number, at: number, device?: number): Promise<Delivery[]>;
+  /**
+   * `reader` has read `conv` (a peer or a group) up to the mark: records the reader's read mark
+   * for unread counts, returns read receipts, and, when the reader has two or more devices, a
+   * `read` item in the reader's own inbox for the devices other than `device`.
+   */
+  markRead(
+    reader: AccountId,
+    conv: AccountId,
+    mark: ReadMark,
+    at: number,
+    device?: number,
+  ): Promise<Delivery[]>;
+
+  /**
+   * One page of `user`'s conversation with `conv` (a peer, or a group `user` is or was in),
+   * both directions, newest first, mids below `before` (null: from the newest), at most
+   * `limit`; `more` when older ones exist. Served from an index, not a scan.
+   */
+  history(
+    user: AccountId,
+    conv: AccountId,
+    before: number | null,
+    limit: number,
+  ): Promise<{ messages: HistoryMessage[]; more: boolean }>;
+  /** `user`'s conversations, most recent activity first, at most `limit`. */
+  conversations(user: AccountId, limit: number): Promise<ConversationSummary[]>;
 
   close(): Promise<void>;
 }

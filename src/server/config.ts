@@ -27,6 +27,8 @@ export interface ServerConfig {
   seedHandshakeTimeout: number;
   p2pKeepalive: number;
   zapFrameIdle: number;
+  /** Members a group may have, creator included; seed 002 says 8. */
+  maxGroupSize: number;
   logLevel: string;
   users: string | null;
   messages: string | null;
@@ -66,6 +68,7 @@ export const DEFAULTS: ServerConfig = {
   seedHandshakeTimeout: 5 * 60_000,
   p2pKeepalive: 15_000,
   zapFrameIdle: 50,
+  maxGroupSize: 8,
   logLevel: 'info',
   users: null,
   messages: null,
@@ -104,6 +107,7 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   seedHandshakeTimeout: 'number',
   p2pKeepalive: 'number',
   zapFrameIdle: 'number',
+  maxGroupSize: 'number',
   logLevel: 'string',
   users: 'path',
   messages: 'path',

@@ -75,6 +75,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const hub = new Hub({
     store,
     bus,
+    maxGroupSize: config.maxGroupSize,
     limits: {
       messages: { burst: config.messageBurst, perSecond: config.messageRate },
       registrations: { burst: config.registerBurst, perSecond: config.registerRate },

@@ -11,6 +11,24 @@ export const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 
 export const msgItem: fc.Arbitrary<InboxItem> = fc.record({
   seq,
   kind: fc.constant('msg' as const),
+  msg: fc.record(
+    {
+      mid: seq,
+      from: accountId,
+      to: accountId,
+      text,
+      ts: fc.integer({ min: 0, max: 2 ** 40 }),
+      at: seq,
+      fromName: fc.option(text, { nil: undefined }),
+    },
+    { requiredKeys: ['mid', 'from', 'to', 'text', 'ts', 'at'] },
+  ),
+});
+
+/** The account's own message, for its other devices. */
+export const sentItem: fc.Arbitrary<InboxItem> = fc.record({
+  seq,
+  kind: fc.constant('sent' as const),
   msg: fc.record({
     mid: seq,
     from: accountId,
@@ -19,6 +37,7 @@ export const msgItem: fc.Arbitrary<InboxItem> = fc.record({
     ts: fc.integer({ min: 0, max: 2 ** 40 }),
     at: seq,
   }),
+  device: fc.integer({ min: 1, max: 64 }),
 });
 
 export const receiptItem: fc.Arbitrary<InboxItem> = fc.record({
@@ -42,7 +61,16 @@ export const groupItem: fc.Arbitrary<InboxItem> = fc.record({
     name: text,
     creator: accountId,
     members: fc.array(accountId, { maxLength: 8 }),
+    admins: fc.array(accountId, { maxLength: 8 }),
     ts: accountId,
     at: accountId,
   }),
+  change: fc.record({
+    action: fc.constantFrom('create' as const, 'add' as const, 'remove' as const, 'leave' as const),
+    by: accountId,
+    affected: fc.array(accountId, { maxLength: 8 }),
+    ts: accountId,
+    at: accountId,
+  }),
+  names: fc.array(fc.option(text, { nil: null }), { maxLength: 8 }),
 });

@@ -26,6 +26,11 @@ export class RawSocket {
     socket.on('error', () => undefined);
   }
 
+  /** Records a socket that a test's own server accepted. */
+  static wrap(socket: net.Socket): RawSocket {
+    return new RawSocket(socket);
+  }
+
   static connect(port: number, host = '127.0.0.1'): Promise<RawSocket> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host }, () => resolve(new RawSocket(socket)));

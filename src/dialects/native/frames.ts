@@ -1,25 +1,30 @@
 import type { MensageiroError } from '../../core/errors.js';
-import type { InboxItem } from '../../core/types.js';
+import type { DeliveredMessage, GroupNotice, HistoryMessage, InboxItem } from '../../core/types.js';
 import type { NativeObject } from './codec.js';
 
 /** Server-to-client frame shapes of the native dialect; docs/protocols.md lists them all. */
 
 export function itemFrame(item: InboxItem): NativeObject {
   switch (item.kind) {
-    case 'msg': {
+    case 'msg':
+    case 'sent': {
       const { msg } = item;
-      // `id` stays the sender's, as seed 000 says; server additions go under other names.
+      // `id` stays the sender's, as seed 000 says; server additions go under other names. A
+      // `sent` item is the account's own message, for its other devices: `id` is the account.
       return {
         type: 'msg',
         id: msg.from,
         to: msg.to,
         text: msg.text,
+        ...fromName(msg),
         mid: msg.mid,
         seq: item.seq,
         at: msg.at,
         ts: msg.ts,
       };
     }
+    case 'read':
+      return { type: 'read', conv: item.conv, mid: item.mid, seq: item.seq };
     case 'receipt': {
       const { receipt } = item;
       return {
@@ -33,20 +38,45 @@ export function itemFrame(item: InboxItem): NativeObject {
         seq: item.seq,
       };
     }
-    case 'group': {
-      const { group } = item;
-      return {
-        type: 'group',
-        gid: group.id,
-        name: group.name,
-        creator: group.creator,
-        members: group.members,
-        ts: group.ts,
-        at: group.at,
-        seq: item.seq,
-      };
-    }
+    case 'group':
+      return { ...groupFrame(item), seq: item.seq };
   }
+}
+
+/** A group notice (`group` frame), also the answer to `group.info`. */
+export function groupFrame({ group, change, names }: GroupNotice): NativeObject {
+  return {
+    type: 'group',
+    gid: group.id,
+    name: group.name,
+    creator: group.creator,
+    admins: group.admins,
+    members: group.members,
+    names,
+    change: change.action,
+    by: change.by,
+    affected: change.affected,
+    ts: change.ts,
+    at: change.at,
+  };
+}
+
+/** One message of a `history` page or a conversation's `last`. */
+export function historyMessageFrame(msg: HistoryMessage): NativeObject {
+  return {
+    mid: msg.mid,
+    from: msg.from,
+    ...fromName(msg),
+    to: msg.to,
+    text: msg.text,
+    at: msg.at,
+    ts: msg.ts,
+    status: msg.status,
+  };
+}
+
+function fromName(msg: DeliveredMessage): NativeObject {
+  return msg.fromName == null ? {} : { from_name: msg.fromName };
 }
 
 /**
@@ -57,9 +87,11 @@ export function itemFrame(item: InboxItem): NativeObject {
  * much as building it (counting flattens the template's string first).
  */
 export function sizedItemJson(item: InboxItem): { json: string; bytes: number } {
-  if (item.kind === 'msg') {
+  if (item.kind === 'msg' || item.kind === 'sent') {
     const { msg } = item;
-    const text = JSON.stringify(msg.text);
+    let text = JSON.stringify(msg.text);
+    // The name is not ASCII-only either: it is counted with the text.
+    if (msg.fromName != null) text += `,"from_name":${JSON.stringify(msg.fromName)}`;
     const json = `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${text},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
     return { json, bytes: json.length - text.length + Buffer.byteLength(text, 'utf8') };
   }

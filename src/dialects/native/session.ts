@@ -1,12 +1,31 @@
+import { devicesSubject, type DevicesRevoked } from '../../core/account-settings.js';
 import { MensageiroError, isMensageiroError } from '../../core/errors.js';
-import { isAccountId, type Hub } from '../../core/hub.js';
+import { isAccountId, type Hub, type SignedIn } from '../../core/hub.js';
 import type { InboxSink, InboxStream } from '../../core/inbox-stream.js';
 import type { Account, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { DialectContext } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
+import { ACCOUNT_HANDLERS } from './account-handlers.js';
 import type { NativeObject } from './codec.js';
 import { errorFrame, sentJson, sizedItemJson } from './frames.js';
+import { GROUP_HANDLERS } from './group-handlers.js';
+import { HISTORY_HANDLERS } from './history-handlers.js';
+import {
+  bad,
+  optionalSeq,
+  optionalString,
+  recipientOf,
+  type NativeHandler,
+  type NativeRequest,
+} from './requests.js';
+
+/** Requests of a signed-in account, one handler file per topic. */
+const REQUESTS: Record<string, NativeHandler> = {
+  ...ACCOUNT_HANDLERS,
+  ...GROUP_HANDLERS,
+  ...HISTORY_HANDLERS,
+};
 
 /**
  * How one native JSON object reaches the client: `<len>,<json>` on TCP (dialect.ts), one text
@@ -32,38 +51,13 @@ interface StartOptions {
   resume: number | null;
 }
 
-function bad(text: string): MensageiroError {
-  return new MensageiroError('bad_request', text);
-}
-
-function optionalString(frame: NativeObject, key: string): string | undefined {
-  const value = frame[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw bad(`${key} must be a string`);
-  return value;
-}
-
-function optionalSeq(frame: NativeObject, key: string): number | null {
-  const value = frame[key];
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw bad(`${key} must be a non-negative integer`);
-  }
-  return value;
-}
-
-function recipientOf(frame: NativeObject, key: string): number | string {
-  const value = frame[key];
-  if (isAccountId(value)) return value;
-  if (typeof value === 'string' && value.length > 0) return value;
-  throw bad(`${key} must be an account id or a username`);
-}
-
 /** One native client's session, fed already-decoded objects by its framing. */
 export class NativeSession implements InboxSink {
   private readonly work: OrderedWork;
   private readonly hub: Hub;
   private account: Account | null = null;
+  /** 0 for accounts without devices (see docs/protocols.md, Devices). */
+  private device = 0;
   private inbox: InboxStream | null = null;
   private legacy = false;
   /** Null until a watch or the lobby needs one; most connections never do. */
@@ -142,8 +136,6 @@ export class NativeSession implements InboxSink {
         return this.onAck(frame);
       case 'read':
         return this.onRead(frame);
-      case 'group':
-        return this.onGroup(frame);
       case 'who':
         return this.onWho(frame);
       case 'lobby.join':
@@ -157,8 +149,6 @@ export class NativeSession implements InboxSink {
         return;
       case 'dir.addr':
         return this.onDirAddr(frame);
-      case 'lookup':
-        return this.onLookup(frame);
       case 'ping':
         this.connection.established = true;
         this.reply({ type: 'pong' });
@@ -166,9 +156,23 @@ export class NativeSession implements InboxSink {
       case 'out':
         this.connection.close();
         return;
-      default:
+      default: {
+        const handler = REQUESTS[type];
+        if (handler) return handler(this.request(), frame);
         throw new MensageiroError('unknown_type', `unknown frame type ${JSON.stringify(type).slice(0, 64)}`);
+      }
     }
+  }
+
+  private request(): NativeRequest {
+    return {
+      hub: this.hub,
+      account: this.requireAccount(),
+      device: this.device,
+      reply: (frame) => this.reply(frame),
+      close: () => this.connection.close(),
+      setAccount: (account) => (this.account = account),
+    };
   }
 
   private requireAccount(): Account {
@@ -191,67 +195,89 @@ export class NativeSession implements InboxSink {
       acks: frame.acks === true,
       resume: optionalSeq(frame, 'resume'),
     };
-    await this.start(account, options, null);
+    await this.start({ account, token: null, device: 0 }, options);
   }
 
   private async onRegister(frame: NativeObject): Promise<void> {
     this.assertSignedOut();
     const username = optionalString(frame, 'username');
     const secret = optionalString(frame, 'secret');
-    const { account, token } = await this.hub.register({ username, secret }, this.origin());
+    const deviceName = optionalString(frame, 'device_name');
+    const signedIn = await this.hub.register({ username, secret, deviceName }, this.origin());
     if (frame.compress === true) this.framer.compress();
-    await this.start(account, { legacy: false, acks: frame.acks === true, resume: null }, token);
+    await this.start(signedIn, { legacy: false, acks: frame.acks === true, resume: null });
   }
 
   private async onLogin(frame: NativeObject): Promise<void> {
     this.assertSignedOut();
     const id = frame.id;
     if (id !== undefined && !isAccountId(id)) throw bad('id must be an integer in [1, 10^13)');
-    const { account, token } = await this.hub.signIn(
+    const device = optionalSeq(frame, 'device') ?? undefined;
+    const signedIn = await this.hub.signIn(
       {
         id: id as number | undefined,
         username: optionalString(frame, 'username'),
         secret: optionalString(frame, 'secret'),
         token: optionalString(frame, 'token'),
+        device,
+        deviceName: optionalString(frame, 'device_name'),
       },
       this.origin(),
     );
     if (frame.compress === true) this.framer.compress();
     const options = { legacy: false, acks: frame.acks === true, resume: optionalSeq(frame, 'resume') };
-    await this.start(account, options, token);
+    await this.start(signedIn, options);
   }
 
-  private async start(account: Account, options: StartOptions, token: string | null): Promise<void> {
+  private async start({ account, token, device }: SignedIn, options: StartOptions): Promise<void> {
     this.account = account;
+    this.device = device;
     this.hub.presence.enter(account.id);
     this.legacy = options.legacy;
     this.connection.established = true;
-    const state = await this.hub.store.inboxState(account.id);
+    if (device > 0) this.endWhenRevoked(account.id);
+    const state = await this.hub.store.inboxState(account.id, device);
     let after = state.delivered;
     if (options.resume !== null) {
       after = Math.min(options.resume, state.last);
       // Resuming from N says the client holds everything up to N.
-      if (options.acks && after > state.delivered) await this.hub.ack(account.id, after);
+      if (options.acks && after > state.delivered) await this.hub.ack(account.id, after, device);
     }
     if (!options.legacy) {
       this.reply({
         type: 'welcome',
         id: account.id,
         username: account.username,
+        display_name: account.displayName,
         token,
+        device,
         last: state.last,
         delivered: state.delivered,
         resume: after,
       });
     }
     if (this.connection.isClosed) return;
-    this.inbox = this.hub.openInbox(account.id, after, this, { autoAck: !options.acks });
+    this.inbox = this.hub.openInbox(account.id, after, this, { autoAck: !options.acks, device });
+  }
+
+  /** A revoked device's token is refused from now on; its open connections end too. */
+  private endWhenRevoked(account: number): void {
+    const subject = devicesSubject(account);
+    const listener = (payload: unknown) => {
+      if (!(payload as DevicesRevoked).revoked.includes(this.device)) return;
+      this.reply(errorFrame(new MensageiroError('auth_failed', 'this device was signed out')));
+      this.connection.close();
+    };
+    this.hub.bus.subscribe(subject, listener);
+    (this.cleanups ??= []).push(() => this.hub.bus.unsubscribe(subject, listener));
   }
 
   // The session is its inbox's sink itself: an object of five closures per connection cost
   // about 350 bytes of every idle connection.
   deliver(item: InboxItem): void {
     if (this.legacy && item.kind !== 'msg') return;
+    // What this device sent or read itself, it knows already.
+    if ((item.kind === 'sent' || item.kind === 'read') && item.device === this.device) return;
     const { json, bytes } = sizedItemJson(item);
     this.replyJson(json, bytes);
   }
@@ -295,6 +321,7 @@ export class NativeSession implements InboxSink {
         text: frame.text,
         cid,
         ts: ts as number | undefined,
+        device: this.device,
       });
       // Not awaited: the next frame may join the same group commit. The ack follows the commit.
       this.hub.commitSend(prepared).then(
@@ -325,7 +352,7 @@ export class NativeSession implements InboxSink {
     // Submitted in order, but not awaited: an ack settles only after its WAL sync, and the
     // frames behind it (new messages) would otherwise miss the group commit that is gathering.
     this.hub
-      .ack(account.id, Math.min(seq, this.inbox?.lastSeq ?? 0))
+      .ack(account.id, Math.min(seq, this.inbox?.lastSeq ?? 0), this.device)
       .catch((error: unknown) => this.fail(error));
   }
 
@@ -335,23 +362,7 @@ export class NativeSession implements InboxSink {
     const mid = optionalSeq(frame, 'mid');
     const ts = optionalSeq(frame, 'ts');
     if (mid === null && ts === null) throw bad('read needs "mid" or "ts"');
-    await this.hub.markRead(account.id, frame.conv, mid !== null ? { mid } : { ts: ts! });
-  }
-
-  private async onGroup(frame: NativeObject): Promise<void> {
-    const account = this.requireAccount();
-    const members = frame.members;
-    if (!Array.isArray(members)) throw bad('group needs "members", a list of ids or usernames');
-    const wanted = members.map((member: unknown) => {
-      if (isAccountId(member) || (typeof member === 'string' && member.length > 0)) return member;
-      throw bad('members are account ids or usernames');
-    });
-    const group = await this.hub.createGroup(account.id, {
-      name: optionalString(frame, 'name'),
-      members: wanted,
-    });
-    const cid = frame.cid;
-    this.reply({ type: 'group.created', gid: group.id, ...(cid === undefined ? {} : { cid }) });
+    await this.hub.markRead(account.id, frame.conv, mid !== null ? { mid } : { ts: ts! }, this.device);
   }
 
   private onWho(frame: NativeObject): void {
@@ -388,29 +399,6 @@ export class NativeSession implements InboxSink {
     const account = this.requireAccount();
     if (typeof frame.text !== 'string') throw bad('lobby needs "text"');
     this.hub.lobby.post(account.username ?? String(account.id), account.id, frame.text);
-  }
-
-  /** Resolves a username or id to an account or group, so clients can keep contacts by id. */
-  private async onLookup(frame: NativeObject): Promise<void> {
-    this.requireAccount();
-    const name = frame.name;
-    if (!isAccountId(name) && (typeof name !== 'string' || name.length === 0))
-      throw bad('lookup needs "name"');
-    const found = await this.hub.resolve(name as string | number);
-    if (!found) throw new MensageiroError('unknown_recipient', `unknown user ${String(name)}`);
-    const echo = frame.cid === undefined ? {} : { cid: frame.cid };
-    this.reply(
-      found.kind === 'user'
-        ? {
-            type: 'lookup',
-            name,
-            id: found.account.id,
-            username: found.account.username,
-            kind: 'user',
-            ...echo,
-          }
-        : { type: 'lookup', name, id: found.group.id, groupName: found.group.name, kind: 'group', ...echo },
-    );
   }
 
   private onDirAddr(frame: NativeObject): void {

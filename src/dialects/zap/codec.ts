@@ -255,8 +255,16 @@ function field(value: number, width: number, name: string): string {
 const id = (value: number, name = 'id') => field(value, ID_DIGITS, name);
 const ts = (value: number) => field(value, TS_DIGITS, 'ts');
 
-/** Encodes a frame exactly as the seed lays it out, with an LF after it. */
+/** Encodes a frame as the server sends it: the seed's bytes with an LF after them. */
 export function encodeZap(frame: ZapFrame): Buffer {
+  return Buffer.from(`${zapFrameText(frame)}\n`, 'utf8');
+}
+
+/**
+ * A frame exactly as the seed lays it out, with no delimiter: what a client sends, since many
+ * servers take one recv() as one frame and would keep an LF as part of it.
+ */
+export function zapFrameText(frame: ZapFrame): string {
   let text: string;
   switch (frame.code) {
     case '01':
@@ -293,7 +301,7 @@ export function encodeZap(frame: ZapFrame): Buffer {
       break;
     }
   }
-  return Buffer.from(`${text}\n`, 'utf8');
+  return text;
 }
 
 /**

@@ -27,8 +27,15 @@ export function zapFramesFor(item: InboxItem): ZapFrame[] {
         ? [{ code: '07', dst: receipt.conv, ts: receipt.ts }]
         : [{ code: '09', dst: receipt.by, ts: receipt.ts }];
     }
-    case 'group':
-      return [{ code: '11', id: item.group.id, ts: item.group.ts, members: item.group.members.slice(0, 8) }];
+    case 'group': {
+      // Every change is a new 11 with the members after it; the removed learn so, in theirs.
+      const { group, change } = item;
+      return [{ code: '11', id: group.id, ts: change.ts, members: group.members.slice(0, 8) }];
+    }
+    case 'sent':
+    case 'read':
+      // Sync between devices of one account: zap accounts have no devices.
+      return [];
   }
 }
 

@@ -1,4 +1,4 @@
-import type { AccountId, Group, InboxItem } from '../../core/types.js';
+import type { AccountId, InboxItem } from '../../core/types.js';
 
 /** The last message of one (sender, conversation) pair within an acked range. */
 export interface RangeRow {
@@ -29,15 +29,16 @@ const STRIDE = 6;
 const MSG = 0;
 const DELIVERED = 1;
 const READ = 2;
-const GROUP = 3;
+/** Rare kinds (group notices, sent and read sync) are held whole, as their item. */
+const WHOLE = 3;
 
 class UserTail {
   /** Item `i` has seq `start + 1 + i`: every item of the inbox in (start, coveredTo]. */
   start: number;
   /** Per item: its kind code, then from/by, to/conv, mid, ts, at. */
   numbers: number[] = [];
-  /** Per item: a message's text, a group, or null for a receipt. */
-  refs: Array<string | Group | null> = [];
+  /** Per item: a message's text, a whole item, or null for a receipt. */
+  refs: Array<string | InboxItem | null> = [];
   /** Leading items already acked, not yet spliced off. */
   acked = 0;
   weight = 0;
@@ -165,7 +166,7 @@ export class InboxTail {
   }
 
   private push(tail: UserTail, item: InboxItem): void {
-    let ref: string | Group | null = null;
+    let ref: string | InboxItem | null = null;
     if (item.kind === 'msg') {
       const { msg } = item;
       tail.numbers.push(MSG, msg.from, msg.to, msg.mid, msg.ts, msg.at);
@@ -175,8 +176,8 @@ export class InboxTail {
       const code = receipt.status === 'delivered' ? DELIVERED : READ;
       tail.numbers.push(code, receipt.by, receipt.conv, receipt.mid, receipt.ts, receipt.at);
     } else {
-      tail.numbers.push(GROUP, 0, 0, 0, 0, 0);
-      ref = item.group;
+      tail.numbers.push(WHOLE, 0, 0, 0, 0, 0);
+      ref = item;
     }
     tail.refs.push(ref);
     const weight = weightOf(ref);
@@ -222,7 +223,7 @@ function itemAt(tail: UserTail, seq: number): InboxItem {
     };
     return { seq, kind: 'msg', msg };
   }
-  if (kind === GROUP) return { seq, kind: 'group', group: tail.refs[i] as Group };
+  if (kind === WHOLE) return tail.refs[i] as InboxItem;
   const receipt = {
     status: kind === DELIVERED ? ('delivered' as const) : ('read' as const),
     by: n[at + 1]!,
@@ -235,8 +236,10 @@ function itemAt(tail: UserTail, seq: number): InboxItem {
 }
 
 /** About what one held item takes: its numbers and reference, and a message's text. */
-function weightOf(ref: string | Group | null): number {
+function weightOf(ref: string | InboxItem | null): number {
   const own = STRIDE * 8 + 8;
   if (ref === null) return own;
-  return typeof ref === 'string' ? own + 2 * ref.length + 16 : own + 64 * (ref.members.length + 4);
+  if (typeof ref === 'string') return own + 2 * ref.length + 16;
+  if (ref.kind === 'group') return own + 64 * (ref.group.members.length + 4);
+  return own + 256 + (ref.kind === 'sent' ? 2 * ref.msg.text.length : 0);
 }

@@ -72,6 +72,57 @@ const MIGRATIONS: string[] = [
   DROP INDEX messages_conv;
   CREATE INDEX messages_group ON messages (conv, sender, mid) WHERE in_group = 1;
   `,
+  // Devices, names, groups that change, read marks, and the conversation index that history
+  // and conversations are served from (filled behind the messages: docs/architecture.md).
+  // Tokens of older files become one device each, at the account's delivered watermark.
+  `
+  ALTER TABLE accounts ADD COLUMN display_name TEXT;
+  ALTER TABLE accounts ADD COLUMN next_device INTEGER NOT NULL DEFAULT 1;
+  CREATE TABLE devices (
+    account INTEGER NOT NULL,
+    device INTEGER NOT NULL,
+    name TEXT,
+    created_at INTEGER NOT NULL,
+    acked_seq INTEGER NOT NULL,
+    PRIMARY KEY (account, device)
+  ) WITHOUT ROWID;
+  ALTER TABLE tokens ADD COLUMN device INTEGER NOT NULL DEFAULT 0;
+  UPDATE tokens SET device = (SELECT count(*) FROM tokens t WHERE t.account = tokens.account AND t.rowid <= tokens.rowid);
+  INSERT INTO devices (account, device, name, created_at, acked_seq)
+    SELECT t.account, t.device, NULL, t.created_at, a.delivered_seq FROM tokens t JOIN accounts a ON a.id = t.account;
+  UPDATE accounts SET next_device = 1 + (SELECT count(*) FROM tokens t WHERE t.account = accounts.id);
+  ALTER TABLE group_members ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE group_access (
+    group_id INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    from_mid INTEGER NOT NULL,
+    to_mid INTEGER,
+    PRIMARY KEY (group_id, member)
+  ) WITHOUT ROWID;
+  CREATE INDEX group_access_member ON group_access (member);
+  INSERT INTO group_access (group_id, member, from_mid, to_mid) SELECT group_id, member, 0, NULL FROM group_members;
+  CREATE TABLE read_marks (
+    owner INTEGER NOT NULL,
+    conv INTEGER NOT NULL,
+    mid INTEGER NOT NULL,
+    PRIMARY KEY (owner, conv)
+  ) WITHOUT ROWID;
+  CREATE TABLE conversation_index (
+    a INTEGER NOT NULL,
+    b INTEGER NOT NULL,
+    mid INTEGER NOT NULL,
+    sender INTEGER NOT NULL,
+    PRIMARY KEY (a, b, mid)
+  ) WITHOUT ROWID;
+  CREATE TABLE conversations (
+    owner INTEGER NOT NULL,
+    conv INTEGER NOT NULL,
+    last_mid INTEGER NOT NULL,
+    PRIMARY KEY (owner, conv)
+  ) WITHOUT ROWID;
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO meta (key, value) VALUES ('history_indexed_mid', 0);
+  `,
 ];
 
 /** Brings the file to the latest version, or to `target` (tests make old files this way). */

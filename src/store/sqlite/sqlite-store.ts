@@ -2,17 +2,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MensageiroError } from '../../core/errors.js';
-import type { AppendResult, NewAccount, NewGroup, NewMessage, ReadMark, Store } from '../../core/ports.js';
+import type {
+  AccountChange,
+  AppendResult,
+  GroupChangeRequest,
+  NewAccount,
+  NewGroup,
+  NewMessage,
+  ReadMark,
+  Store,
+} from '../../core/ports.js';
 import type {
   Account,
   AccountId,
+  ConversationSummary,
   Delivery,
   DeliveredMessage,
+  DeviceInfo,
   Group,
+  GroupChange,
+  GroupNotice,
+  HistoryMessage,
   InboxItem,
   Receipt,
   StoredMessage,
 } from '../../core/types.js';
+import { SqliteDevices } from './devices.js';
+import { SqliteGroups } from './groups.js';
+import { INDEX_CHUNK, SqliteHistory } from './history.js';
 import { GroupCommit } from '../group-commit.js';
 import { Checkpointer } from './checkpointer.js';
 import { RECEIPT_STATUS_CODES, packReceipt, unpackReceipt } from './receipt-body.js';
@@ -41,6 +58,12 @@ const WARM_PAGE = 512;
 const KIND_MSG = 1;
 const KIND_RECEIPT = 2;
 const KIND_GROUP = 3;
+/** A message the account sent itself, for its other devices (body: the sending device). */
+const KIND_SENT = 4;
+/** A read on one device, for the others (mid: the read mark; body: `[conv, device]`). */
+const KIND_READ = 5;
+/** How often the conversation index catches up while the server is quiet. */
+const INDEX_INTERVAL_MS = 1_000;
 /**
  * How many of a reader's newest 1:1 messages a read receipt looks through for the peer's last
  * one. It bounds what one `read` frame can cost (a zap 08 may name a peer who never wrote); a
@@ -53,6 +76,7 @@ interface AccountRow {
   kind: string;
   username: string | null;
   secret_hash: string | null;
+  display_name: string | null;
   group_name: string | null;
   creator: number | null;
   client_ts: number | null;
@@ -92,6 +116,12 @@ export class SqliteStore implements Store {
   private readonly syncingFrom = new Map<AccountId, number>();
   /** Rows of the open transaction, when it commits without an fsync. */
   private lazyRows: Map<AccountId, number> | null = null;
+  private readonly devices: SqliteDevices;
+  private readonly groupRows: SqliteGroups;
+  private readonly historyIndex: SqliteHistory;
+  private readonly indexTimer: NodeJS.Timeout;
+  /** Messages appended since the index timer last ran: the server is quiet under one chunk. */
+  private appendedSinceTick = 0;
 
   constructor(options: SqliteStoreOptions) {
     let file = ':memory:';
@@ -119,15 +149,16 @@ export class SqliteStore implements Store {
     const db = this.db;
     this.sql = {
       insertAccount: db.prepare(
-        `INSERT INTO accounts (id, kind, username, username_key, secret_hash, group_name, creator, client_ts, created_at)
-         VALUES (@id, @kind, @username, @usernameKey, @secretHash, @groupName, @creator, @clientTs, @createdAt)`,
+        `INSERT INTO accounts (id, kind, username, username_key, secret_hash, display_name, group_name, creator, client_ts, created_at)
+         VALUES (@id, @kind, @username, @usernameKey, @secretHash, @displayName, @groupName, @creator, @clientTs, @createdAt)`,
+      ),
+      updateAccount: db.prepare(
+        `UPDATE accounts SET username = @username, username_key = @usernameKey, secret_hash = @secretHash,
+         display_name = @displayName WHERE id = @id AND kind = 'user'`,
       ),
       accountById: db.prepare(`SELECT * FROM accounts WHERE id = ?`),
       accountByUsername: db.prepare(`SELECT * FROM accounts WHERE username_key = ? AND kind = 'user'`),
       idExists: db.prepare(`SELECT 1 FROM accounts WHERE id = ?`).pluck(),
-      insertToken: db.prepare(`INSERT OR REPLACE INTO tokens (hash, account, created_at) VALUES (?, ?, ?)`),
-      tokenAccount: db.prepare(`SELECT account FROM tokens WHERE hash = ?`).pluck(),
-      insertMember: db.prepare(`INSERT INTO group_members (group_id, position, member) VALUES (?, ?, ?)`),
       members: db.prepare(`SELECT member FROM group_members WHERE group_id = ? ORDER BY position`).pluck(),
       lastSeq: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM inbox WHERE user = ?`).pluck(),
       deliveredSeq: db.prepare(`SELECT delivered_seq FROM accounts WHERE id = ?`).pluck(),
@@ -142,7 +173,7 @@ export class SqliteStore implements Store {
       readInbox: db
         .prepare(
           `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.text, m.ts, m.at
-         FROM inbox i LEFT JOIN messages m ON i.kind = ${KIND_MSG} AND m.mid = i.mid
+         FROM inbox i LEFT JOIN messages m ON i.kind IN (${KIND_MSG}, ${KIND_SENT}) AND m.mid = i.mid
          WHERE i.user = ? AND i.seq > ? AND i.seq < ? ORDER BY i.seq LIMIT ?`,
         )
         .raw(),
@@ -153,7 +184,7 @@ export class SqliteStore implements Store {
         .prepare(
           `SELECT i.seq, i.kind, i.body, i.mid, m.sender, m.conv, m.text, m.ts, m.at, a.id
          FROM accounts a CROSS JOIN inbox i ON i.user = a.id AND i.seq > a.delivered_seq
-         LEFT JOIN messages m ON i.kind = ${KIND_MSG} AND m.mid = i.mid
+         LEFT JOIN messages m ON i.kind IN (${KIND_MSG}, ${KIND_SENT}) AND m.mid = i.mid
          WHERE a.kind = 'user' ORDER BY a.id, i.seq`,
         )
         .raw(),
@@ -215,10 +246,42 @@ export class SqliteStore implements Store {
         this.lastSeqs.clear();
         this.deliveredSeqs.clear();
         this.tail.clear();
+        this.accounts.clear();
+        this.groups.clear();
+        this.devices.clear();
+        this.historyIndex.reload();
       },
       ...(walSync && { sync: (done) => this.syncWal(walSync, done) }),
     });
+    this.devices = new SqliteDevices(db);
+    this.groupRows = new SqliteGroups(db);
+    this.historyIndex = new SqliteHistory(db, {
+      nameOf: (id) => this.nameOf(id),
+      group: (id) => this.groupOf(id),
+      isUser: (id) => this.accountOf(id) !== null,
+      deliveredSeqOf: (id) => this.deliveredSeqOf(id),
+    });
+    this.indexTimer = setInterval(() => this.indexWhenQuiet(), INDEX_INTERVAL_MS).unref();
     this.warmTail();
+  }
+
+  /** Keeps the conversation index close behind the messages, but only while writes are few. */
+  private indexWhenQuiet(): void {
+    const quiet = this.appendedSinceTick < INDEX_CHUNK;
+    this.appendedSinceTick = 0;
+    if (quiet && this.historyIndex.behind) {
+      this.commits
+        .submit(() => this.historyIndex.catchUp(), { lazy: true })
+        .catch((error: unknown) => {
+          this.warn(`indexing history failed: ${(error as Error).message}`);
+        });
+    }
+  }
+
+  /** Catches the index up with every message committed so far, a chunk per transaction. */
+  private async indexHistory(): Promise<void> {
+    while (this.historyIndex.behind)
+      await this.commits.submit(() => this.historyIndex.catchUp(), { lazy: true });
   }
 
   /**
@@ -346,6 +409,7 @@ export class SqliteStore implements Store {
         kind: 'user',
         username: account.username ?? null,
         secretHash: account.secretHash ?? null,
+        displayName: account.displayName ?? null,
         groupName: null,
         creator: null,
         clientTs: null,
@@ -355,16 +419,72 @@ export class SqliteStore implements Store {
         id: account.id,
         username: account.username ?? null,
         secretHash: account.secretHash ?? null,
+        displayName: account.displayName ?? null,
         createdAt,
       };
     });
   }
 
   async getAccount(id: AccountId): Promise<Account | null> {
+    return this.accountOf(id);
+  }
+
+  private accountOf(id: AccountId): Account | null {
     const cached = this.accounts.get(id);
     if (cached) return cached;
     const row = this.sql.accountById.get(id) as AccountRow | undefined;
     return row && row.kind === 'user' ? this.cache(this.accounts, id, toAccount(row)) : null;
+  }
+
+  /** What deliveries show for a sender: the display name, else the username. */
+  private nameOf(id: AccountId): string | null {
+    const account = this.accountOf(id);
+    return account ? (account.displayName ?? account.username) : null;
+  }
+
+  updateAccount(id: AccountId, change: AccountChange): Promise<Account> {
+    return this.commits.submit(() => {
+      const current = this.accountOf(id);
+      if (!current) throw new MensageiroError('unknown_account', `no account ${id}`);
+      const next: Account = {
+        ...current,
+        ...(change.username !== undefined && { username: change.username }),
+        ...(change.displayName !== undefined && { displayName: change.displayName }),
+        ...(change.secretHash !== undefined && { secretHash: change.secretHash }),
+      };
+      try {
+        this.sql.updateAccount.run({ ...next, usernameKey: next.username?.toLowerCase() ?? null });
+      } catch (error) {
+        if (String(error).includes('accounts.username_key')) {
+          throw new MensageiroError('username_taken', `username ${change.username} is taken`);
+        }
+        throw error;
+      }
+      this.accounts.set(id, next);
+      return next;
+    });
+  }
+
+  createDevice(account: AccountId, tokenHash: string, name: string | null, at: number): Promise<DeviceInfo> {
+    return this.commits.submit(() =>
+      this.devices.create(account, tokenHash, name, at, this.deliveredSeqOf(account) ?? 0),
+    );
+  }
+
+  replaceDeviceToken(account: AccountId, device: number, tokenHash: string, at: number): Promise<boolean> {
+    return this.commits.submit(() => this.devices.replaceToken(account, device, tokenHash, at));
+  }
+
+  async deviceForToken(tokenHash: string): Promise<{ account: AccountId; device: number } | null> {
+    return this.devices.forToken(tokenHash);
+  }
+
+  async listDevices(account: AccountId): Promise<DeviceInfo[]> {
+    return this.devices.list(account);
+  }
+
+  revokeDevices(account: AccountId, device: number | 'all', keep?: number): Promise<number[]> {
+    return this.commits.submit(() => this.devices.revoke(account, device, keep));
   }
 
   async findAccountByUsername(username: string): Promise<Account | null> {
@@ -376,16 +496,6 @@ export class SqliteStore implements Store {
     return this.sql.idExists.get(id) !== undefined;
   }
 
-  saveToken(tokenHash: string, account: AccountId, at: number): Promise<void> {
-    return this.commits.submit(() => {
-      this.sql.insertToken.run(tokenHash, account, at);
-    });
-  }
-
-  async accountForToken(tokenHash: string): Promise<AccountId | null> {
-    return (this.sql.tokenAccount.get(tokenHash) as number | undefined) ?? null;
-  }
-
   createGroup(group: NewGroup): Promise<{ group: Group; deliveries: Delivery[] }> {
     return this.commits.submit(() => {
       this.insertAccountRow({
@@ -393,42 +503,71 @@ export class SqliteStore implements Store {
         kind: 'group',
         username: null,
         secretHash: null,
+        displayName: null,
         groupName: group.name,
         creator: group.creator,
         clientTs: group.ts,
         createdAt: group.at,
       });
-      group.members.forEach((member, position) => this.sql.insertMember.run(group.id, position, member));
-      const stored: Group = { ...group, members: [...group.members] };
-      const deliveries = group.members.map((member) =>
-        this.appendItem(member, KIND_GROUP, group.id, JSON.stringify(stored), (seq) => ({
-          seq,
-          kind: 'group',
-          group: stored,
-        })),
-      );
-      return { group: stored, deliveries };
+      const stored: Group = { ...group, members: [...group.members], admins: [] };
+      this.groupRows.addFounders(stored);
+      this.groups.set(stored.id, stored);
+      const change: GroupChange = {
+        action: 'create',
+        by: group.creator,
+        affected: [],
+        ts: group.ts,
+        at: group.at,
+      };
+      return { group: stored, deliveries: this.appendNotice(stored, change, stored.members) };
     });
   }
 
   async getGroup(id: AccountId): Promise<Group | null> {
+    return this.groupOf(id);
+  }
+
+  private groupOf(id: AccountId): Group | null {
     const cached = this.groups.get(id);
     if (cached) return cached;
-    const row = this.sql.accountById.get(id) as AccountRow | undefined;
-    if (!row || row.kind !== 'group') return null;
-    return this.cache(this.groups, id, {
-      id: row.id,
-      name: row.group_name ?? '',
-      creator: row.creator ?? 0,
-      members: this.sql.members.all(id) as number[],
-      ts: row.client_ts ?? 0,
-      at: row.created_at,
+    const group = this.groupRows.load(id);
+    return group ? this.cache(this.groups, id, group) : null;
+  }
+
+  changeGroup(change: GroupChangeRequest): Promise<{ group: Group; deliveries: Delivery[] }> {
+    return this.commits.submit(() => {
+      const current = this.groupOf(change.gid);
+      if (!current) throw new MensageiroError('unknown_recipient', `unknown group ${change.gid}`);
+      const applied = this.groupRows.apply(current, change);
+      this.groups.set(change.gid, applied.group);
+      const notice: GroupChange = {
+        action: change.action,
+        by: change.by,
+        affected: applied.affected,
+        ts: change.ts,
+        at: change.at,
+      };
+      const audience = [...applied.group.members, ...applied.removed];
+      return { group: applied.group, deliveries: this.appendNotice(applied.group, notice, audience) };
     });
   }
 
+  /** The group notice, stored and forwarded in each of `audience`'s inboxes. */
+  private appendNotice(group: Group, change: GroupChange, audience: AccountId[]): Delivery[] {
+    const notice = { group, change, names: group.members.map((m) => this.nameOf(m)) };
+    const body = JSON.stringify(notice);
+    return audience.map((member) =>
+      this.appendItem(member, KIND_GROUP, group.id, body, (seq) => ({ seq, kind: 'group', ...notice })),
+    );
+  }
+
   appendMessage(input: NewMessage): Promise<AppendResult> {
+    this.appendedSinceTick++;
     return this.commits.submit(() => {
       const direct = input.recipients.length === 1 && input.recipients[0] === input.to;
+      // The members as of this commit: a change committed after the send was prepared wins,
+      // so a member removed in between gets nothing.
+      const recipients = direct ? input.recipients : this.groupRecipients(input.from, input.to);
       const inserted = this.sql.insertMessage.run(
         input.from,
         input.to,
@@ -478,9 +617,22 @@ export class SqliteStore implements Store {
         ts: input.ts,
         at: input.at,
       };
-      const deliveries = input.recipients.map((user) =>
+      const fromName = this.nameOf(input.from);
+      if (fromName !== null) delivered.fromName = fromName;
+      const deliveries = recipients.map((user) =>
         this.appendItem(user, KIND_MSG, mid, null, (seq) => ({ seq, kind: 'msg', msg: delivered })),
       );
+      const device = input.device ?? 0;
+      if (device > 0 && this.devices.count(input.from) > 1 && !recipients.includes(input.from)) {
+        deliveries.push(
+          this.appendItem(input.from, KIND_SENT, mid, device, (seq) => ({
+            seq,
+            kind: 'sent',
+            msg: delivered,
+            device,
+          })),
+        );
+      }
       return { message, duplicate: false, deliveries };
     });
   }
@@ -490,21 +642,31 @@ export class SqliteStore implements Store {
     const upTo = Math.min(afterSeq + limit, readableBefore - 1, this.lastSeqOf(user));
     if (upTo <= afterSeq) return [];
     const held = this.tail.page(user, afterSeq, upTo);
-    if (held !== null) return held;
+    if (held !== null) return this.withNames(held);
     this.pagesFromFile++;
     const rows = this.sql.readInbox.all(user, afterSeq, readableBefore, limit) as InboxRow[];
     const items = rows.map(toInboxItem);
     // A draining client acks these next: the tail answers those acks.
     this.tail.read(user, afterSeq, items);
+    return this.withNames(items);
+  }
+
+  /** Senders' names as they are now, on the messages of a page. */
+  private withNames(items: InboxItem[]): InboxItem[] {
+    for (const item of items) {
+      if (item.kind !== 'msg' && item.kind !== 'sent') continue;
+      const name = this.nameOf(item.msg.from);
+      if (name !== null) item.msg.fromName = name;
+    }
     return items;
   }
 
-  async inboxState(user: AccountId): Promise<{ delivered: number; last: number }> {
-    const delivered = this.deliveredSeqOf(user);
+  async inboxState(user: AccountId, device = 0): Promise<{ delivered: number; last: number }> {
+    const delivered = device > 0 ? this.devices.cursor(user, device) : this.deliveredSeqOf(user);
     return delivered === undefined ? { delivered: 0, last: 0 } : { delivered, last: this.lastSeqOf(user) };
   }
 
-  ackDelivered(user: AccountId, upToSeq: number, at: number): Promise<Delivery[]> {
+  ackDelivered(user: AccountId, upToSeq: number, at: number, device = 0): Promise<Delivery[]> {
     // Lazy: a drain acks every turn, and an fsync each time held the loop off the socket. The
     // receipts still reach no one before the sync, and a lost ack only repeats a delivery.
     return this.commits.submit(
@@ -513,6 +675,11 @@ export class SqliteStore implements Store {
         if (delivered === undefined) return [];
         const state = { delivered, last: this.lastSeqOf(user) };
         const upTo = Math.min(upToSeq, state.last);
+        if (device > 0) {
+          // The device's own cursor; the account's watermark below moves only past every device.
+          const cursor = this.devices.cursor(user, device);
+          if (cursor !== undefined && upTo > cursor) this.devices.setCursor(user, device, upTo);
+        }
         if (upTo <= state.delivered) return [];
         // Watermarks: one receipt per (sender, conversation) for the whole range, not one per
         // message. The query returns each pair once, with its last message.
@@ -551,32 +718,82 @@ export class SqliteStore implements Store {
     );
   }
 
-  markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Promise<Delivery[]> {
+  markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number, device = 0): Promise<Delivery[]> {
     return this.commits.submit(() => {
-      const target = this.sql.accountById.get(conv) as AccountRow | undefined;
-      if (!target) return [];
-      const deliveries: Delivery[] = [];
-      if (target.kind === 'group') {
-        const members = this.sql.members.all(conv) as number[];
-        if (!members.includes(reader)) return [];
-        const senders = (
-          'mid' in mark
-            ? this.sql.groupSendersUpToMid.all(conv, reader, mark.mid)
-            : this.sql.groupSendersUpToTs.all(conv, reader, mark.ts)
-        ) as number[];
-        for (const sender of senders) {
-          const delivery = this.readReceipt(reader, conv, sender, mark, at);
-          if (delivery) deliveries.push(delivery);
-        }
-      } else {
-        const delivery = this.readReceipt(reader, reader, conv, mark, at);
-        if (delivery) deliveries.push(delivery);
+      const deliveries = this.readReceipts(reader, conv, mark, at);
+      // The reader's own mark: what `mid` says, or the newest message the receipts found.
+      let readMid = 'mid' in mark ? mark.mid : 0;
+      for (const { item } of deliveries)
+        if (item.kind === 'receipt') readMid = Math.max(readMid, item.receipt.mid);
+      if (
+        readMid > 0 &&
+        this.historyIndex.raiseReadMark(reader, conv, readMid) &&
+        this.devices.count(reader) > 1
+      ) {
+        const body = JSON.stringify([conv, device]);
+        deliveries.push(
+          this.appendItem(reader, KIND_READ, readMid, body, (seq) => ({
+            seq,
+            kind: 'read',
+            conv,
+            mid: readMid,
+            device,
+          })),
+        );
       }
       return deliveries;
     });
   }
 
+  async history(
+    user: AccountId,
+    conv: AccountId,
+    before: number | null,
+    limit: number,
+  ): Promise<{ messages: HistoryMessage[]; more: boolean }> {
+    await this.indexHistory();
+    return this.historyIndex.page(user, conv, before, limit);
+  }
+
+  async conversations(user: AccountId, limit: number): Promise<ConversationSummary[]> {
+    await this.indexHistory();
+    return this.historyIndex.conversations(user, limit);
+  }
+
+  /** A group message goes to the group's members now, but its sender, who must be one. */
+  private groupRecipients(from: AccountId, gid: AccountId): AccountId[] {
+    const group = this.groupOf(gid);
+    if (!group || !group.members.includes(from)) {
+      throw new MensageiroError('forbidden', `you are not in group ${gid}`);
+    }
+    return group.members.filter((member) => member !== from);
+  }
+
+  private readReceipts(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Delivery[] {
+    const target = this.sql.accountById.get(conv) as AccountRow | undefined;
+    if (!target) return [];
+    const deliveries: Delivery[] = [];
+    if (target.kind === 'group') {
+      const members = this.groupOf(conv)?.members ?? [];
+      if (!members.includes(reader)) return [];
+      const senders = (
+        'mid' in mark
+          ? this.sql.groupSendersUpToMid.all(conv, reader, mark.mid)
+          : this.sql.groupSendersUpToTs.all(conv, reader, mark.ts)
+      ) as number[];
+      for (const sender of senders) {
+        const delivery = this.readReceipt(reader, conv, sender, mark, at);
+        if (delivery) deliveries.push(delivery);
+      }
+    } else {
+      const delivery = this.readReceipt(reader, reader, conv, mark, at);
+      if (delivery) deliveries.push(delivery);
+    }
+    return deliveries;
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.indexTimer);
     await this.commits.drained();
     this.walSync?.close();
     await this.checkpointer?.stop();
@@ -639,7 +856,7 @@ export class SqliteStore implements Store {
 
   /** A group message is delivered once every member but its sender has it. */
   private groupDeliveryReceipt(group: AccountId, sender: AccountId, at: number): Delivery | null {
-    const members = (this.sql.members.all(group) as number[]).filter((m) => m !== sender);
+    const members = (this.groupOf(group)?.members ?? []).filter((m) => m !== sender);
     let everyone = Number.MAX_SAFE_INTEGER;
     for (const member of members) {
       const mid = (this.sql.groupDelivered.get(group, member) as number | undefined) ?? 0;
@@ -675,7 +892,7 @@ export class SqliteStore implements Store {
     to: AccountId,
     kind: number,
     mid: number | null,
-    body: string | Buffer | null,
+    body: string | Buffer | number | null,
     build: (seq: number) => InboxItem,
   ): Delivery {
     if (!this.lastSeqs.has(to) && this.sql.idExists.get(to) === undefined) {
@@ -695,6 +912,7 @@ export class SqliteStore implements Store {
     kind: 'user' | 'group';
     username: string | null;
     secretHash: string | null;
+    displayName: string | null;
     groupName: string | null;
     creator: number | null;
     clientTs: number | null;
@@ -714,7 +932,13 @@ export class SqliteStore implements Store {
 }
 
 function toAccount(row: AccountRow): Account {
-  return { id: row.id, username: row.username, secretHash: row.secret_hash, createdAt: row.created_at };
+  return {
+    id: row.id,
+    username: row.username,
+    secretHash: row.secret_hash,
+    displayName: row.display_name,
+    createdAt: row.created_at,
+  };
 }
 
 function toInboxItem([seq, kind, body, mid, sender, conv, text, ts, at]: InboxRow | UnackedRow): InboxItem {
@@ -726,5 +950,27 @@ function toInboxItem([seq, kind, body, mid, sender, conv, text, ts, at]: InboxRo
     };
   }
   if (kind === KIND_RECEIPT) return { seq, kind: 'receipt', receipt: unpackReceipt(mid!, body!) };
-  return { seq, kind: 'group', group: JSON.parse(body as string) as Group };
+  if (kind === KIND_SENT) {
+    const msg = { mid: mid!, from: sender!, to: conv!, text: text!, ts: ts!, at: at! };
+    return { seq, kind: 'sent', msg, device: Number(body) };
+  }
+  if (kind === KIND_READ) {
+    const [readConv, device] = JSON.parse(body as string) as [number, number];
+    return { seq, kind: 'read', conv: readConv, mid: mid!, device };
+  }
+  return { seq, kind: 'group', ...groupNotice(JSON.parse(body as string) as GroupNotice | Group) };
+}
+
+/** Notices of schema version 2 and before stored the bare group as it was created. */
+function groupNotice(stored: GroupNotice | Group): GroupNotice {
+  if ('change' in stored) return stored;
+  const group: Group = { ...stored, admins: stored.admins ?? [] };
+  const change: GroupChange = {
+    action: 'create',
+    by: group.creator,
+    affected: [],
+    ts: group.ts,
+    at: group.at,
+  };
+  return { group, change, names: group.members.map(() => null) };
 }
