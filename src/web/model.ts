@@ -133,8 +133,12 @@ export class Model {
   }
 
   async signOut(): Promise<void> {
-    // The server forgets this device's token; a copy of it left anywhere stops working.
-    this.link.send({ type: 'logout' });
+    // The server forgets this device's token first, so a copy left anywhere stops working; a
+    // server that does not answer within a few seconds does not keep the user signed in here.
+    await new Promise<void>((resolve) => {
+      if (!this.request({ type: 'logout' }, () => resolve())) resolve();
+      setTimeout(resolve, 3000);
+    });
     this.link.stop();
     await clearAll(this.db);
     this.session = null;
