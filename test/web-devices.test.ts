@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { NativeTestClient, ofType, type Frame } from './helpers/native-client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
 import {
   bubble,
   describeBrowser,
+  serverPerTest,
   newChat,
   openApp,
   openConversation,
@@ -12,28 +12,19 @@ import {
   type,
 } from './helpers/browser.js';
 
-let server: TestServer;
-const closers: Array<() => unknown> = [];
-
-beforeEach(async () => {
-  server = await startTestServer();
-});
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  await server?.close();
-});
+const t = serverPerTest();
 
 async function nativeUser(username: string): Promise<NativeTestClient> {
-  const client = await NativeTestClient.connect(server.ports.native!);
-  closers.push(() => client.close());
+  const client = await NativeTestClient.connect(t.server.ports.native!);
+  t.closers.push(() => client.close());
   const welcome = await client.register({ username, secret: `segredo-${username}`, acks: true });
   expect(welcome.type).toBe('welcome');
   return client;
 }
 
 async function browserUser() {
-  const user = await openApp(browser(), server.ports.web!);
-  closers.push(() => user.context.close());
+  const user = await openApp(browser(), t.server.ports.web!);
+  t.closers.push(() => user.context.close());
   return user;
 }
 
@@ -83,8 +74,8 @@ describeBrowser('web client as one device among several', (shared) => {
     expect(token.length).toBeGreaterThan(10);
     await alice.page.getByRole('button', { name: 'Sign out' }).click();
     await alice.page.getByRole('button', { name: 'Sign in' }).waitFor();
-    const thief = await NativeTestClient.connect(server.ports.native!);
-    closers.push(() => thief.close());
+    const thief = await NativeTestClient.connect(t.server.ports.native!);
+    t.closers.push(() => thief.close());
     await thief.send({ type: 'login', token });
     expect(await thief.waitFor(ofType('error'), 'refused')).toMatchObject({ code: 'auth_failed' });
   });

@@ -1,12 +1,13 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CliProcess } from './helpers/cli-process.js';
 import { NativeTestClient, ofType } from './helpers/native-client.js';
 import { RawSocket } from './helpers/raw-socket.js';
-import { startTestServer, tempDir, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/server.js';
 import { ZapTestClient, z05 } from './helpers/zap-client.js';
 import {
   bubble,
   describeBrowser,
+  serverPerTest,
   newChat,
   openApp,
   openConversation,
@@ -14,27 +15,18 @@ import {
   type,
 } from './helpers/browser.js';
 
-let server: TestServer;
-const closers: Array<() => unknown> = [];
-
-beforeEach(async () => {
-  server = await startTestServer();
-});
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  await server?.close();
-});
+const t = serverPerTest();
 
 async function browserUser(name: string) {
-  const user = await openApp(browser(), server.ports.web!);
-  closers.push(() => user.context.close());
+  const user = await openApp(browser(), t.server.ports.web!);
+  t.closers.push(() => user.context.close());
   await signUp(user.page, name);
   return user;
 }
 
 /** The 13-digit id of a username, as any native client can ask it. */
 async function idOf(name: string): Promise<number> {
-  const native = await NativeTestClient.connect(server.ports.native!);
+  const native = await NativeTestClient.connect(t.server.ports.native!);
   await native.register();
   await native.send({ type: 'lookup', name });
   const found = await native.waitFor(ofType('lookup'), `lookup ${name}`);
@@ -52,8 +44,8 @@ describeBrowser('web client with the other dialects', (shared) => {
     const bia = await browserUser('bia');
     const biaId = await idOf('bia');
 
-    const native = await NativeTestClient.connect(server.ports.native!);
-    closers.push(() => native.close());
+    const native = await NativeTestClient.connect(t.server.ports.native!);
+    t.closers.push(() => native.close());
     await native.register({ username: 'nat', secret: 'segredo-nat', acks: true });
     await native.send({ type: 'msg', to: 'bia', text: 'oi do tcp', cid: 'n1' });
     await openConversation(bia.page, 'nat');
@@ -62,8 +54,8 @@ describeBrowser('web client with the other dialects', (shared) => {
     const reply = await native.waitFor((f) => f.type === 'msg' && f.id === biaId, 'the browser reply');
     expect(reply.text).toBe('oi nat, daqui é a web');
 
-    const zap = await ZapTestClient.connect(server.ports.zap!);
-    closers.push(() => zap.close());
+    const zap = await ZapTestClient.connect(t.server.ports.zap!);
+    t.closers.push(() => zap.close());
     const zapId = await zap.register();
     await newChat(bia.page, zapId);
     await type(bia.page, 'oi zap');
@@ -80,16 +72,16 @@ describeBrowser('web client with the other dialects', (shared) => {
       'chat',
       'caio',
       '--server',
-      `127.0.0.1:${server.ports.native}`,
+      `127.0.0.1:${t.server.ports.native}`,
       '--home',
       home,
       '--username',
       'caio',
     ]);
-    closers.push(() => caio.child.kill('SIGTERM'));
+    t.closers.push(() => caio.child.kill('SIGTERM'));
     await caio.waitLine((l) => l.startsWith('* signed in as'), 'caio signed in');
-    const zap = await ZapTestClient.connect(server.ports.zap!);
-    closers.push(() => zap.close());
+    const zap = await ZapTestClient.connect(t.server.ports.zap!);
+    t.closers.push(() => zap.close());
     const zapId = await zap.register();
     const bia = await browserUser('bia');
 
@@ -118,8 +110,8 @@ describeBrowser('web client with the other dialects', (shared) => {
   });
 
   it('a TCP lobby client and a browser in the lobby see each other', async () => {
-    const lobby = await RawSocket.connect(server.ports.lobby!);
-    closers.push(() => lobby.close());
+    const lobby = await RawSocket.connect(t.server.ports.lobby!);
+    t.closers.push(() => lobby.close());
     const bia = await browserUser('bia');
     await bia.page.locator('#convs .conv', { hasText: 'Lobby' }).click();
     // Joined: the room's headcount shows (a post before the join would not reach the browser).

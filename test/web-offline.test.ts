@@ -1,9 +1,10 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { NativeTestClient, ofType } from './helpers/native-client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer } from './helpers/server.js';
 import {
   bubble,
   describeBrowser,
+  serverPerTest,
   newChat,
   openApp,
   openConversation,
@@ -12,21 +13,12 @@ import {
   waitForMark,
 } from './helpers/browser.js';
 
-let server: TestServer;
-const closers: Array<() => unknown> = [];
-
-beforeEach(async () => {
-  server = await startTestServer();
-});
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  await server?.close();
-});
+const t = serverPerTest();
 
 /** A TCP native user that signs in with a secret, so it can come back after a restart. */
 async function nativeUser(port: number, username: string, mode: 'register' | 'login') {
   const client = await NativeTestClient.connect(port);
-  closers.push(() => client.close());
+  t.closers.push(() => client.close());
   await client.send({ type: mode, username, secret: 'segredo-tcp', acks: true });
   const welcome = await client.waitFor((f) => f.type === 'welcome' || f.type === 'error', 'welcome');
   expect(welcome.type).toBe('welcome');
@@ -35,28 +27,28 @@ async function nativeUser(port: number, username: string, mode: 'register' | 'lo
 
 describeBrowser('web client offline and across reloads', (browser) => {
   it('a message typed while the server is down is delivered exactly once after it is back', async () => {
-    const alice = await openApp(browser(), server.ports.web!);
-    closers.push(() => alice.context.close());
+    const alice = await openApp(browser(), t.server.ports.web!);
+    t.closers.push(() => alice.context.close());
     await signUp(alice.page, 'alice');
-    let bob = await nativeUser(server.ports.native!, 'bob', 'register');
+    let bob = await nativeUser(t.server.ports.native!, 'bob', 'register');
     await newChat(alice.page, 'bob');
     await type(alice.page, 'antes da queda');
     const before = await bob.waitFor((f) => f.type === 'msg' && f.text === 'antes da queda', 'first at bob');
     await bob.send({ type: 'ack', seq: before.seq });
     await waitForMark(alice.page, 'antes da queda', 'delivered');
 
-    const { dataDir, config } = server;
-    await server.close();
+    const { dataDir, config } = t.server;
+    await t.server.close();
     await alice.page.locator('#banner', { hasText: /Offline|Connecting/ }).waitFor();
     await type(alice.page, 'durante a queda');
     await waitForMark(alice.page, 'durante a queda', 'queued');
 
-    server = await startTestServer({
+    t.server = await startTestServer({
       data: dataDir,
-      webPort: config.webPort === 0 ? server.ports.web : config.webPort,
-      nativePort: server.ports.native,
+      webPort: config.webPort === 0 ? t.server.ports.web : config.webPort,
+      nativePort: t.server.ports.native,
     });
-    bob = await nativeUser(server.ports.native!, 'bob', 'login');
+    bob = await nativeUser(t.server.ports.native!, 'bob', 'login');
     const got = await bob.waitFor(
       (f) => f.type === 'msg' && f.text === 'durante a queda',
       'the queued message',
@@ -72,10 +64,10 @@ describeBrowser('web client offline and across reloads', (browser) => {
   });
 
   it('a reload keeps the session, the history and the unsent queue', async () => {
-    const alice = await openApp(browser(), server.ports.web!);
-    closers.push(() => alice.context.close());
+    const alice = await openApp(browser(), t.server.ports.web!);
+    t.closers.push(() => alice.context.close());
     await signUp(alice.page, 'alice');
-    const bob = await nativeUser(server.ports.native!, 'bob', 'register');
+    const bob = await nativeUser(t.server.ports.native!, 'bob', 'register');
     await newChat(alice.page, 'bob');
     await type(alice.page, 'primeira');
     await bob.waitFor((f) => f.type === 'msg' && f.text === 'primeira', 'first at bob');
@@ -109,8 +101,8 @@ describeBrowser('web client offline and across reloads', (browser) => {
   });
 
   it('sign out forgets the session: a reload shows the sign-in form', async () => {
-    const alice = await openApp(browser(), server.ports.web!);
-    closers.push(() => alice.context.close());
+    const alice = await openApp(browser(), t.server.ports.web!);
+    t.closers.push(() => alice.context.close());
     await signUp(alice.page, 'alice');
     await alice.page.getByRole('button', { name: 'Sign out' }).click();
     await alice.page.getByRole('button', { name: 'Sign in' }).waitFor();

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from 'vitest';
+import type { ServerConfig } from '../../src/server/config.js';
+import { startTestServer, type TestServer } from './server.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = fs.existsSync(CHROMIUM_PATH);
@@ -120,4 +122,17 @@ export async function waitForMark(page: Page, text: string, status: string): Pro
     .locator('#messages .bubble.own', { has: page.locator('.text', { hasText: text }) })
     .locator(`.mark[data-status="${status}"]`)
     .waitFor();
+}
+
+/** A fresh server for every test, and what the test opened (closed after it, in order). */
+export function serverPerTest(flags: Partial<Record<keyof ServerConfig, unknown>> = {}) {
+  const state = { server: undefined as unknown as TestServer, closers: [] as Array<() => unknown> };
+  beforeEach(async () => {
+    state.server = await startTestServer(flags);
+  });
+  afterEach(async () => {
+    for (const close of state.closers.splice(0)) await close();
+    await state.server?.close();
+  });
+  return state;
 }
