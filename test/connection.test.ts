@@ -22,7 +22,7 @@ class EagerSocket extends EventEmitter {
 const connectionOn = (socket: EagerSocket, highWaterMark: number) =>
   new Connection(
     socket as unknown as net.Socket,
-    { maxWriteBuffer: 1 << 20, highWaterMark },
+    { maxWriteBuffer: 1 << 20, highWaterMark, maxHeld: 1 << 20 },
     createLogger('silent'),
   );
 

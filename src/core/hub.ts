@@ -5,7 +5,7 @@ import { Lobby } from './lobby.js';
 import type { Bus, GroupChangeRequest, NewMessage, ReadMark, Store } from './ports.js';
 import { Presence } from './presence.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
-import { hashSecret, hashToken, randomAccountId, verifySecret } from './secrets.js';
+import { hashSecret, hashToken, randomAccountId, spendHashingWork, verifySecret } from './secrets.js';
 import { MAX_ACCOUNT_ID, MAX_GROUP_SIZE, NO_DEVICE } from './types.js';
 import type { Account, AccountId, Delivery, Group, InboxItem, StoredMessage } from './types.js';
 import { InboxStream, type InboxSink } from './inbox-stream.js';
@@ -159,7 +159,11 @@ export class Hub {
       return { account, token: null, device: found.device };
     }
     const account = await this.findAccount(credentials);
-    if (!account) throw new MensageiroError('auth_failed', 'wrong account or secret');
+    if (!account) {
+      // As slow as a wrong secret for a real account, so timing does not tell who exists.
+      await spendHashingWork(credentials.secret ?? '');
+      throw new MensageiroError('auth_failed', 'wrong account or secret');
+    }
     if (account.secretHash === null) {
       if (credentials.secret !== undefined)
         throw new MensageiroError('auth_failed', 'this account has no secret');
@@ -190,6 +194,8 @@ export class Hub {
     if (!account && createIfMissing && lookup.id !== undefined) {
       if (await this.store.idExists(lookup.id))
         throw new MensageiroError('conflict', `${lookup.id} is a group`);
+      // Creating an account is a registration, whichever door it comes through.
+      if (origin) this.registrationLimit.take(origin.ip);
       account = await this.store.createAccount({ id: lookup.id }).catch(async (error: unknown) => {
         // Two connections racing to create the same seed-000 id: the loser just signs in.
         const existing = await this.store.getAccount(lookup.id!);

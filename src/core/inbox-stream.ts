@@ -16,6 +16,11 @@ export interface InboxSink {
   onDrain(callback: () => void): void;
   /** The store failed under the stream; the session should close so the client resumes. */
   onError(error: unknown): void;
+  /**
+   * Calls back once everything delivered so far has left the server for the kernel; never if
+   * the connection is dropped first. Without it, delivered counts as written.
+   */
+  whenWritten?(callback: () => void): void;
 }
 
 /**
@@ -39,7 +44,7 @@ export class InboxStream {
     readonly user: AccountId,
     afterSeq: number,
     private readonly sink: InboxSink,
-    /** For clients that never ack: written to the socket counts as delivered. */
+    /** For clients that never ack: taken by the kernel counts as delivered. */
     private readonly autoAck: boolean,
     /** Whose cursor the automatic acks move. */
     private readonly device: number,
@@ -129,13 +134,21 @@ export class InboxStream {
     setImmediate(() => {
       this.ackScheduled = false;
       const upTo = this.next - 1;
-      const before = this.delivered;
-      if (upTo <= before) return;
-      this.delivered = upTo;
-      // A failed ack only delays receipts: the next write acks the larger range.
-      this.hub.ack(this.user, upTo, this.device).catch(() => {
-        if (this.delivered === upTo) this.delivered = before;
-      });
+      if (upTo <= this.delivered) return;
+      // What is still in the server's buffer when a stalled connection is dropped was never the
+      // client's: it stays undelivered and is sent again next time.
+      if (this.sink.whenWritten) this.sink.whenWritten(() => this.ackUpTo(upTo));
+      else this.ackUpTo(upTo);
+    });
+  }
+
+  private ackUpTo(upTo: number): void {
+    const before = this.delivered;
+    if (upTo <= before) return;
+    this.delivered = upTo;
+    // A failed ack only delays receipts: the next write acks the larger range.
+    this.hub.ack(this.user, upTo, this.device).catch(() => {
+      if (this.delivered === upTo) this.delivered = before;
     });
   }
 }

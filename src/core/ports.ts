@@ -86,6 +86,11 @@ export interface Store {
   findAccountByUsername(username: string): Promise<Account | null>;
   /** Whether the id is taken by a user or a group. */
   idExists(id: AccountId): Promise<boolean>;
+  /**
+   * A secret-less account, its id from `newId`, for each username no account has, all in one
+   * transaction; returns how many it created. Optional: without it, users are created one by one.
+   */
+  ensureUsernames?(usernames: string[], newId: () => AccountId): Promise<number>;
 
   /**
    * Changes names or the secret; the account cache follows. Throws 'username_taken'. Returns

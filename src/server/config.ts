@@ -61,7 +61,7 @@ export const DEFAULTS: ServerConfig = {
   metricsPort: 9464,
   maxFrame: 1024 * 1024,
   maxConnections: 20_000,
-  maxConnectionsPerIp: 20_000,
+  maxConnectionsPerIp: 500,
   maxWriteBuffer: 8 * 1024 * 1024,
   inboxTailMib: 64,
   handshakeTimeout: 10_000,

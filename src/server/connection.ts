@@ -6,6 +6,8 @@ export interface ConnectionOptions {
   maxWriteBuffer: number;
   /** Below this, producers may keep writing; above it they should wait for drain. */
   highWaterMark: number;
+  /** Bytes of a client's requests in hand (decoded, not yet stored) before its socket stops being read. */
+  maxHeld: number;
 }
 
 /** What a connection reports from its socket. The listener is one owner for all its connections. */
@@ -55,6 +57,7 @@ export class Connection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly connectedAt = Date.now();
+  /** When the client last sent a whole frame or instruction; bytes alone do not count (slowloris). */
   lastActivity = Date.now();
   /** Set by the session once the client has identified itself; ends the handshake timeout. */
   established = false;
@@ -68,6 +71,13 @@ export class Connection {
   private flushScheduled = false;
   private closed = false;
   private drainWaiters: Array<() => void> | null = null;
+  /** Socket writes begun and finished (the kernel took every byte of them), for whenWritten. */
+  private writesStarted = 0;
+  private writesDone = 0;
+  private writtenWaiters: Array<{ write: number; callback: () => void }> | null = null;
+  private onWriteDone: ((error?: Error | null) => void) | null = null;
+  private held = 0;
+  private readingPaused = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -146,6 +156,49 @@ export class Connection {
     (this.drainWaiters ??= []).push(callback);
   }
 
+  /**
+   * The session has taken in a request of about `bytes` and not finished with it. Past the
+   * limit the socket is no longer read, so one sender cannot make the server hold more; TCP
+   * tells the client to wait.
+   */
+  hold(bytes: number): void {
+    this.held += bytes;
+    if (this.held > this.options.maxHeld && !this.readingPaused) {
+      this.readingPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** A request from hold() is done (stored, answered or refused). */
+  release(bytes: number): void {
+    this.held -= bytes;
+    if (this.readingPaused && this.held <= this.options.maxHeld / 2) {
+      this.readingPaused = false;
+      if (!this.closed) this.socket.resume();
+    }
+  }
+
+  /**
+   * Calls back once the kernel has taken every byte queued so far; never, if the connection is
+   * dropped first. Bytes still in the server's own buffers are not the client's yet.
+   */
+  whenWritten(callback: () => void): void {
+    if (this.closed) return;
+    const queuedHere = this.outgoing !== null || this.outgoingText !== '';
+    const write = queuedHere ? this.writesStarted + 1 : this.writesStarted;
+    if (write <= this.writesDone) callback();
+    else (this.writtenWaiters ??= []).push({ write, callback });
+  }
+
+  private written(error?: Error | null): void {
+    if (error) return;
+    this.writesDone++;
+    const waiters = this.writtenWaiters;
+    while (waiters !== null && waiters.length > 0 && waiters[0]!.write <= this.writesDone) {
+      waiters.shift()!.callback();
+    }
+  }
+
   /** Flushes what is queued, then closes the socket gracefully. */
   close(): void {
     if (this.closed) return;
@@ -162,6 +215,7 @@ export class Connection {
     this.outgoing = null;
     this.outgoingText = '';
     this.outgoingBytes = 0;
+    this.writtenWaiters = null;
     this.socket.destroy();
     this.notifyDrain();
   }
@@ -175,7 +229,11 @@ export class Connection {
     this.outgoingBytes = 0;
     // One write of one buffer: each socket.write costs a stream round of its own, which at
     // thousands of frames a turn cost more than copying them together.
-    this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+    this.writesStarted++;
+    this.socket.write(
+      batch.length === 1 ? batch[0]! : Buffer.concat(batch),
+      (this.onWriteDone ??= (error) => this.written(error)),
+    );
     this.notifyDrain();
   }
 

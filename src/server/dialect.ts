@@ -22,6 +22,8 @@ export interface Dialect {
   handshakeTimeoutMs(config: ServerConfig): number | null;
   /** Close a connection that has sent nothing for this time; null for never. */
   idleTimeoutMs(config: ServerConfig): number | null;
+  /** When the server is full, its longest-idle connection gives its slot to a newcomer. */
+  evictIdleWhenFull?: boolean;
   createSession(connection: Connection, context: DialectContext): Session;
   /** Tell a refused client why, in the dialect's own words, where it has a way to. */
   refuse?(connection: Connection, error: MensageiroError): void;

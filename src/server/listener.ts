@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
@@ -6,21 +7,67 @@ import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionOptions, type ConnectionOwner } from './connection.js';
 import type { Dialect, DialectContext, Session } from './dialect.js';
 
+/** Files the server keeps besides its connections: the store, listeners, logs, Node's own. */
+const RESERVED_FILES = 128;
+/** One warning per window for refusals, with how many were left unlogged before it. */
+const REFUSAL_LOG_WINDOW_MS = 10_000;
+
+/** The soft open-file limit (Node raises it to the hard one at start), or null where /proc has none. */
+export function openFileLimit(limits = '/proc/self/limits'): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(limits, 'utf8');
+  } catch {
+    return null;
+  }
+  const soft = /^Max open files\s+(\d+)/m.exec(text)?.[1];
+  return soft === undefined ? null : Number(soft);
+}
+
+/** A connection slot a listener can free when the server is full: its longest-idle one. */
+export interface Evictable {
+  evictIdlest(): boolean;
+}
+
 /** Shared across every listener, so the limits hold for the server as a whole. */
 export class ConnectionLimits {
   private total = 0;
   private readonly perIp = new Map<string, number>();
+  /** The configured total, lowered to fit under the open-file limit. */
+  readonly max: number;
+  private readonly evictable: Evictable[] = [];
+  private refusalsUnlogged = 0;
+  private refusalLogUntil = 0;
 
-  constructor(private readonly config: ServerConfig) {}
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly log: Logger,
+    files = openFileLimit(),
+  ) {
+    const fit = files === null ? Infinity : Math.max(1, files - RESERVED_FILES);
+    this.max = Math.min(config.maxConnections, fit);
+    const fields = { maxConnections: this.max, perIp: config.maxConnectionsPerIp, openFiles: files };
+    if (this.max < config.maxConnections) {
+      log.warn(
+        { ...fields, configured: config.maxConnections },
+        'connection limit lowered to fit the open-file limit (raise the hard limit, ulimit -Hn, for more)',
+      );
+    } else log.info(fields, 'connection limits');
+  }
+
+  /** Listeners whose idle connections may give their slot up when the server is full. */
+  addEvictable(listener: Evictable): void {
+    this.evictable.push(listener);
+  }
 
   /** Returns an error when the connection must be refused, or null after counting it. */
   admit(ip: string): MensageiroError | null {
-    if (this.total >= this.config.maxConnections) {
-      return new MensageiroError('too_many_connections', 'the server is full, try again later', true);
-    }
     const fromIp = this.perIp.get(ip) ?? 0;
     if (fromIp >= this.config.maxConnectionsPerIp) {
-      return new MensageiroError('too_many_connections', 'too many connections from your address', true);
+      return this.refused(ip, 'too many connections from your address');
+    }
+    if (this.total >= this.max && !this.evictable.some((listener) => listener.evictIdlest())) {
+      return this.refused(ip, 'the server is full, try again later');
     }
     this.total++;
     this.perIp.set(ip, fromIp + 1);
@@ -36,6 +83,23 @@ export class ConnectionLimits {
 
   get count(): number {
     return this.total;
+  }
+
+  /** Logged, but at most once a window: a flood of refusals must not become a flood of logs. */
+  problem(fields: Record<string, unknown>, message: string): void {
+    const now = Date.now();
+    if (now < this.refusalLogUntil) {
+      this.refusalsUnlogged++;
+      return;
+    }
+    this.log.warn({ ...fields, unloggedBefore: this.refusalsUnlogged }, message);
+    this.refusalsUnlogged = 0;
+    this.refusalLogUntil = now + REFUSAL_LOG_WINDOW_MS;
+  }
+
+  private refused(ip: string, reason: string): MensageiroError {
+    this.problem({ ip, reason, connections: this.total }, 'connection refused');
+    return new MensageiroError('too_many_connections', reason, true);
   }
 }
 
@@ -121,7 +185,7 @@ export class ConnectionSweep {
 }
 
 /** One TCP port speaking one dialect, with its connections' lifecycle and timeouts. */
-export class DialectListener implements ConnectionOwner {
+export class DialectListener implements ConnectionOwner, Evictable {
   private readonly server: net.Server;
   private readonly sessions = new Map<Connection, Session>();
   private readonly connectionOptions: ConnectionOptions;
@@ -145,10 +209,20 @@ export class DialectListener implements ConnectionOwner {
       }),
       this.log,
     );
-    this.connectionOptions = { maxWriteBuffer: context.config.maxWriteBuffer, highWaterMark: 256 * 1024 };
+    this.connectionOptions = {
+      maxWriteBuffer: context.config.maxWriteBuffer,
+      highWaterMark: 256 * 1024,
+      // At least one frame of the largest size, so any frame can be taken in.
+      maxHeld: Math.max(1024 * 1024, context.config.maxFrame),
+    };
     this.server = secure
       ? tls.createServer({ ...secure, noDelay: true }, (socket) => this.accept(socket))
       : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Out of file descriptors, accept fails; libuv closes the pending connection. Say so.
+    this.server.on('error', (error) =>
+      limits.problem({ dialect: dialect.name, err: error.message }, 'accept failed'),
+    );
+    if (dialect.evictIdleWhenFull) limits.addEvictable(this);
     if (secure) {
       this.server.on('tlsClientError', (error, socket) => {
         this.log.info({ ip: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
@@ -178,7 +252,6 @@ export class DialectListener implements ConnectionOwner {
     const connection = new Connection(socket, this.connectionOptions, this.log, this);
     const refusal = this.limits.admit(connection.remoteAddress);
     if (refusal) {
-      this.log.warn({ ip: connection.remoteAddress, reason: refusal.message }, 'connection refused');
       if (this.dialect.refuse) this.dialect.refuse(connection, refusal);
       connection.close();
       return;
@@ -186,10 +259,25 @@ export class DialectListener implements ConnectionOwner {
     this.sessions.set(connection, this.dialect.createSession(connection, this.context));
   }
 
+  /** Closes the connection that has been idle longest, to give its slot to a newcomer. */
+  evictIdlest(): boolean {
+    let idlest: Connection | null = null;
+    for (const connection of this.sessions.keys()) {
+      if (!connection.isClosed && (idlest === null || connection.lastActivity < idlest.lastActivity))
+        idlest = connection;
+    }
+    if (idlest === null) return false;
+    this.limits.problem(
+      { dialect: this.dialect.name, ip: idlest.remoteAddress, idleMs: Date.now() - idlest.lastActivity },
+      'server full: the longest-idle connection closed for a newcomer',
+    );
+    idlest.destroy();
+    return true;
+  }
+
   onData(connection: Connection, chunk: Buffer): void {
     const session = this.sessions.get(connection);
     if (session === undefined) return;
-    connection.lastActivity = Date.now();
     try {
       session.onData(chunk);
     } catch (error) {

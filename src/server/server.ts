@@ -82,7 +82,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       signIns: { burst: config.signInBurst, perSecond: config.signInRate },
     },
   });
-  const limits = new ConnectionLimits(config);
+  const limits = new ConnectionLimits(config, log);
   const context = { hub, config, log };
   const listeners: DialectListener[] = [];
   const started: Dialect[] = [];

@@ -30,11 +30,18 @@ class WebLink implements NativeLink, NativeFramer {
   private closed = false;
   private corked = false;
   private drainWaiters: Array<() => void> | null = null;
+  /** Sends begun and finished (the kernel took their bytes), for whenWritten. */
+  private writesStarted = 0;
+  private writesDone = 0;
+  private writtenWaiters: Array<{ write: number; callback: () => void }> | null = null;
+  private held = 0;
+  private readingPaused = false;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: net.Socket,
     private readonly maxWriteBuffer: number,
+    private readonly maxHeld: number,
     readonly log: Logger,
   ) {
     this.remoteAddress = plainAddress(socket.remoteAddress);
@@ -59,10 +66,44 @@ class WebLink implements NativeLink, NativeFramer {
         this.socket.uncork();
       });
     }
-    this.ws.send(json);
+    this.writesStarted++;
+    this.ws.send(json, this.sent);
     if (this.ws.bufferedAmount > this.maxWriteBuffer) {
       this.log.warn({ conn: this.id, buffered: this.ws.bufferedAmount }, 'slow consumer disconnected');
       this.destroy();
+    }
+  }
+
+  private readonly sent = (error?: Error | null): void => {
+    if (error) return;
+    this.writesDone++;
+    const waiters = this.writtenWaiters;
+    while (waiters !== null && waiters.length > 0 && waiters[0]!.write <= this.writesDone) {
+      waiters.shift()!.callback();
+    }
+  };
+
+  /** Calls back once the kernel has taken every message sent so far; never, if the socket drops first. */
+  whenWritten(callback: () => void): void {
+    if (this.closed) return;
+    if (this.writesStarted <= this.writesDone) callback();
+    else (this.writtenWaiters ??= []).push({ write: this.writesStarted, callback });
+  }
+
+  /** As on TCP: past the bound on requests taken in and not yet done, the socket is not read. */
+  hold(bytes: number): void {
+    this.held += bytes;
+    if (this.held > this.maxHeld && !this.readingPaused) {
+      this.readingPaused = true;
+      this.ws.pause();
+    }
+  }
+
+  release(bytes: number): void {
+    this.held -= bytes;
+    if (this.readingPaused && this.held <= this.maxHeld / 2) {
+      this.readingPaused = false;
+      if (!this.closed) this.ws.resume();
     }
   }
 
@@ -85,6 +126,7 @@ class WebLink implements NativeLink, NativeFramer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.writtenWaiters = null;
     this.ws.close(1000);
     // A peer that never answers the close would hold the socket forever.
     setTimeout(() => this.ws.terminate(), 2000).unref();
@@ -93,6 +135,7 @@ class WebLink implements NativeLink, NativeFramer {
 
   destroy(): void {
     this.closed = true;
+    this.writtenWaiters = null;
     this.drainWaiters = null;
     this.ws.terminate();
   }
@@ -179,7 +222,7 @@ export class WebDoor {
     const ip = plainAddress(socket.remoteAddress);
     const refusal = this.limits.admit(ip);
     if (refusal) {
-      this.log.warn({ ip, reason: refusal.message }, 'connection refused');
+      // The limits log refusals themselves, a few per window.
       socket.destroy();
       return;
     }
@@ -216,7 +259,9 @@ export class WebDoor {
   }
 
   private accept(ws: WebSocket, socket: net.Socket): void {
-    const link = new WebLink(ws, socket, this.context.config.maxWriteBuffer, this.log);
+    const { maxWriteBuffer, maxFrame } = this.context.config;
+    // The TCP listeners' bound: at least one frame of the largest size can be taken in.
+    const link = new WebLink(ws, socket, maxWriteBuffer, Math.max(1024 * 1024, maxFrame), this.log);
     const session = new NativeSession(link, this.context, link);
     this.links.set(link, session);
     ws.on('message', (data: RawData, isBinary: boolean) => {

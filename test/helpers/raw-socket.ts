@@ -31,9 +31,10 @@ export class RawSocket {
     return new RawSocket(socket);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawSocket> {
+  /** `localAddress` picks the client's own loopback address (127.0.0.2 is another client). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawSocket> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host }, () => resolve(new RawSocket(socket)));
+      const socket = net.connect({ port, host, localAddress }, () => resolve(new RawSocket(socket)));
       socket.once('error', reject);
     });
   }

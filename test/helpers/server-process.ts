@@ -22,10 +22,14 @@ export async function spawnServer(
   dataDir: string,
   args: string[] = [],
   expect = ['native'],
+  /** A command that runs the server, such as `prlimit --nofile=300:300`. */
+  wrapper: string[] = [],
 ): Promise<ServerProcess> {
+  const command = [...wrapper, process.execPath];
   const child = spawn(
-    process.execPath,
+    command[0]!,
     [
+      ...command.slice(1),
       CLI,
       'server',
       '--host',

@@ -27,13 +27,9 @@ export class LobbyDecoder {
     for (;;) {
       if (this.expected === null) {
         if (this.buffer.length < HEADER_BYTES) break;
-        const header = this.buffer
-          .take(HEADER_BYTES)
-          .toString('latin1')
-          .replace(/^[\s\0]+|[\s\0]+$/g, '');
-        if (!/^\d{1,10}$/.test(header))
+        const length = headerLength(this.buffer.take(HEADER_BYTES));
+        if (length === null)
           return this.fail(results, 'bad_frame', 'the 64-byte header is not a decimal length');
-        const length = Number(header);
         if (length > this.maxPayload)
           return this.fail(results, 'too_large', `messages are limited to ${this.maxPayload} bytes`);
         this.expected = length;
@@ -63,6 +59,22 @@ export class LobbyDecoder {
     results.push({ ok: false, error: new MensageiroError(code as 'bad_frame', text, true) });
     return results;
   }
+}
+
+/**
+ * The payload length a header holds, read as the course's server reads it (Python's `int()`):
+ * spaces (or NULs) around, a `+` sign, leading zeros and `_` between digits. Null when it is no
+ * length: not a number, or negative.
+ */
+export function headerLength(header: Buffer): number | null {
+  const text = header.toString('latin1').replace(/^[\s\0]+|[\s\0]+$/g, '');
+  const match = /^([+-]?)(\d+(?:_\d+)*)$/.exec(text);
+  if (!match) return null;
+  const digits = match[2]!.replace(/_/g, '').replace(/^0+(?=\d)/, '');
+  // Past 16 digits the number is over any frame limit anyway; Infinity says so without rounding.
+  const value = digits.length > 16 ? Infinity : Number(digits);
+  if (match[1] === '-' && value !== 0) return null;
+  return value;
 }
 
 /** What a client sends: the length header, space-padded to 64 bytes, then the payload. */

@@ -2,6 +2,7 @@ import type { Hub } from '../../core/hub.js';
 import type { LobbyPost } from '../../core/lobby.js';
 import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
+import { cleanText } from '../text.js';
 import { DISCONNECT, LobbyDecoder, addressLabel, lobbyLine } from './codec.js';
 
 export class LobbySession implements Session {
@@ -27,6 +28,7 @@ export class LobbySession implements Session {
 
   onData(chunk: Buffer): void {
     for (const result of this.decoder.push(chunk)) {
+      this.connection.lastActivity = Date.now();
       if (!result.ok) {
         this.connection.log.warn(
           { client: this.label, reason: result.error.message },
@@ -39,7 +41,18 @@ export class LobbySession implements Session {
         this.connection.close();
         return;
       }
-      this.hub.lobby.post(this.label, null, result.text);
+      let text: string;
+      try {
+        text = cleanText(result.text);
+      } catch (error) {
+        // The lobby has no way to answer: the post is dropped, and the connection goes on.
+        this.connection.log.info(
+          { client: this.label, reason: (error as Error).message },
+          'lobby: post dropped',
+        );
+        continue;
+      }
+      this.hub.lobby.post(this.label, null, text);
     }
   }
 
@@ -57,5 +70,7 @@ export const lobbyDialect: Dialect = {
   // Exempt from the handshake timeout: lobby clients may only listen.
   handshakeTimeoutMs: () => null,
   idleTimeoutMs: () => null,
+  // Lobby clients may only read, so an idle one holds its slot only while slots are plenty.
+  evictIdleWhenFull: true,
   createSession: (connection, context) => new LobbySession(connection, context),
 };

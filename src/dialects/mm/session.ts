@@ -1,14 +1,15 @@
 import path from 'node:path';
-import { MensageiroError, isMensageiroError } from '../../core/errors.js';
+import { isMensageiroError } from '../../core/errors.js';
 import type { Hub } from '../../core/hub.js';
 import type { Account, AccountId, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
 import { LineDecoder } from '../line-decoder.js';
 import { OrderedWork } from '../ordered-work.js';
+import { cleanText } from '../text.js';
 import { END_OF_MESSAGES, messageLine, noticeLine, notices, parseClientLine, unescapeText } from './codec.js';
 import { MessagesCsv, type ReadMessageRow } from './messages-csv.js';
-import { readUsersCsv } from './users-csv.js';
+import { prepareUsers } from './users-csv.js';
 
 const PAGE = 500;
 
@@ -34,6 +35,8 @@ export class MmSession implements Session {
     private readonly connection: Connection,
     context: DialectContext,
     private readonly messagesCsv: MessagesCsv,
+    /** users.csv is loaded after the ports open; a login waits for it. */
+    private readonly usersLoaded: Promise<void>,
   ) {
     this.hub = context.hub;
     this.lines = new LineDecoder(Math.min(context.config.maxFrame, 64 * 1024));
@@ -69,12 +72,12 @@ export class MmSession implements Session {
     if (parsed.kind === 'send') {
       try {
         // The same escaping both ways: `\n` is a line break and `\\` a backslash.
-        await this.hub.send(this.account.id, { to: parsed.dest, text: unescapeText(parsed.text) });
+        await this.hub.send(this.account.id, { to: parsed.dest, text: cleanText(unescapeText(parsed.text)) });
       } catch (error) {
         if (!isMensageiroError(error)) throw error;
         // Discarded, as the seed says, and the user is told in-band.
         if (error.code === 'unknown_recipient') notes.push(notices.unknownUser(parsed.dest));
-        else if (error.code === 'rate_limited') notes.push(error.message);
+        else if (error.code === 'rate_limited' || error.code === 'bad_request') notes.push(error.message);
         else throw error;
       }
     }
@@ -82,6 +85,7 @@ export class MmSession implements Session {
   }
 
   private async login(name: string): Promise<void> {
+    await this.usersLoaded;
     try {
       this.account = await this.hub.signInWithoutSecret({ username: name }, false, {
         ip: this.connection.remoteAddress,
@@ -149,30 +153,25 @@ export class MmSession implements Session {
 /** The mm dialect owns the seed-001 files: users.csv in, messages.csv out. */
 export function createMmDialect(): Dialect {
   let messagesCsv: MessagesCsv | null = null;
+  let usersLoaded: Promise<void> = Promise.resolve();
   return {
     name: 'mm',
     handshakeTimeoutMs: (config) => config.seedHandshakeTimeout,
     idleTimeoutMs: () => null,
-    createSession: (connection, context) => new MmSession(connection, context, messagesCsv!),
+    createSession: (connection, context) => new MmSession(connection, context, messagesCsv!, usersLoaded),
     refuse: (connection, error) => connection.send(Buffer.from(noticeLine(error.message), 'utf8')),
     async start(context) {
       const { config, hub, log } = context;
       if (config.users) {
-        const { logins, problems } = readUsersCsv(config.users);
-        for (const problem of problems) log.warn(problem);
-        for (const login of logins) {
-          try {
-            await hub.ensureUser(login);
-          } catch (error) {
-            if (!(error instanceof MensageiroError)) throw error;
-            log.warn({ login, reason: error.message }, `${config.users}: user not loaded`);
-          }
-        }
-        log.info({ file: config.users, users: logins.length, skipped: problems.length }, 'users loaded');
+        const load = prepareUsers(hub, config.users, log);
+        usersLoaded = new Promise((resolve) => setImmediate(resolve))
+          .then(load)
+          .catch((error: unknown) => log.error({ err: error, file: config.users }, 'users not loaded'));
       }
       messagesCsv = new MessagesCsv(config.messages ?? path.join(config.data, 'messages.csv'));
     },
     async stop() {
+      await usersLoaded.catch(() => undefined);
       messagesCsv?.close();
       messagesCsv = null;
     },

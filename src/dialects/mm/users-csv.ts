@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { validUsername } from '../../core/hub.js';
+import type { Logger } from 'pino';
+import { MensageiroError } from '../../core/errors.js';
+import { validUsername, type Hub } from '../../core/hub.js';
+import { randomAccountId } from '../../core/secrets.js';
 
 export interface UsersFile {
   logins: string[];
@@ -46,6 +49,46 @@ export function parseUsersCsv(text: string, file = 'users.csv'): UsersFile {
   return { logins, problems };
 }
 
-export function readUsersCsv(file: string): UsersFile {
-  return parseUsersCsv(fs.readFileSync(file, 'utf8'), file);
+/**
+ * Reads a users file now, so that a missing one stops the start, and returns the rest of the
+ * work, to run once the ports listen: parsing, then one account per login that has none.
+ */
+export function prepareUsers(hub: Hub, file: string, log: Logger): () => Promise<void> {
+  const text = fs.readFileSync(file, 'utf8');
+  return async () => {
+    const started = Date.now();
+    const users = parseUsersCsv(text, file);
+    for (const problem of users.problems) log.warn(problem);
+    await loadUsers(hub, users, file, log, started);
+  };
+}
+
+/** In one transaction where the store can, else one by one; users that exist are skipped. */
+async function loadUsers(
+  hub: Hub,
+  users: UsersFile,
+  file: string,
+  log: Logger,
+  started: number,
+): Promise<void> {
+  let created = 0;
+  if (hub.store.ensureUsernames) {
+    created = await hub.store.ensureUsernames(users.logins, randomAccountId);
+  } else {
+    for (const login of users.logins) {
+      try {
+        if (!(await hub.store.findAccountByUsername(login))) {
+          await hub.ensureUser(login);
+          created++;
+        }
+      } catch (error) {
+        if (!(error instanceof MensageiroError)) throw error;
+        log.warn({ login, reason: error.message }, `${file}: user not loaded`);
+      }
+    }
+  }
+  log.info(
+    { file, users: users.logins.length, created, skipped: users.problems.length, ms: Date.now() - started },
+    'users loaded',
+  );
 }

@@ -1,14 +1,21 @@
 import { MensageiroError } from '../../core/errors.js';
 import { isAccountId } from '../../core/hub.js';
 import type { GroupAction } from '../../core/types.js';
+import { isCleanName } from '../text.js';
 import type { NativeObject } from './codec.js';
 import { bad, echoCid, optionalString, recipientsOf, type NativeHandler } from './requests.js';
 
 /** Creating and changing groups; the notices themselves reach members through their inboxes. */
 
+function groupNameOf(frame: NativeObject): string | undefined {
+  const name = optionalString(frame, 'name');
+  if (name !== undefined && !isCleanName(name)) throw bad('a group name cannot hold control characters');
+  return name;
+}
+
 const create: NativeHandler = async (request, frame) => {
   const group = await request.hub.createGroup(request.account.id, {
-    name: optionalString(frame, 'name'),
+    name: groupNameOf(frame),
     members: recipientsOf(frame, 'members'),
   });
   request.reply({ type: 'group.created', gid: group.id, ...echoCid(frame) });
@@ -24,7 +31,7 @@ function change(action: Exclude<GroupAction, 'create'>): NativeHandler {
     const gid = gidOf(frame);
     let name: string | undefined;
     if (action === 'rename') {
-      name = optionalString(frame, 'name');
+      name = groupNameOf(frame);
       if (name === undefined) throw bad('group.rename needs "name"');
     }
     const key = action === 'admins' ? 'admins' : 'members';

@@ -6,6 +6,7 @@ import type { Account, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { DialectContext } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
+import { cleanText } from '../text.js';
 import { ACCOUNT_HANDLERS } from './account-handlers.js';
 import type { NativeObject } from './codec.js';
 import { errorFrame, sentJson, sizedItemJson } from './frames.js';
@@ -41,7 +42,18 @@ export interface NativeFramer {
 /** What the session needs of its connection, beyond writing: a TCP Connection or a WebSocket's. */
 export type NativeLink = Pick<
   Connection,
-  'id' | 'log' | 'remoteAddress' | 'established' | 'isClosed' | 'close' | 'destroy' | 'writable' | 'onDrain'
+  | 'id'
+  | 'log'
+  | 'remoteAddress'
+  | 'established'
+  | 'isClosed'
+  | 'close'
+  | 'destroy'
+  | 'writable'
+  | 'onDrain'
+  | 'whenWritten'
+  | 'hold'
+  | 'release'
 >;
 
 interface StartOptions {
@@ -79,11 +91,13 @@ export class NativeSession implements InboxSink {
 
   /** One object the client sent, handled in order after those before it. */
   receive(message: NativeObject): void {
+    const release = this.hold(message);
     // An error answering a request carries the request's cid, so the client can tell which failed.
     this.work.run(() =>
-      this.handle(message).catch((error: unknown) =>
-        this.fail(error, message.cid === undefined ? {} : { cid: message.cid }),
-      ),
+      this.handle(message, release).catch((error: unknown) => {
+        release();
+        this.fail(error, message.cid === undefined ? {} : { cid: message.cid });
+      }),
     );
   }
 
@@ -120,7 +134,28 @@ export class NativeSession implements InboxSink {
     this.reply(errorFrame(new MensageiroError('internal', 'internal error'), extra));
   }
 
-  private async handle(frame: NativeObject): Promise<void> {
+  /**
+   * Counts a decoded frame against what this connection may have in hand (texts dominate);
+   * the returned call gives it back, once.
+   */
+  private hold(frame: NativeObject): () => void {
+    const bytes = 64 + (typeof frame.text === 'string' ? 2 * frame.text.length : 0);
+    this.connection.hold(bytes);
+    let held = true;
+    return () => {
+      if (held) this.connection.release(bytes);
+      held = false;
+    };
+  }
+
+  /** A msg gives its hold back once stored; every other frame once handled. */
+  private async handle(frame: NativeObject, release: () => void): Promise<void> {
+    if (frame.type === 'msg') return this.onMsg(frame, release);
+    await this.dispatch(frame);
+    release();
+  }
+
+  private async dispatch(frame: NativeObject): Promise<void> {
     const type = frame.type;
     if (typeof type !== 'string') throw bad('every frame has a string "type"');
     switch (type) {
@@ -130,8 +165,6 @@ export class NativeSession implements InboxSink {
         return this.onRegister(frame);
       case 'login':
         return this.onLogin(frame);
-      case 'msg':
-        return this.onMsg(frame);
       case 'ack':
         return this.onAck(frame);
       case 'read':
@@ -294,12 +327,16 @@ export class NativeSession implements InboxSink {
     this.connection.onDrain(callback);
   }
 
+  whenWritten(callback: () => void): void {
+    this.connection.whenWritten(callback);
+  }
+
   onError(error: unknown): void {
     this.connection.log.error({ err: error }, 'inbox stream failed');
     this.connection.destroy();
   }
 
-  private async onMsg(frame: NativeObject): Promise<void> {
+  private async onMsg(frame: NativeObject, release: () => void): Promise<void> {
     const account = this.requireAccount();
     const cidValue = frame.cid;
     if (cidValue !== undefined && typeof cidValue !== 'string' && typeof cidValue !== 'number') {
@@ -318,7 +355,7 @@ export class NativeSession implements InboxSink {
       }
       const prepared = await this.hub.prepareSend(account.id, {
         to: recipientOf(frame, 'to'),
-        text: frame.text,
+        text: cleanText(frame.text),
         cid,
         ts: ts as number | undefined,
         device: this.device,
@@ -326,6 +363,7 @@ export class NativeSession implements InboxSink {
       // Not awaited: the next frame may join the same group commit. The ack follows the commit.
       this.hub.commitSend(prepared).then(
         ({ message, duplicate }) => {
+          release();
           if (cid === null) return;
           this.replyJson(
             sentJson({
@@ -338,9 +376,13 @@ export class NativeSession implements InboxSink {
             }),
           );
         },
-        (error: unknown) => this.fail(error, echo),
+        (error: unknown) => {
+          release();
+          this.fail(error, echo);
+        },
       );
     } catch (error) {
+      release();
       this.fail(error, echo);
     }
   }
@@ -398,7 +440,7 @@ export class NativeSession implements InboxSink {
   private onLobbyPost(frame: NativeObject): void {
     const account = this.requireAccount();
     if (typeof frame.text !== 'string') throw bad('lobby needs "text"');
-    this.hub.lobby.post(account.username ?? String(account.id), account.id, frame.text);
+    this.hub.lobby.post(account.username ?? String(account.id), account.id, cleanText(frame.text));
   }
 
   private onDirAddr(frame: NativeObject): void {

@@ -1,3 +1,5 @@
+import { isCleanName } from '../text.js';
+
 /**
  * p2p directory (seed 003): text instructions ending in CRLF (a bare LF accepted on input).
  * Pure: one line in, one instruction out; framing is the LineDecoder's.
@@ -25,12 +27,14 @@ export function parseInstruction(line: string): DirectoryInstruction {
       if (!match) return { kind: 'invalid', reason: 'USER takes name:port' };
       const port = Number(match[2]);
       if (port < 1 || port > 65535) return { kind: 'invalid', reason: 'USER port must be 1-65535' };
+      if (!isCleanName(match[1]!))
+        return { kind: 'invalid', reason: 'a name cannot hold control characters' };
       return { kind: 'USER', name: match[1]!, port };
     }
     case 'LIST':
       return { kind: 'LIST' };
     case 'ADDR':
-      return NAME.test(rest)
+      return NAME.test(rest) && isCleanName(rest)
         ? { kind: 'ADDR', name: rest }
         : { kind: 'invalid', reason: 'ADDR takes a name' };
     case 'KEEP':

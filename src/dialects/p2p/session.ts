@@ -30,6 +30,7 @@ export class DirectorySession implements Session {
         this.connection.close();
         return;
       }
+      this.connection.lastActivity = Date.now();
       this.handle(result.line);
     }
   }

@@ -5,6 +5,7 @@ import type { AccountId, InboxItem } from '../../core/types.js';
 import type { Connection } from '../../server/connection.js';
 import type { Dialect, DialectContext, Session } from '../../server/dialect.js';
 import { OrderedWork } from '../ordered-work.js';
+import { cleanText } from '../text.js';
 import { ZapDecoder, encodeZap, zapDataChunks, type ZapFrame } from './codec.js';
 
 /** Maps an inbox item to the frames a zap client expects (06, 07, 09, 11). */
@@ -173,6 +174,7 @@ export class ZapSession implements Session {
           writable: () => this.connection.writable(),
           open: () => !this.connection.isClosed,
           onDrain: (callback) => this.connection.onDrain(callback),
+          whenWritten: (callback) => this.connection.whenWritten(callback),
           onError: () => this.connection.destroy(),
         },
         // zap clients never ack: written to the socket is delivered.
@@ -225,7 +227,11 @@ export class ZapSession implements Session {
       return;
     }
     try {
-      const prepared = await this.hub.prepareSend(from, { to: frame.dst, text: frame.data, ts: frame.ts });
+      const prepared = await this.hub.prepareSend(from, {
+        to: frame.dst,
+        text: cleanText(frame.data),
+        ts: frame.ts,
+      });
       this.hub.commitSend(prepared).catch((error: unknown) => this.onWorkError(error));
     } catch (error) {
       // An unknown dst is discarded, as the seed says.

@@ -425,6 +425,37 @@ export class SqliteStore implements Store {
     });
   }
 
+  ensureUsernames(usernames: string[], newId: () => AccountId): Promise<number> {
+    return this.commits.submit(() => {
+      const createdAt = Date.now();
+      let created = 0;
+      for (const username of usernames) {
+        if (this.sql.accountByUsername.get(username.toLowerCase())) continue;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            this.insertAccountRow({
+              id: newId(),
+              kind: 'user',
+              username,
+              secretHash: null,
+              displayName: null,
+              groupName: null,
+              creator: null,
+              clientTs: null,
+              createdAt,
+            });
+            created++;
+            break;
+          } catch (error) {
+            // A random id that is taken: draw again, as register does.
+            if (!(error instanceof MensageiroError && error.code === 'conflict') || attempt >= 8) throw error;
+          }
+        }
+      }
+      return created;
+    });
+  }
+
   async getAccount(id: AccountId): Promise<Account | null> {
     return this.accountOf(id);
   }
