@@ -343,12 +343,22 @@ export class Model {
         readUpTo: 0,
       };
       this.convs.set(id, conv);
-      if (kind === 'user') {
-        this.link.send({ type: 'who', ids: [id] });
-        if (!this.people.has(id)) this.resolveName(id);
-      }
+      // Names come with the messages (from_name) and the conversation list; presence is asked
+      // for all the new peers of a turn at once.
+      if (kind === 'user') this.watchPresence(id);
     }
     return conv;
+  }
+
+  private newPeers: number[] = [];
+
+  private watchPresence(id: number): void {
+    if (this.newPeers.push(id) > 1) return;
+    queueMicrotask(() => {
+      const ids = this.newPeers;
+      this.newPeers = [];
+      this.link.send({ type: 'who', ids });
+    });
   }
 
   private resolveName(id: number): void {

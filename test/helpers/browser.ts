@@ -38,11 +38,12 @@ export function describeBrowser(name: string, body: (browser: () => Browser) => 
     }
     return;
   }
-  describe(name, () => {
+  // A browser test is a user's whole story, on a machine that may be busy: room to finish.
+  describe(name, { timeout: 120_000 }, () => {
     let browser: Browser;
     beforeAll(async () => {
       browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, headless: true });
-    });
+    }, 60_000);
     afterAll(async () => {
       await browser?.close();
     });
@@ -66,7 +67,7 @@ export async function openApp(
     viewport: { width: options.width ?? 1000, height: 700 },
     colorScheme: 'light',
   });
-  context.setDefaultTimeout(15_000);
+  context.setDefaultTimeout(30_000);
   const page = await context.newPage();
   const dialogs: string[] = [];
   page.on('dialog', (dialog) => {
