@@ -12,7 +12,8 @@ import {
   type,
 } from './helpers/browser.js';
 
-const t = serverPerTest();
+// One test sends a burst of 120 messages; the rate limit is not what this file tests.
+const t = serverPerTest({ messageBurst: 0 });
 
 async function nativeUser(username: string): Promise<NativeTestClient> {
   const client = await NativeTestClient.connect(t.server.ports.native!);
@@ -115,5 +116,29 @@ describeBrowser('web client as one device among several', (shared) => {
     await alice.page.getByRole('button', { name: 'Leave group' }).click();
     await changed(bob, 'leave');
     await alice.page.locator('#subtitle', { hasText: 'no longer a member' }).waitFor();
+  });
+
+  it('a new browser pages older messages in from the server as the user scrolls up', async () => {
+    const first = await browserUser();
+    await signUp(first.page, 'alice');
+    const bob = await nativeUser('bob');
+    for (let i = 0; i < 120; i++) await bob.send({ type: 'msg', to: 'alice', text: `mensagem ${i}`, cid: i });
+    await bob.waitForCount(ofType('sent'), 120, 'every message stored');
+    await first.page
+      .locator('#convs .conv', { hasText: 'bob' })
+      .locator('.unread', { hasText: '120' })
+      .waitFor();
+
+    const second = await browserUser();
+    await signIn(second.page, 'alice');
+    await openConversation(second.page, 'bob');
+    await bubble(second.page, 'mensagem 119');
+    const messages = second.page.getByRole('log', { name: 'Messages' });
+    await messages.hover();
+    for (const oldest of ['mensagem 70', 'mensagem 20', 'mensagem 0']) {
+      await second.page.mouse.wheel(0, -100_000);
+      await bubble(second.page, oldest);
+    }
+    expect(await second.page.locator('#messages .bubble').count()).toBe(120);
   });
 });

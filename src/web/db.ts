@@ -126,7 +126,7 @@ export async function getAll<T>(db: IDBDatabase, store: StoreName): Promise<T[]>
   return found;
 }
 
-/** Up to `limit` messages of a conversation older than `before` (ms), oldest first. */
+/** Up to `limit` of a conversation's newest messages at or before `before` (ms), oldest first. */
 export async function olderMessages(
   db: IDBDatabase,
   conv: number,
@@ -135,7 +135,7 @@ export async function olderMessages(
 ): Promise<StoredMessage[]> {
   const found: StoredMessage[] = [];
   await transact(db, ['messages'], 'readonly', (tx) => {
-    const range = IDBKeyRange.bound([conv, -Infinity], [conv, before], false, true);
+    const range = IDBKeyRange.bound([conv, -Infinity], [conv, before]);
     const cursor = tx.objectStore('messages').index('byTime').openCursor(range, 'prev');
     cursor.onsuccess = () => {
       const at = cursor.result;

@@ -46,6 +46,10 @@ const newCid = (prefix: 'o' | 'r') =>
   (cidCounter++).toString(36) +
   crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
 
+/** Time order; messages of one commit share a time, and the server's ids order them. */
+const byTime = (a: StoredMessage, b: StoredMessage) =>
+  a.at - b.at || (a.mid ?? Number.MAX_SAFE_INTEGER) - (b.mid ?? Number.MAX_SAFE_INTEGER);
+
 /** A message the server has (it has a mid), as this browser stores it. */
 function storedMessage(
   conv: number,
@@ -317,7 +321,7 @@ export class Model {
             if (message.conv === open && !this.messages.some((known) => known.k === message.k))
               this.messages.push(message);
           }
-          this.messages.sort((a, b) => a.at - b.at);
+          this.messages.sort(byTime);
           this.markRead();
         }
         this.changed();
@@ -457,7 +461,7 @@ export class Model {
     }
     if (view.kind === 'conv') {
       this.conversation(view.id, this.convs.get(view.id)?.kind ?? 'user');
-      this.messages = await olderMessages(this.db, view.id, Infinity, PAGE);
+      this.messages = (await olderMessages(this.db, view.id, Infinity, PAGE)).sort(byTime);
       if (this.messages.length < PAGE) this.fetchHistory(view.id);
       this.markRead();
     }
@@ -469,9 +473,15 @@ export class Model {
     if (this.view.kind !== 'conv') return;
     const id = this.view.id;
     const oldest = this.messages[0]?.at ?? Infinity;
-    const older = await olderMessages(this.db, id, oldest, PAGE);
+    // Messages stored in one commit share a time: the page starts at the oldest's time, and
+    // skips what is already shown.
+    const known = new Set(this.messages.map((message) => message.k));
+    const ties = this.messages.filter((message) => message.at === oldest).length;
+    const older = (await olderMessages(this.db, id, oldest, PAGE + ties)).filter(
+      (message) => !known.has(message.k),
+    );
     if (older.length > 0) {
-      this.messages = [...older, ...this.messages];
+      this.messages = [...older, ...this.messages].sort(byTime);
       this.changed();
     } else this.fetchHistory(id);
   }
@@ -502,7 +512,7 @@ export class Model {
     if (this.view.kind === 'conv' && this.view.id === frame.conv) {
       const known = new Set(this.messages.map((message) => message.k));
       this.messages = [...stored.filter((message) => !known.has(message.k)), ...this.messages];
-      this.messages.sort((a, b) => a.at - b.at);
+      this.messages.sort(byTime);
     }
     this.changed();
   }

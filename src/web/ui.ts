@@ -304,7 +304,7 @@ function renderPane(model: Model): void {
     rows = conv ? messageRows(model, conv, model.messages) : [];
   }
   const key = view.kind === 'lobby' ? 'lobby' : `c${view.id}`;
-  const first = rows[0]?.dataset.k ?? '';
+  const first = rows.find((row) => row.dataset.k)?.dataset.k ?? '';
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
   const fromBottom = list.scrollHeight - list.scrollTop;
   const prepended =
