@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { CASES } from '../src/conform/cases/index.js';
 import type { CaseResult, DialectName } from '../src/conform/types.js';
-import {
-  fakeLobby,
-  fakeMm,
-  fakeNative,
-  fakeP2p,
-  fakeZap,
-  type FakeServer,
-} from './helpers/conform-fakes.js';
+import { fakeLobby, fakeMm, fakeNative, fakeP2p, fakeZap, type FakeServer } from './helpers/conform-fakes.js';
 import { grade, idsWith } from './helpers/conform-grade.js';
 
 /** Each test owns its server and closes it itself: the tests run concurrently. */
-async function gradeFake(dialect: DialectName, start: Promise<FakeServer>, quick = true): Promise<CaseResult[]> {
+async function gradeFake(
+  dialect: DialectName,
+  start: Promise<FakeServer>,
+  quick = true,
+): Promise<CaseResult[]> {
   const server = await start;
   try {
     return await grade(dialect, server.port, { quick });
@@ -40,7 +37,10 @@ describe('a faulty zap server fails exactly the case it breaks', () => {
     ['none', []],
     ['pad12', ['zap.01.register-id']],
     ['early07', ['zap.08.no-receipt-before-delivery', 'zap.09.pending-receipt-on-connect']],
-    ['dropOffline', ['zap.05.offline-delivery', 'zap.08.no-receipt-before-delivery', 'zap.09.pending-receipt-on-connect']],
+    [
+      'dropOffline',
+      ['zap.05.offline-delivery', 'zap.08.no-receipt-before-delivery', 'zap.09.pending-receipt-on-connect'],
+    ],
     ['noReadReceipt', ['zap.10.read-receipt', 'zap.11.pending-read-receipt']],
     ['groupWithoutCreator', ['zap.12.group-created', 'zap.13.group-pending']],
     ['noLf', ['zap.17.lf-after-frame']],

@@ -16,8 +16,18 @@ afterAll(() => server.close());
 
 async function grade(dialect: DialectName, port: number): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
-  const options = { host: '127.0.0.1', port, timeoutMs: 3000, users: ['alice', 'bob'], keepExpiryMs: KEEP_EXPIRY_MS };
-  for await (const event of runCases(dialect, CASES[dialect], options, { only: [], quick: false, extended: true })) {
+  const options = {
+    host: '127.0.0.1',
+    port,
+    timeoutMs: 3000,
+    users: ['alice', 'bob'],
+    keepExpiryMs: KEEP_EXPIRY_MS,
+  };
+  for await (const event of runCases(dialect, CASES[dialect], options, {
+    only: [],
+    quick: false,
+    extended: true,
+  })) {
     if (event.type === 'result') results.push(event.result);
   }
   return results;
@@ -28,7 +38,9 @@ describe('every case passes against our own server', () => {
     it(dialect, async () => {
       const results = await grade(dialect, server.ports[dialect]!);
       const failed = results.filter((r) => r.outcome !== 'passed');
-      expect(failed.map((r) => `${r.id}: ${r.message}\n${r.expected}\n${r.actual}\n${r.transcript}`)).toEqual([]);
+      expect(failed.map((r) => `${r.id}: ${r.message}\n${r.expected}\n${r.actual}\n${r.transcript}`)).toEqual(
+        [],
+      );
       expect(results.length).toBe(CASES[dialect].length);
     });
   }

@@ -10,7 +10,10 @@ import type { CaseResult, DialectName } from '../src/conform/types.js';
 import { idsWith } from './helpers/conform-grade.js';
 
 /** Starts the grader for `dialect`, lets `client` use it, and returns the grades. */
-async function serveFor(dialect: DialectName, client: (port: number) => Promise<void>): Promise<CaseResult[]> {
+async function serveFor(
+  dialect: DialectName,
+  client: (port: number) => Promise<void>,
+): Promise<CaseResult[]> {
   let ready!: (port: number) => void;
   const listening = new Promise<number>((resolve) => (ready = resolve));
   const results: CaseResult[] = [];
@@ -36,7 +39,8 @@ function once<T>(register: (resolve: (value: T) => void) => void): Promise<T> {
   return new Promise((resolve) => register(resolve));
 }
 
-const failures = (results: CaseResult[]) => results.filter((r) => r.outcome === 'failed').map((r) => `${r.id}: ${r.message} ${r.actual}`);
+const failures = (results: CaseResult[]) =>
+  results.filter((r) => r.outcome === 'failed').map((r) => `${r.id}: ${r.message} ${r.actual}`);
 
 describe('--serve passes our own clients', () => {
   it('zap: ZapLink registers, reads the professor’s 06, answers 08 and sends 05', async () => {
@@ -125,7 +129,10 @@ describe('--serve fails a client that breaks the seed', () => {
 
   it('zap: 03 with a 12-digit id that the server never gave, before any 01', async () => {
     const results = await serveFor('zap', (port) => raw(port, ['03123456789012']));
-    expect(idsWith(results, 'failed').sort()).toEqual(['zap-client.02.register-before-connect', 'zap-client.03.field-widths']);
+    expect(idsWith(results, 'failed').sort()).toEqual([
+      'zap-client.02.register-before-connect',
+      'zap-client.03.field-widths',
+    ]);
     const widths = results.find((r) => r.id === 'zap-client.03.field-widths')!;
     expect(widths.actual).toBe('C1: "03123456789012"');
     expect(widths.transcript).toContain('C1 -> "03123456789012"');
@@ -134,8 +141,14 @@ describe('--serve fails a client that breaks the seed', () => {
   // The header cuts the payload inside a character, so the UTF-8 check fails too.
   it('lobby: a header that counts characters, not bytes, and no :D', async () => {
     const text = 'ação';
-    const results = await serveFor('lobby', (port) => raw(port, [Buffer.from(String(text.length).padEnd(64) + text)]));
-    expect(idsWith(results, 'failed').sort()).toEqual(['lobby-client.01.header-64', 'lobby-client.02.utf8', 'lobby-client.03.disconnect-message']);
+    const results = await serveFor('lobby', (port) =>
+      raw(port, [Buffer.from(String(text.length).padEnd(64) + text)]),
+    );
+    expect(idsWith(results, 'failed').sort()).toEqual([
+      'lobby-client.01.header-64',
+      'lobby-client.02.utf8',
+      'lobby-client.03.disconnect-message',
+    ]);
   });
 
   it('mm: a message without the @', async () => {

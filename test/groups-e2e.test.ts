@@ -109,10 +109,18 @@ describe('groups that change', () => {
     expect(bob.client.frames.filter((f) => f.type === 'msg' && f.text === 'after')).toEqual([]);
     expect(carol.client.frames.filter((f) => f.type === 'msg' && f.text === 'before carol')).toEqual([]);
 
+    const after = carol.client.frames.find((f) => f.type === 'msg' && f.text === 'after')!;
+    await carol.client.send({ type: 'read', conv: gid, mid: after.mid });
+    await alice.client.waitFor(
+      (f) => f.type === 'receipt' && f.status === 'read' && f.by === carol.id,
+      'read',
+    );
+    const info = await ask(alice.client, { type: 'message.info', mid: after.mid });
+    expect(info).toMatchObject({ conv: gid, members: [{ id: carol.id, name: 'carol', status: 'read' }] });
     const page = await ask(carol.client, { type: 'history', conv: gid });
     expect((page.messages as Frame[]).map((m) => m.text)).toEqual(['after']);
-    const info = await ask(carol.client, { type: 'group.info', gid });
-    expect(info).toMatchObject({ name: 'time', members: [alice.id, carol.id], names: ['alice', 'carol'] });
+    const members = await ask(carol.client, { type: 'group.info', gid });
+    expect(members).toMatchObject({ name: 'time', members: [alice.id, carol.id], names: ['alice', 'carol'] });
   });
 
   it('refuses a group made over the size limit', async () => {

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NativeTestClient, frame, ofType, parseFrames } from './helpers/native-client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { startTestServer, tempDir, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 const open: Array<{ close(): void }> = [];
@@ -56,15 +57,52 @@ describe('a seed-000 client (no acks) that stops reading', () => {
     open.push(again);
     await again.send({ type: 'new', id: readerId });
     const seen = new Set(fromFirst.map((f) => String(f.text).split(':')[0]));
-    await again.raw.until(() => {
-      for (const f of again.frames.filter(ofType('msg'))) seen.add(String(f.text).split(':')[0]);
-      return seen.size === total || undefined;
-    }, 'every message, across both connections');
+    await again.raw.until(
+      () => {
+        for (const f of again.frames.filter(ofType('msg'))) seen.add(String(f.text).split(':')[0]);
+        return seen.size === total || undefined;
+      },
+      'every message, across both connections',
+      45_000,
+    );
     const fromSecond = again.frames.filter(ofType('msg')).length;
     console.log(
       `stalled seed-000 reader: ${fromFirst.length} messages (${(first.bytes().length / 1048576).toFixed(1)} MiB) came from the kernel's buffers after the drop, ${fromSecond} were sent again, ${fromFirst.length + fromSecond - total} twice`,
     );
     expect(fromFirst.length).toBeLessThan(total);
     expect(seen.size).toBe(total);
+  }, 60_000);
+});
+
+describe('what one sender can make the server hold', () => {
+  it('stops reading a sender whose frames wait on a slow disk, and loses none of them', async () => {
+    // A slow disk: every message waits 20 ms before the store takes it.
+    const store = new SqliteStore({ dataDir: tempDir() });
+    const append = store.appendMessage.bind(store);
+    let waiting = 0;
+    let mostWaiting = 0;
+    store.appendMessage = async (message) => {
+      mostWaiting = Math.max(mostWaiting, ++waiting);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      waiting--;
+      return append(message);
+    };
+    server = await startTestServer({ messageBurst: 0 }, { store });
+    const sender = await NativeTestClient.connect(server.ports.native!);
+    const reader = await NativeTestClient.connect(server.ports.native!);
+    open.push(sender, reader);
+    await sender.register({ acks: true });
+    const { id } = await reader.register({ acks: true });
+    const total = 150;
+    const text = 'y'.repeat(100 * 1024);
+    // 15 MB in one write, as a client that does not wait for acks would send it.
+    await sender.raw.write(
+      Array.from({ length: total }, (_, n) => frame({ type: 'msg', to: id, text, cid: n })).join(''),
+    );
+    await sender.waitForCount(ofType('sent'), total, 'every message stored');
+    console.log(`one sender, 15 MB at once, slow disk: at most ${mostWaiting} of its messages in hand`);
+    // 1 MiB in hand (each 100 KB text weighs 200 KB as a string), plus one read chunk's frames.
+    expect(mostWaiting).toBeLessThanOrEqual(8);
+    expect((await reader.waitForCount(ofType('msg'), total, 'every message delivered')).length).toBe(total);
   }, 60_000);
 });

@@ -1,8 +1,11 @@
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MmClient } from '../src/client/mm-client.js';
 import { CliProcess } from './helpers/cli-process.js';
 import { LineTestClient } from './helpers/line-client.js';
+import type { RawSocket } from './helpers/raw-socket.js';
+import { SeedServer, bytesOf, sendEach } from './helpers/seed-server.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer | null = null;
@@ -93,5 +96,50 @@ describe('mensageiro chat --dialect mm', () => {
     cli.endInput();
     await cli.exited;
     tiny.close();
+  });
+
+  it('reads replies from seed servers with CRLF, one write, single bytes, or no line endings', async () => {
+    const pending = ['@carol oi', '@dave tudo bem?'];
+    // How each classmate's server writes one reply, and how long the client waits on a line
+    // with no ending: long where the line does end, so that a stall of this busy test machine
+    // between two single bytes is not taken for the end of a line.
+    const styles: Record<
+      string,
+      { idleMs?: number; reply: (peer: RawSocket, lines: string[]) => Promise<void> }
+    > = {
+      'CRLF lines in one write': {
+        reply: (peer, lines) => peer.write(lines.map((l) => `${l}\r\n`).join('')),
+      },
+      'one byte per write': {
+        idleMs: 1000,
+        reply: (peer, lines) => sendEach(peer, bytesOf(lines.map((l) => `${l}\n`).join(''))),
+      },
+      // One send() per message and no line ending; it sleeps between sends so that its own
+      // client's recv() gets one message each.
+      'no line endings': {
+        reply: async (peer, lines) => {
+          for (const line of lines) {
+            await peer.write(line);
+            await new Promise((resolve) => setTimeout(resolve, 500));
+          }
+        },
+      },
+    };
+    for (const [style, { idleMs, reply }] of Object.entries(styles)) {
+      const seed = await SeedServer.start((peer) =>
+        peer.socket.once('data', () => void reply(peer, [...pending, 'f'])),
+      );
+      const client = new MmClient(idleMs);
+      const seen: string[] = [];
+      client.on('message', (from, text) => seen.push(`${from}: ${text}`));
+      client.on('notice', (text) => seen.push(`notice ${text}`));
+      const ended = new Promise<void>((resolve) => client.once('end', resolve));
+      await client.connect('127.0.0.1', seed.port, 'bob');
+      await ended;
+      expect({ style, seen }).toEqual({ style, seen: ['carol: oi', 'dave: tudo bem?'] });
+      expect(seed.peers[0]!.text).toBe('bob\n');
+      client.close();
+      await seed.close();
+    }
   });
 });

@@ -154,6 +154,8 @@ describe('users.csv', () => {
     const file = path.join(dir, 'users.csv');
     fs.writeFileSync(file, 'username\nzoe\nbad name\nyuri\n');
     await start({ users: file, data: dir });
+    // The users are stored once the ports listen; a login waits for them.
+    await mm('zoe');
     expect(await server.hub.store.findAccountByUsername('zoe')).not.toBeNull();
     expect(await server.hub.store.findAccountByUsername('yuri')).not.toBeNull();
     await server.close();

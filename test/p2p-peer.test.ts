@@ -1,20 +1,23 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { P2pPeer } from '../src/client/p2p-peer.js';
 import { CliProcess } from './helpers/cli-process.js';
 import { LineTestClient } from './helpers/line-client.js';
+import { SeedServer, bytesOf, eventually, sendEach } from './helpers/seed-server.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-let server: TestServer;
+let server: TestServer | null = null;
 const processes: CliProcess[] = [];
 const cleanups: Array<() => void> = [];
 afterEach(async () => {
   for (const p of processes.splice(0)) await p.kill();
   for (const cleanup of cleanups.splice(0)) cleanup();
-  await server.close();
+  await server?.close();
+  server = null;
 });
 
 function peerProcess(name: string): CliProcess {
-  const cli = new CliProcess(['p2p', name, '--server', `127.0.0.1:${server.ports.p2p}`]);
+  const cli = new CliProcess(['p2p', name, '--server', `127.0.0.1:${server!.ports.p2p}`]);
   processes.push(cli);
   return cli;
 }
@@ -90,5 +93,68 @@ describe('mensageiro p2p', () => {
     expect(incoming).not.toContain('só para a bia');
     rawSide!.write('DISC\r\n');
     await ana.waitLine((l) => l === '* colega saiu', 'raw peer left');
+  });
+
+  it('works with a seed directory and a peer that take one recv() as one line and end nothing', async () => {
+    // A classmate's peer: it sends each chat line with one send(), or byte by byte.
+    const colega = await SeedServer.start(() => undefined);
+    cleanups.push(() => void colega.close());
+    // A classmate's directory: one recv() is one instruction, and its replies end in nothing.
+    const users = new Map<string, number>([['colega', colega.port]]);
+    const directory = await SeedServer.start((peer) => {
+      peer.socket.on('data', (chunk: Buffer) => {
+        const [verb, argument = ''] = chunk.toString().trim().split(' ');
+        if (verb === 'USER') users.set(argument.split(':')[0]!, Number(argument.split(':')[1]));
+        if (verb === 'LIST')
+          void peer.write(`LIST ${[...users.keys()].filter((n) => n !== 'ana').join(':')}`);
+        if (verb === 'ADDR' && users.has(argument))
+          void peer.write(`ADDR ${argument}:127.0.0.1:${users.get(argument)}`);
+      });
+    });
+    cleanups.push(() => void directory.close());
+
+    // A long idle interval, so that a stall of this busy test machine between two single bytes
+    // is not taken for the end of a line; the lines with no ending are taken once it passes.
+    const ana = new P2pPeer('ana', 60_000, 300);
+    const seen: string[] = [];
+    ana.on('message', (from, text) => seen.push(`${from}: ${text}`));
+    ana.on('left', (name) => seen.push(`${name} left`));
+    await ana.start('127.0.0.1', directory.port);
+    expect(await ana.list()).toEqual(['colega']);
+    expect(await ana.chat('colega')).toBe(true);
+    const toAna = await eventually(
+      () => colega.peers[0],
+      'ana to connect to the peer',
+      () => seen,
+    );
+    await toAna.write('oi ana');
+    await eventually(
+      () => seen.length === 1,
+      'a line with no ending',
+      () => seen,
+    );
+    await sendEach(toAna, bytesOf('tudo bem? ç\r\n'));
+    await toAna.write('DISC');
+    await eventually(
+      () => seen.length === 3,
+      'DISC with no ending',
+      () => seen,
+    );
+    expect(seen).toEqual(['colega: oi ana', 'colega: tudo bem? ç', 'colega left']);
+    expect(toAna.text).toBe('USER ana\r\n');
+    await ana.stop();
+    await eventually(
+      () => directory.peers[0]!.closed,
+      'DISC and the close',
+      () => directory.peers[0]!.text,
+    );
+    // Every instruction reached the directory in a recv() of its own.
+    expect(directory.peers[0]!.chunks.map((c) => c.toString())).toEqual([
+      `USER ana:${ana.port}\r\n`,
+      'LIST\r\n',
+      'ADDR colega\r\n',
+      'LIST\r\n',
+      'DISC\r\n',
+    ]);
   });
 });

@@ -3,7 +3,7 @@ import type { LinkMessage } from '../src/client/chat-link.js';
 import { ZapLink } from '../src/client/zap-link.js';
 import { CliProcess } from './helpers/cli-process.js';
 import type { RawSocket } from './helpers/raw-socket.js';
-import { SeedServer, bytesOf, sendEach } from './helpers/seed-server.js';
+import { SeedServer, bytesOf, eventually, sendEach } from './helpers/seed-server.js';
 import { tempDir } from './helpers/server.js';
 import { pad } from './helpers/zap-client.js';
 
@@ -152,11 +152,6 @@ async function link(port: number, id: number | null, idleMs?: number) {
   return { zap, seen };
 }
 
-async function until(check: () => boolean, what: string, seen: unknown): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-  if (!check()) throw new Error(`waiting for ${what}; so far ${JSON.stringify(seen)}`);
-}
-
 describe('mensageiro chat --dialect zap against a student server', () => {
   it('registers, chats both ways with receipts, and makes a group, sending only seed frames', async () => {
     const student = await StudentZapServer.start();
@@ -185,9 +180,9 @@ describe('mensageiro chat --dialect zap against a student server', () => {
         `message at bia; ana: ${ana.stdout}; server: ${student.received.join('|')}`,
       ),
     ).toMatch(new RegExp(`\\] ${anaId}: oi bia, tudo bem\\? ç$`));
-    await ana.waitLine((l) => l.endsWith('oi bia, tudo bem? ç ✓✓'), 'delivered mark from 07');
+    await ana.waitLine((l) => l === '* ✓✓ delivered to bia: 1 message', 'delivered mark from 07');
     bia.type('/read');
-    await ana.waitLine((l) => l.endsWith('oi bia, tudo bem? ç ✓✓ read'), 'read mark from 09');
+    await ana.waitLine((l) => l === '* ✓✓ read by bia: 1 message', 'read mark from 09');
     bia.type(`@${anaId} tudo ótimo`);
     await ana.waitLine((l) => l.endsWith('bia: tudo ótimo'), 'reply at ana');
 
@@ -216,11 +211,19 @@ describe('mensageiro chat --dialect zap against a student server', () => {
     const bia = await link(student.port, null);
     const [anaId, biaId] = [ana.seen.id, bia.seen.id];
     await ana.zap.send(biaId, 'olá, bia');
-    await until(() => bia.seen.messages.length > 0, 'the message at bia', bia.seen);
+    await eventually(
+      () => bia.seen.messages.length > 0,
+      'the message at bia',
+      () => bia.seen,
+    );
     expect(bia.seen.messages).toEqual([
       { mid: null, from: anaId, conv: anaId, text: 'olá, bia', ts: expect.any(Number) },
     ]);
-    await until(() => ana.seen.receipts.length > 0, 'the 07 at ana', ana.seen);
+    await eventually(
+      () => ana.seen.receipts.length > 0,
+      'the 07 at ana',
+      () => ana.seen,
+    );
     expect(ana.seen.receipts[0]).toMatch(new RegExp(`^delivered ${biaId} `));
     expect([ana.seen.notices, bia.seen.notices]).toEqual([[], []]);
     expectSeedFramesOnly(student.received);
@@ -243,9 +246,17 @@ describe('mensageiro chat --dialect zap against a student server', () => {
       `09${ana}${ts}`,
     ];
     const bia = await link(student.port, Number(me));
-    await until(() => student.seed.peers.length === 1, 'the connection', bia.seen);
+    await eventually(
+      () => student.seed.peers.length === 1,
+      'the connection',
+      () => bia.seen,
+    );
     await student.seed.peers[0]!.write(frames.join(''));
-    await until(() => bia.seen.receipts.length === 2, 'every frame after the bad ones', bia.seen);
+    await eventually(
+      () => bia.seen.receipts.length === 2,
+      'every frame after the bad ones',
+      () => bia.seen,
+    );
     expect(bia.seen.messages.map((m) => m.text)).toEqual(['primeira', 'segunda', 'terceira']);
     expect(bia.seen.groups).toEqual([`42: ${Number(ana)},${Number(me)}`]);
     expect(bia.seen.receipts).toEqual([`delivered ${Number(ana)} ${ts}`, `read ${Number(ana)} ${ts}`]);
@@ -261,14 +272,42 @@ describe('mensageiro chat --dialect zap against a student server', () => {
     // A long idle interval, so that a stall of this busy test machine between two single bytes
     // is not taken for the end of a frame; the digits at the end settle once it passes.
     const bia = await link(student.port, Number(me), 1000);
-    await until(() => student.seed.peers.length === 1, 'the connection', bia.seen);
+    await eventually(
+      () => student.seed.peers.length === 1,
+      'the connection',
+      () => bia.seen,
+    );
     const peer = student.seed.peers[0]!;
     await sendEach(peer, bytesOf(`06${ana}${me}${ts}byte a byte, ção06${ana}${me}${ts}sem LF`));
     await sendEach(peer, bytesOf(`07${ana}${ts}11${pad(7, 13)}${ts}${ana}${me}09${ana}${ts}`));
-    await until(() => bia.seen.receipts.length === 2, 'the 09 after the 11', bia.seen);
+    await eventually(
+      () => bia.seen.receipts.length === 2,
+      'the 09 after the 11',
+      () => bia.seen,
+    );
     expect(bia.seen.messages.map((m) => m.text)).toEqual(['byte a byte, ção', 'sem LF']);
     expect(bia.seen.receipts).toEqual([`delivered ${Number(ana)} ${ts}`, `read ${Number(ana)} ${ts}`]);
     expect(bia.seen.groups).toEqual([`7: ${Number(ana)},${Number(me)}`]);
     expect(bia.seen.notices).toEqual([]);
+  });
+
+  it('writes the frames queued before close, each alone, then leaves', async () => {
+    const student = await StudentZapServer.start();
+    const ana = await link(student.port, null);
+    const sent = ['um', 'dois', 'três'].map((text) => ana.zap.send(1_700_000_000_777, text));
+    ana.zap.close();
+    await Promise.all(sent);
+    const peer = student.seed.peers[0]!;
+    await eventually(
+      () => peer.closed,
+      'the close after the last frame',
+      () => student.received,
+    );
+    expect(student.received.filter((c) => c.startsWith('05')).map((c) => c.slice(38))).toEqual([
+      'um',
+      'dois',
+      'três',
+    ]);
+    expectSeedFramesOnly(student.received);
   });
 });

@@ -194,6 +194,28 @@ export function storeDeviceSuite(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it("tells a sender each member's state of a group message; it is read once all have read it", async () => {
+      const { store } = await factory.create();
+      const [a, b, c, d] = await users(store, 4);
+      const gid = newId();
+      await store.createGroup({ id: gid, name: 'g', creator: a!, members: [a!, b!, c!], ts: 1, at: T0 });
+      const sent = await send(store, a!, gid, 'hi', [b!, c!]);
+      const mid = sent.message.mid;
+      await store.changeGroup(change(gid, a!, { action: 'add', members: [d!] }));
+      await store.ackDelivered(b!, sent.deliveries[0]!.item.seq, T0);
+      await store.markRead(c!, gid, { mid }, T0);
+      const states = (await store.messageReceipts(a!, mid))?.states.map((x) => [x.member, x.status]);
+      expect(states).toEqual([
+        [b, 'delivered'],
+        [c, 'read'],
+      ]);
+      expect((await store.history(a!, gid, null, 1)).messages[0]!.status).toBe('delivered');
+      await store.markRead(b!, gid, { mid }, T0);
+      expect((await store.history(a!, gid, null, 1)).messages[0]!.status).toBe('read');
+      expect(await store.messageReceipts(b!, mid)).toBeNull();
+      await store.close();
+    });
+
     it('renames, names admins, lets members leave and holds the size limit', async () => {
       const { store } = await factory.create();
       const [a, b, c, d] = await users(store, 4);

@@ -12,7 +12,7 @@ import { NativeWireReader, readWireFrame } from './native-wire.js';
  * What large messages cost the server: one sender pushes `mib` MiB as `size`-byte messages to
  * one reader, which either reads and acks (healthy) or never reads (stuck), while a third
  * client pings. Reports the server's peak RSS over its RSS before, per MiB in flight, and the
- * slowest ping. `node dist/bench/large-messages.js [mib] [size]`.
+ * slowest ping. `node dist/bench/large-messages.js [mib] [size] [server flags...]`.
  */
 
 export interface LargeMessagesResult {
@@ -55,6 +55,7 @@ export async function runLargeMessages(
   reader: 'healthy' | 'stuck',
   mib = 50,
   size = 100 * 1024,
+  serverFlags: string[] = [],
 ): Promise<LargeMessagesResult> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mensageiro-large-'));
@@ -62,7 +63,7 @@ export async function runLargeMessages(
   for (const off of ['mm', 'zap', 'p2p', 'lobby', 'metrics']) args.push(`--${off}-port`, 'off');
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, ...args, '--message-burst', '0', ...(process.env.EXTRA_ARGS ?? '').split(' ').filter(Boolean)],
+    [CLI, ...args, '--message-burst', '0', ...serverFlags],
     {
       stdio: 'ignore',
     },
@@ -143,6 +144,6 @@ if (process.argv[1] === import.meta.filename) {
   const mib = Number(process.argv[2] ?? 50);
   const size = Number(process.argv[3] ?? 100 * 1024);
   for (const reader of ['stuck', 'healthy'] as const) {
-    console.log(JSON.stringify(await runLargeMessages(reader, mib, size)));
+    console.log(JSON.stringify(await runLargeMessages(reader, mib, size, process.argv.slice(4))));
   }
 }

@@ -1,43 +1,59 @@
-import crypto from 'node:crypto';
-import { MensageiroError } from '../core/errors.js';
-import type { ChatLink, Feature } from '../client/chat-link.js';
-import type { LocalMessage, LocalState } from '../client/local-state.js';
+import type { ChatLink } from '../client/chat-link.js';
+import type { LocalState } from '../client/local-state.js';
+import { ChatAccount } from './chat-account.js';
+import { ChatCommands } from './chat-commands.js';
+import { ChatView } from './chat-view.js';
 import type { Terminal } from './terminal.js';
 
-const HELP = [
-  '@<contact|group|username|id> <text>   send a message',
-  '/contacts                    your contacts',
-  '/add <alias> <id|username>   add a contact',
-  '/group <name> <members...>   create a group (up to 7 others)',
-  '/groups                      your groups',
-  '/history <contact|group>     the conversation so far',
-  '/read [contact|group]        mark messages read (sends read receipts)',
-  '/who [contacts...]           who is online',
-  '/lobby [text]                join the public lobby, or post to it',
-  '/help                        this list',
-  '/quit                        leave',
-];
+/** How long the chat waits, once input has ended, for what was typed to reach the server. */
+const DRAIN_MS = 30_000;
 
-const FEATURE_OF: Record<string, Feature> = { '/who': 'presence', '/lobby': 'lobby' };
+export interface ChatRunOptions {
+  server: string;
+  historyLines?: number;
+  /** Said before the first sign-in: registering, or signing in to an existing account. */
+  greeting?: string;
+  /** Turns a sign-in failure into advice for the user. */
+  explain?: (error: unknown) => string;
+}
 
-/** The interactive chat over any ChatLink, keeping everything in the profile's LocalState. */
+/**
+ * The interactive chat over any ChatLink, keeping everything in the profile's LocalState.
+ * Typed lines run in order and only once signed in. When input ends (or on /quit) it waits, at
+ * most 30 s, for every queued message to be acknowledged, and resolves with the exit code: 0
+ * when everything was sent, 1 when something was not, or sign-in failed.
+ */
 export class ChatUi {
-  private me: number | null = null;
-  private lobbyJoined = false;
+  private readonly view: ChatView;
+  private readonly commands: ChatCommands;
+  private readonly account: ChatAccount | null;
+  private lines: Promise<void> = Promise.resolve();
+  private waitingLines = 0;
+  /** Settles at the first sign-in, or when it failed for good. */
+  private signedIn!: Promise<void>;
+  private markSignedIn!: () => void;
+  private failure: string | null = null;
+  private lastRetry = '';
+  private quitting = false;
+  private signedInOnce = false;
 
   constructor(
     private readonly link: ChatLink,
     private readonly state: LocalState,
     private readonly terminal: Terminal,
-  ) {}
+  ) {
+    this.view = new ChatView(link, state, terminal);
+    this.account = link.client ? new ChatAccount(link.client, state, terminal, this.view) : null;
+    this.commands = new ChatCommands(link, state, terminal, this.view, this.account);
+  }
 
-  async run(options: { server: string; historyLines?: number }): Promise<void> {
-    const { link, state, terminal } = this;
-    this.me = state.identity?.id ?? null;
-    for (const message of state.history(null, options.historyLines ?? 20))
-      terminal.print(this.format(message));
+  async run(options: ChatRunOptions): Promise<number> {
+    const { link, state, terminal, view } = this;
+    view.me = state.identity?.id ?? null;
+    for (const message of state.history(null, options.historyLines ?? 20)) view.show(message);
+    this.signedIn = new Promise((resolve) => (this.markSignedIn = resolve));
     link.on('connected', (info) => {
-      this.me = info.id;
+      view.me = info.id;
       const known = state.identity;
       state.identity = {
         id: info.id,
@@ -45,252 +61,141 @@ export class ChatUi {
         token: info.token ?? known?.token ?? null,
         server: options.server,
         dialect: link.dialect,
+        device: info.device ?? known?.device,
       };
+      this.lastRetry = '';
+      this.signedInOnce = true;
       terminal.print(
         `* signed in as ${info.username ?? info.id} (id ${info.id}) on ${options.server} via ${link.dialect}`,
       );
-      this.flushQueued();
+      this.markSignedIn();
+      this.commands.flushQueued();
+      if (this.account && !state.rebuilt)
+        this.account
+          .rebuild()
+          .catch((error: unknown) => terminal.print(`* could not read back the history: ${String(error)}`));
     });
-    link.on('disconnected', () => terminal.print('* disconnected; reconnecting'));
+    link.on('disconnected', () => {
+      if (!this.quitting) terminal.print('* disconnected; reconnecting');
+    });
+    link.on('retrying', ({ reason }) => {
+      if (reason !== this.lastRetry && !this.quitting) terminal.print(`* ${reason}`);
+      this.lastRetry = reason;
+    });
+    link.on('failed', (error) => this.fail(error.message));
     link.on('position', (seq) => (state.lastSeq = seq));
     link.on('message', (m) => {
-      if (state.addIncoming({ mid: m.mid, from: m.from, conv: m.conv, text: m.text, ts: m.ts })) {
-        terminal.print(
-          this.format({
-            direction: 'in',
-            from: m.from,
-            conv: m.conv,
-            text: m.text,
-            ts: m.ts,
-            state: 'received',
-          }),
-        );
-      }
-    });
-    link.on('receipt', (r) => {
-      const moved = state.applyReceipt(r.conv, r.status, r.mid !== null ? { mid: r.mid } : { ts: r.ts });
-      if (moved) terminal.print(this.format(moved));
-    });
-    link.on('group', (g) => {
-      const name = g.name || state.group(g.id)?.name || '';
-      state.saveGroup({ id: g.id, name, members: g.members });
-      terminal.print(
-        `* group ${name || g.id} (id ${g.id}): ${g.members.map((m) => this.nameOf(m)).join(', ')}`,
-      );
-    });
-    link.on('presence', (p) =>
-      terminal.print(`* ${this.nameOf(p.id)} is ${p.online ? 'online' : 'offline'}`),
-    );
-    link.on('lobby', (post) => terminal.print(`[lobby] ${post.author}: ${post.text}`));
-
-    if (state.identity === null) terminal.print(`* registering a new account on ${options.server}`);
-    await new Promise<void>((resolve) => {
-      terminal.onClose(() => {
-        link.close();
-        resolve();
-      });
-      terminal.onLine((line) => {
-        this.handle(line.trim()).catch((error: unknown) =>
-          terminal.print(`* ${error instanceof Error ? error.message : String(error)}`),
-        );
-      });
-      terminal.prompt();
-      link.start().catch((error: unknown) => {
-        terminal.print(`* ${error instanceof Error ? error.message : String(error)}`);
-        terminal.close();
-      });
-    });
-  }
-
-  private async handle(line: string): Promise<void> {
-    if (line === '') return;
-    const { terminal, state, link } = this;
-    const [command, ...args] = line.split(/\s+/);
-    const needed = FEATURE_OF[command!];
-    if (needed && !link.features.has(needed)) {
-      terminal.print(`* ${command} is not available on the ${link.dialect} dialect`);
-      return;
-    }
-    if (line.startsWith('@')) {
-      const match = /^@(\S+)\s+(.+)$/s.exec(line);
-      if (!match) return terminal.print('* usage: @contact text');
-      return this.send(match[1]!, match[2]!);
-    }
-    switch (command) {
-      case '/help':
-        for (const row of HELP) terminal.print(row);
-        return;
-      case '/quit':
-        terminal.close();
-        return;
-      case '/contacts': {
-        const contacts = state.contacts();
-        if (contacts.length === 0) terminal.print('* no contacts yet; /add <alias> <id|username>');
-        for (const c of contacts)
-          terminal.print(`${c.alias}: ${c.id}${c.username ? ` (${c.username})` : ''}`);
-        return;
-      }
-      case '/add': {
-        if (args.length !== 2) return terminal.print('* usage: /add <alias> <id|username>');
-        const found = await link.lookup(args[1]!);
-        state.addContact({ alias: args[0]!, id: found.id, username: found.username });
-        terminal.print(`* ${args[0]} is ${found.id}${found.username ? ` (${found.username})` : ''}`);
-        return;
-      }
-      case '/group': {
-        if (args.length < 2) return terminal.print('* usage: /group <name> <members...>');
-        if (!link.features.has('groups'))
-          return terminal.print(`* groups are not available on the ${link.dialect} dialect`);
-        const members = args.slice(1).map((m) => this.target(m));
-        await link.createGroup(args[0]!, members);
-        state.saveGroup({ id: 0, name: args[0]!, members: [] });
-        return;
-      }
-      case '/groups': {
-        const groups = state.groups().filter((g) => g.id !== 0);
-        if (groups.length === 0) terminal.print('* no groups yet; /group <name> <members...>');
-        for (const g of groups)
-          terminal.print(
-            `${g.name || g.id} (id ${g.id}): ${g.members.map((m) => this.nameOf(m)).join(', ')}`,
+      if (m.fromName !== undefined) state.rememberName(m.from, m.fromName);
+      if (m.from === view.me && m.mid !== null) {
+        // Sent from another device of this account.
+        const synced = { mid: m.mid, conv: m.conv, text: m.text, ts: m.ts, state: 'sent' as const };
+        if (state.addSynced(synced))
+          view.later([m.conv], () =>
+            view.show(state.lastOutgoing(m.conv) ?? { ...synced, direction: 'out', from: m.from }),
           );
         return;
       }
-      case '/history': {
-        if (args.length !== 1) return terminal.print('* usage: /history <contact|group>');
-        const conv = this.convOf(args[0]!);
-        if (conv === null) return terminal.print(`* unknown contact ${args[0]}`);
-        for (const message of state.history(conv, 200)) terminal.print(this.format(message));
-        return;
-      }
-      case '/read':
-        return this.read(args[0]);
-      case '/who': {
-        const ids = args.length
-          ? args.map((a) => this.convOf(a)).filter((id): id is number => id !== null)
-          : state.contacts().map((c) => c.id);
-        if (ids.length === 0) return terminal.print('* no contacts to ask about');
-        link.who(ids);
-        return;
-      }
-      case '/lobby':
-        if (!this.lobbyJoined) {
-          link.joinLobby();
-          this.lobbyJoined = true;
-          terminal.print('* joined the lobby');
-        }
-        if (args.length > 0) link.postLobby(line.slice('/lobby'.length).trim());
-        return;
-      default:
-        terminal.print(`* unknown command ${command}; /help lists them`);
-    }
-  }
-
-  private send(target: string, text: string): void {
-    const cid = crypto.randomUUID();
-    const to = this.target(target);
-    const conv = typeof to === 'number' ? to : null;
-    const message = this.state.addOutgoing({ cid, target, conv, text, ts: Math.floor(Date.now() / 1000) });
-    this.deliver(message);
-  }
-
-  /** Hands a stored outgoing message to the link; it stays 'sending' until the server has it. */
-  private deliver(message: LocalMessage): void {
-    const { link, state, terminal } = this;
-    const to = this.target(message.target ?? String(message.conv));
-    this.inFlight.add(message.cid!);
-    if (!link.connected) terminal.print(this.format(message) + ' (queued)');
-    link.send(to, message.text, message.cid!).then(
-      ({ mid, conv }) => {
-        if (typeof to === 'string' && link.features.has('usernames')) state.rememberUsername(to, conv);
-        const sent = state.markSent(message.cid!, mid, conv);
-        if (sent) terminal.print(this.format(sent));
-      },
-      (error: unknown) => {
-        if (error instanceof MensageiroError && error.code === 'timeout') {
-          // The link could not take it (offline): it goes again on the next connect.
-          this.inFlight.delete(message.cid!);
-          return;
-        }
-        state.dropOutgoing(message.cid!);
-        terminal.print(
-          `* not sent to ${message.target}: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      },
+      if (!state.addIncoming({ mid: m.mid, from: m.from, conv: m.conv, text: m.text, ts: m.ts })) return;
+      view.later([m.from, m.conv], () => {
+        view.show({ direction: 'in', from: m.from, conv: m.conv, text: m.text, ts: m.ts, state: 'received' });
+        this.commands.received(m.conv);
+      });
+    });
+    link.on('receipt', (r) => {
+      const upTo = r.mid !== null ? { mid: r.mid } : { ts: r.ts };
+      const { moved } = state.applyReceipt(r.conv, r.status, upTo, r.by);
+      if (moved.length > 0) view.later([r.conv], () => view.receipt(r.status, r.conv, moved));
+    });
+    link.on('read', (r) => {
+      if (state.markReadLocally(r.conv, r.mid) > 0)
+        view.later([r.conv], () => terminal.print(`* read on another device: ${view.nameOf(r.conv)}`));
+    });
+    link.on('group', (g) => {
+      const name = g.name || state.group(g.id)?.name || '';
+      g.names?.forEach((known, i) => known !== null && state.rememberName(g.members[i]!, known));
+      state.saveGroup({ id: g.id, name, members: g.members });
+      const mentioned = [...g.members, ...(g.affected ?? []), g.by ?? null];
+      view.later(mentioned, () => terminal.print(`* ${view.groupChange({ ...g, name })}`));
+    });
+    link.on('presence', (p) =>
+      view.later([p.id], () =>
+        terminal.print(`* ${view.nameOf(p.id)} is ${p.online ? 'online' : 'offline'}`),
+      ),
     );
+    link.on('lobby', (post) => terminal.print(`[lobby] ${post.author}: ${post.text}`));
+
+    if (options.greeting) terminal.print(`* ${options.greeting}`);
+    const ended = new Promise<void>((resolve) => terminal.onClose(resolve));
+    terminal.onLine((line) => this.enqueue(line));
+    terminal.prompt();
+    link.start().catch((error: unknown) => this.fail(options.explain?.(error) ?? String(error)));
+    await ended;
+    return this.finish();
   }
 
-  /** Handed to the link in this run and not refused; the native SDK resends its own outbox. */
-  private readonly inFlight = new Set<string>();
+  private enqueue(line: string): void {
+    this.waitingLines++;
+    this.lines = this.lines
+      .then(() => this.signedIn)
+      .then(async () => {
+        this.waitingLines--;
+        if (this.failure === null && (await this.commands.handle(line.trim())) === 'quit') this.quit();
+      })
+      .catch((error: unknown) =>
+        this.terminal.print(`* ${error instanceof Error ? error.message : String(error)}`),
+      );
+  }
 
-  /** Messages typed while the link could not take them, or left unsent by an earlier run. */
-  private flushQueued(): void {
-    for (const message of this.state.pendingOutgoing()) {
-      if (!this.inFlight.has(message.cid!)) this.deliver(message);
+  private fail(reason: string): void {
+    if (this.failure !== null) return;
+    this.failure = reason;
+    this.markSignedIn();
+    this.terminal.print(`* ${reason}`);
+    this.quit();
+  }
+
+  private quit(): void {
+    this.quitting = true;
+    this.terminal.close();
+  }
+
+  /** Input ended: run what was typed, wait for the server to have every message, then leave. */
+  private async finish(): Promise<number> {
+    this.quitting = true;
+    const deadline = Date.now() + DRAIN_MS;
+    // Piped input that ends, even with nothing in it, says: sign in (or register), then leave.
+    const queued = this.waitingLines + this.state.pendingOutgoing().length;
+    if (!this.terminal.interactive || queued > 0) await this.until(this.signedIn, deadline);
+    if (this.failure === null) {
+      await this.until(this.lines, deadline);
+      await this.commands.allSent(deadline);
     }
-  }
-
-  private read(which: string | undefined): void {
-    const conv = which === undefined ? undefined : this.convOf(which);
-    if (conv === null) return this.terminal.print(`* unknown contact ${which}`);
-    const unread = this.state.unread(conv);
-    if (unread.length === 0) return this.terminal.print('* nothing unread');
-    for (const row of unread) {
-      this.link.markRead(row.conv, { mid: row.mid, ts: row.ts });
-      this.state.markReadLocally(row.conv);
-      this.terminal.print(`* read ${row.count} from ${this.nameOf(row.conv)}`);
+    await this.until(this.view.settled(), Math.min(deadline, Date.now() + 2000));
+    this.view.closed = true;
+    this.link.removeAllListeners();
+    this.link.close();
+    if (this.failure !== null) return 1;
+    if (!this.signedInOnce) {
+      const why = this.lastRetry ? ` (${this.lastRetry})` : '';
+      const lines = this.waitingLines > 0 ? `; ${this.waitingLines} typed line(s) were not run` : '';
+      this.terminal.print(`* not signed in${why}${lines}`);
     }
+    const unsent = this.state.pendingOutgoing();
+    for (const message of unsent)
+      this.terminal.print(
+        `* not sent yet (kept for the next run): @${message.target ?? message.conv} ${message.text}`,
+      );
+    if (unsent.length > 0 || !this.signedInOnce) return 1;
+    this.terminal.print('* bye');
+    return 0;
   }
 
-  /** What to send to: a contact's or group's id, a raw id, or a username for the server. */
-  private target(name: string): number | string {
-    const contact = this.state.contact(name);
-    if (contact) return contact.id;
-    const group = this.state.group(name);
-    if (group && group.id !== 0) return group.id;
-    return /^\d{1,13}$/.test(name) ? Number(name) : name;
-  }
-
-  private convOf(name: string): number | null {
-    const to = this.target(name);
-    return typeof to === 'number' ? to : null;
-  }
-
-  private nameOf(id: number | null): string {
-    if (id === null) return '?';
-    if (id === this.me) return 'me';
-    const contact = this.state.contacts().find((c) => c.id === id);
-    if (contact) return contact.alias;
-    const group = this.state.groups().find((g) => g.id === id);
-    return group?.name || String(id);
-  }
-
-  /** One line per message: time, who, text, and for your own messages their state mark. */
-  private format(
-    message: Pick<LocalMessage, 'direction' | 'from' | 'conv' | 'text' | 'ts' | 'state'> & {
-      target?: string | null;
-    },
-  ): string {
-    const time = new Date(message.ts * 1000).toTimeString().slice(0, 5);
-    if (message.direction === 'in') {
-      const isGroup = message.conv !== message.from;
-      return `[${time}] ${this.nameOf(message.from)}${isGroup ? ` @ ${this.nameOf(message.conv)}` : ''}: ${message.text}`;
-    }
-    const to = message.conv !== null ? this.nameOf(message.conv) : (message.target ?? '?');
-    return `[${time}] me → ${to}: ${message.text} ${this.mark(message.state)}`;
-  }
-
-  private mark(state: LocalMessage['state']): string {
-    switch (state) {
-      case 'sending':
-        return '…';
-      case 'sent':
-        return '✓';
-      case 'delivered':
-        return '✓✓';
-      case 'read':
-        return this.terminal.interactive ? this.terminal.paint(34, '✓✓') : '✓✓ read';
-      default:
-        return '';
-    }
+  private async until(work: Promise<unknown>, deadline: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>(
+      (resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))),
+    );
+    await Promise.race([work, timeout]);
+    clearTimeout(timer);
   }
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command } from 'commander';
 import { isMensageiroError } from '../core/errors.js';
+import { addAdminCommand } from './admin-command.js';
+import { addBackupCommands } from './backup-command.js';
 import { addBenchCommand } from './bench-command.js';
 import { addChatCommand } from './chat-command.js';
 import { addConformCommand } from './conform-command.js';
 import { addOneShotCommands } from './oneshot-commands.js';
 import { addP2pCommand } from './p2p-command.js';
+import { addProfileCommand } from './profile-command.js';
 import { addServerCommand } from './server-command.js';
 
 const program = new Command()
@@ -17,8 +20,11 @@ addServerCommand(program);
 addChatCommand(program);
 addP2pCommand(program);
 addOneShotCommands(program);
+addProfileCommand(program);
 addBenchCommand(program);
 addConformCommand(program);
+addBackupCommands(program);
+addAdminCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(

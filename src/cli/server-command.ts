@@ -23,6 +23,8 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   zapFrameIdle: 'ms after which an undelimited zap 05/10 frame is taken as complete',
   maxGroupSize: 'members a group may have, creator included (default 8, as seed 002)',
   logLevel: 'trace, debug, info, warn, error or silent',
+  logFormat: 'auto (readable on a terminal, JSON otherwise), pretty or json',
+  retainDays: 'remove messages older than this many days once every recipient has them (0 keeps all)',
   users: 'users.csv to load at start-up (seed 001)',
   messages: 'messages.csv that read mm messages are appended to (default <data>/messages.csv)',
   writeStallTimeout: 'ms a client may leave its buffer full before it is dropped as a slow consumer',

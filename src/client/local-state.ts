@@ -2,78 +2,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import {
+  RANK,
+  type MessageState,
+  SCHEMA,
+  toMessage,
+  type Contact,
+  type LocalGroup,
+  type LocalMessage,
+  type MessageRow,
+  type StoredIdentity,
+} from './local-schema.js';
 
-export type MessageState = 'sending' | 'sent' | 'delivered' | 'read' | 'received';
-
-export interface StoredIdentity {
-  id: number;
-  username: string | null;
-  token: string | null;
-  server: string;
-  dialect: string;
-}
-
-export interface LocalMessage {
-  localId: number;
-  direction: 'in' | 'out';
-  /** The peer's id for a 1:1 chat, the group's id for a group; null until an outgoing one is acked. */
-  conv: number | null;
-  /** What the user typed as the recipient (alias, username or id), for outgoing messages. */
-  target: string | null;
-  from: number | null;
-  text: string;
-  cid: string | null;
-  mid: number | null;
-  ts: number;
-  state: MessageState;
-  readLocally: boolean;
-}
-
-export interface Contact {
-  alias: string;
-  id: number;
-  username: string | null;
-}
-
-export interface LocalGroup {
-  id: number;
-  name: string;
-  members: number[];
-}
-
-const RANK: Record<MessageState, number> = { sending: 0, sent: 1, delivered: 2, read: 3, received: 0 };
+export type { Contact, LocalGroup, LocalMessage, MessageState, StoredIdentity } from './local-schema.js';
 
 export function defaultHome(): string {
   return path.join(os.homedir(), '.mensageiro');
 }
-
-interface MessageRow {
-  local_id: number;
-  direction: 'in' | 'out';
-  conv: number | null;
-  target: string | null;
-  sender: number | null;
-  text: string;
-  cid: string | null;
-  mid: number | null;
-  ts: number;
-  state: MessageState;
-  read_locally: number;
-}
-
-const toMessage = (row: MessageRow): LocalMessage => ({
-  localId: row.local_id,
-  direction: row.direction,
-  conv: row.conv,
-  target: row.target,
-  from: row.sender,
-  text: row.text,
-  cid: row.cid,
-  mid: row.mid,
-  ts: row.ts,
-  state: row.state,
-  readLocally: row.read_locally === 1,
-});
 
 /**
  * Everything a client keeps between runs (seed 002: "deverá restaurar o estado anterior ao
@@ -88,35 +33,44 @@ export class LocalState {
     this.db = new Database(file);
     fs.chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS contacts (alias TEXT PRIMARY KEY COLLATE NOCASE, id INTEGER NOT NULL, username TEXT);
-      CREATE TABLE IF NOT EXISTS groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL, members TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS messages (
-        local_id INTEGER PRIMARY KEY,
-        direction TEXT NOT NULL,
-        conv INTEGER,
-        target TEXT,
-        sender INTEGER,
-        text TEXT NOT NULL,
-        cid TEXT UNIQUE,
-        mid INTEGER,
-        ts INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        read_locally INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE UNIQUE INDEX IF NOT EXISTS messages_in ON messages (mid) WHERE direction = 'in';
-      CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, local_id);
-    `);
+    this.db.exec(SCHEMA);
   }
 
   static open(home: string, profile: string): LocalState {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(profile)) throw new Error(`bad profile name ${profile}`);
-    return new LocalState(path.join(home, `${profile}.db`));
+    return new LocalState(LocalState.fileOf(home, profile));
+  }
+
+  /** The profile's file, which exists once the profile was used. */
+  static fileOf(home: string, profile: string): string {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(profile))
+      throw new Error(`bad profile name ${profile}: use 1 to 64 of A-Z a-z 0-9 _ . -`);
+    return path.join(home, `${profile}.db`);
+  }
+
+  static exists(home: string, profile: string): boolean {
+    return fs.existsSync(LocalState.fileOf(home, profile));
   }
 
   close(): void {
-    this.db.close();
+    if (this.db.open) this.db.close();
+  }
+
+  /** Closes and deletes the profile: for one that never signed in, so nothing is left behind. */
+  discard(): void {
+    this.close();
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${this.file}${suffix}`, { force: true });
+  }
+
+  /** A username learnt from the server for an id that is no contact, so ids show as names. */
+  rememberName(id: number, username: string | null): void {
+    this.db.prepare('INSERT OR REPLACE INTO names (id, username) VALUES (?, ?)').run(id, username);
+  }
+
+  /** The username known for `id`: null when it has none, undefined when never asked. */
+  knownName(id: number): string | null | undefined {
+    const row = this.db.prepare('SELECT username FROM names WHERE id = ?').get(id) as
+      { username: string | null } | undefined;
+    return row === undefined ? undefined : row.username;
   }
 
   private getSetting(key: string): string | null {
@@ -154,7 +108,9 @@ export class LocalState {
 
   /** After a send to a username succeeds, the username becomes a contact, as in any messenger. */
   rememberUsername(username: string, id: number): void {
-    if (/^\d+$/.test(username) || this.contact(username) || this.contacts().some((c) => c.id === id)) return;
+    if (/^\d+$/.test(username) || this.group(id)) return;
+    this.rememberName(id, username);
+    if (this.contact(username) || this.contacts().some((c) => c.id === id)) return;
     this.addContact({ alias: username, id, username });
   }
 
@@ -240,26 +196,29 @@ export class LocalState {
     conv: number;
     text: string;
     ts: number;
+    read?: boolean;
   }): boolean {
     const info = this.db
       .prepare(
-        `INSERT OR IGNORE INTO messages (direction, conv, sender, text, mid, ts, state) VALUES ('in', ?, ?, ?, ?, ?, 'received')`,
+        `INSERT OR IGNORE INTO messages (direction, conv, sender, text, mid, ts, state, read_locally) VALUES ('in', ?, ?, ?, ?, ?, 'received', ?)`,
       )
-      .run(message.conv, message.from, message.text, message.mid, message.ts);
+      .run(message.conv, message.from, message.text, message.mid, message.ts, message.read ? 1 : 0);
     return info.changes > 0;
   }
 
   /**
    * A receipt watermark: outgoing messages in `conv` up to `mid` (or client time `ts`) reach
-   * `status`. Returns the newest message that moved, for display.
+   * `status`. In a group, a read by one member is kept per member, and a message is read only
+   * when every other member has read it. Returns the messages whose state moved, and in a group
+   * how many messages this reader newly read.
    */
   applyReceipt(
     conv: number,
     status: 'delivered' | 'read',
     upTo: { mid?: number; ts?: number },
-  ): LocalMessage | null {
-    const rank = RANK[status];
-    const candidates = (
+    by: number = conv,
+  ): { moved: LocalMessage[]; readByMember: number } {
+    const covered = (
       this.db
         .prepare(
           `SELECT * FROM messages WHERE direction = 'out' AND conv = ? AND state != 'sending' ORDER BY local_id`,
@@ -267,14 +226,47 @@ export class LocalState {
         .all(conv) as MessageRow[]
     )
       .map(toMessage)
-      .filter((m) => (upTo.mid !== undefined ? m.mid !== null && m.mid <= upTo.mid : m.ts <= (upTo.ts ?? 0)))
-      .filter((m) => RANK[m.state] < rank);
+      .filter((m) => (upTo.mid !== undefined ? m.mid !== null && m.mid <= upTo.mid : m.ts <= (upTo.ts ?? 0)));
+    const group = status === 'read' && by !== conv ? this.group(conv) : null;
+    let readByMember = 0;
+    let reached = covered;
+    if (group) {
+      const insert = this.db.prepare('INSERT OR IGNORE INTO group_reads (local_id, member) VALUES (?, ?)');
+      const count = this.db.prepare('SELECT COUNT(*) AS n FROM group_reads WHERE local_id = ?');
+      const others = Math.max(1, group.members.filter((m) => m !== this.identity?.id).length);
+      this.db.transaction(() => {
+        for (const m of covered) readByMember += insert.run(m.localId, by).changes;
+      })();
+      reached = covered.filter((m) => (count.get(m.localId) as { n: number }).n >= others);
+    }
+    const rank = RANK[status];
+    const moved = reached.filter((m) => RANK[m.state] < rank);
     const update = this.db.prepare('UPDATE messages SET state = ? WHERE local_id = ?');
     this.db.transaction(() => {
-      for (const message of candidates) update.run(status, message.localId);
+      for (const message of moved) update.run(status, message.localId);
     })();
-    const last = candidates[candidates.length - 1];
-    return last ? { ...last, state: status } : null;
+    return { moved: moved.map((m) => ({ ...m, state: status })), readByMember };
+  }
+
+  /** Members of a group who have read one of your messages in it. */
+  readers(localId: number): number[] {
+    return (
+      this.db
+        .prepare('SELECT member FROM group_reads WHERE local_id = ? ORDER BY rowid')
+        .all(localId) as Array<{
+        member: number;
+      }>
+    ).map((row) => row.member);
+  }
+
+  /** Your newest message, in one conversation or in any. */
+  lastOutgoing(conv?: number): LocalMessage | null {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM messages WHERE direction = 'out' ${conv === undefined ? '' : 'AND conv = ?'} ORDER BY local_id DESC LIMIT 1`,
+      )
+      .get(...(conv === undefined ? [] : [conv])) as MessageRow | undefined;
+    return row ? toMessage(row) : null;
   }
 
   /** Unread incoming messages, newest per conversation, optionally for one conversation. */
@@ -293,8 +285,47 @@ export class LocalState {
     return rows;
   }
 
-  markReadLocally(conv: number): void {
-    this.db.prepare(`UPDATE messages SET read_locally = 1 WHERE direction = 'in' AND conv = ?`).run(conv);
+  /** Marks a conversation read here, all of it or up to `mid` (a read on another device). */
+  markReadLocally(conv: number, upToMid?: number): number {
+    return this.db
+      .prepare(
+        `UPDATE messages SET read_locally = 1 WHERE direction = 'in' AND read_locally = 0 AND conv = ? ${upToMid === undefined ? '' : 'AND mid <= ?'}`,
+      )
+      .run(...(upToMid === undefined ? [conv] : [conv, upToMid])).changes;
+  }
+
+  /**
+   * A message of yours that this profile did not send: sent from another device, or read back
+   * from the server's history. Stored once per `mid`; false if it was already there.
+   */
+  addSynced(message: { mid: number; conv: number; text: string; ts: number; state: MessageState }): boolean {
+    const info = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO messages (direction, conv, sender, text, mid, ts, state) VALUES ('out', ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(message.conv, this.identity?.id ?? null, message.text, message.mid, message.ts, message.state);
+    return info.changes > 0;
+  }
+
+  /** Each conversation with its newest message and how many are unread here, newest first. */
+  conversations(): Array<{ conv: number; last: LocalMessage; unread: number }> {
+    const rows = this.db
+      .prepare(
+        `SELECT m.*, (SELECT COUNT(*) FROM messages u WHERE u.conv = m.conv AND u.direction = 'in' AND u.read_locally = 0) AS unread
+         FROM messages m WHERE m.local_id IN (SELECT MAX(local_id) FROM messages WHERE conv IS NOT NULL GROUP BY conv)
+         ORDER BY m.local_id DESC`,
+      )
+      .all() as Array<MessageRow & { unread: number }>;
+    return rows.map((row) => ({ conv: row.conv!, last: toMessage(row), unread: row.unread }));
+  }
+
+  /** Whether the profile has rebuilt its conversations from the server once. */
+  get rebuilt(): boolean {
+    return this.getSetting('rebuilt') === '1';
+  }
+
+  set rebuilt(done: boolean) {
+    this.setSetting('rebuilt', done ? '1' : '0');
   }
 
   /** The last `limit` messages of one conversation, or of all, oldest first. */

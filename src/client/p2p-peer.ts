@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { parseReply } from '../dialects/p2p/codec.js';
-import { readLines } from './idle-lines.js';
+import { DEFAULT_IDLE_MS, readLines } from './idle-lines.js';
+import { PacedWriter } from './paced-writer.js';
 import { connectTcp } from './tcp.js';
 
 export interface P2pPeerEvents {
@@ -26,10 +27,14 @@ type Waiter =
  * Reads a directory's or a peer's lines: CRLF, a bare LF, or (from peers that send each line with
  * one send() and no ending) whatever came before the idle interval. Blank lines carry nothing.
  */
-function onLines(socket: net.Socket, handler: (line: string) => void): void {
-  readLines(socket, (line) => {
-    if (line.trim() !== '') handler(line);
-  });
+function onLines(socket: net.Socket, idleMs: number, handler: (line: string) => void): void {
+  readLines(
+    socket,
+    (line) => {
+      if (line.trim() !== '') handler(line);
+    },
+    idleMs,
+  );
 }
 
 /**
@@ -40,6 +45,11 @@ function onLines(socket: net.Socket, handler: (line: string) => void): void {
 export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   private readonly listener = net.createServer((socket) => this.accept(socket));
   private directory: net.Socket | null = null;
+  /**
+   * One instruction per write, apart: a directory that takes one recv() as one instruction, and
+   * whose replies end in nothing, so they must come further apart than the idle interval.
+   */
+  private readonly instructions: PacedWriter;
   private keepalive: NodeJS.Timeout | null = null;
   private waiters: Waiter[] = [];
   private readonly peers = new Map<string, net.Socket>();
@@ -49,8 +59,11 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   constructor(
     readonly name: string,
     private readonly keepaliveMs = 5000,
+    /** How long a line with no ending waits for more bytes before it is taken. */
+    private readonly idleMs = DEFAULT_IDLE_MS,
   ) {
     super();
+    this.instructions = new PacedWriter(2 * idleMs);
   }
 
   async start(host: string, port: number): Promise<void> {
@@ -59,6 +72,7 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     const directory = await connectTcp(host, port);
     this.directory = directory;
     directory.on('close', () => {
+      this.instructions.detach();
       if (this.keepalive) clearInterval(this.keepalive);
       for (const waiter of this.waiters.splice(0)) {
         if (waiter.kind === 'list') waiter.resolve([]);
@@ -66,16 +80,17 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
       }
       this.emit('offline');
     });
-    onLines(directory, (line) => this.onReply(line));
-    directory.write(`USER ${this.name}:${this.port}\r\n`);
-    this.keepalive = setInterval(() => directory.write('KEEP\r\n'), this.keepaliveMs);
+    onLines(directory, this.idleMs, (line) => this.onReply(line));
+    this.instructions.attach(directory);
+    this.instruct(`USER ${this.name}:${this.port}`);
+    this.keepalive = setInterval(() => this.instruct('KEEP'), this.keepaliveMs);
   }
 
   /** Names of the other active peers. */
   list(): Promise<string[]> {
     return new Promise((resolve) => {
       this.waiters.push({ kind: 'list', resolve });
-      this.directory?.write('LIST\r\n');
+      this.instruct('LIST');
     });
   }
 
@@ -83,7 +98,8 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     return new Promise((resolve) => {
       const addr: Extract<Waiter, { kind: 'addr' }> = { kind: 'addr', name, settled: false, resolve };
       this.waiters.push(addr, { kind: 'addr-end', addr });
-      this.directory?.write(`ADDR ${name}\r\nLIST\r\n`);
+      this.instruct(`ADDR ${name}`);
+      this.instruct('LIST');
     });
   }
 
@@ -126,8 +142,14 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   async stop(): Promise<void> {
     for (const name of this.connectedPeers()) this.bye(name);
     if (this.keepalive) clearInterval(this.keepalive);
-    this.directory?.end('DISC\r\n');
+    // DISC waits its turn behind a KEEP or LIST still being written, then the connection ends.
+    this.instruct('DISC');
+    this.instructions.end();
     await new Promise<void>((resolve) => this.listener.close(() => resolve()));
+  }
+
+  private instruct(line: string): void {
+    this.instructions.write(`${line}\r\n`).catch(() => undefined);
   }
 
   private onReply(line: string): void {
@@ -155,7 +177,7 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
   private accept(socket: net.Socket): void {
     socket.on('error', () => undefined);
     let name: string | null = null;
-    onLines(socket, (line) => {
+    onLines(socket, this.idleMs, (line) => {
       if (name === null) {
         const match = /^USER\s+([^\s:]+)/.exec(line.trim());
         if (!match) {
@@ -178,7 +200,8 @@ export class P2pPeer extends EventEmitter<P2pPeerEvents> {
     socket.on('close', () => {
       if (this.peers.get(name) === socket) this.drop(name);
     });
-    if (socket.listenerCount('data') === 0) onLines(socket, (line) => this.onPeerLine(name, line));
+    if (socket.listenerCount('data') === 0)
+      onLines(socket, this.idleMs, (line) => this.onPeerLine(name, line));
     this.emit('joined', name);
   }
 

@@ -4,6 +4,7 @@ import { MensageiroError } from '../core/errors.js';
 import { zapDataChunks, zapFrameText, type ZapFrame } from '../dialects/zap/codec.js';
 import type { ChatLink, ChatLinkEvents, Feature } from './chat-link.js';
 import { DEFAULT_IDLE_MS } from './idle-lines.js';
+import { PacedWriter } from './paced-writer.js';
 import { ZapReader, wrapped05, type ZapReading } from './zap-reader.js';
 
 export interface ZapLinkOptions {
@@ -19,10 +20,8 @@ export interface ZapLinkOptions {
   onNotice?: (text: string) => void;
 }
 
-interface Outgoing {
-  bytes: Buffer;
-  done: (error: MensageiroError | null) => void;
-}
+/** How long a server has to answer 01 with 02. */
+const REGISTER_TIMEOUT_MS = 5000;
 
 /**
  * The chat UI over a seed-002 server (ours or a classmate's): 01/02 to register, 03 to connect,
@@ -37,14 +36,15 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   private online = false;
   private closed = false;
   private attempt = 0;
+  /** Whether any zap frame ever came from this server; until one has, a first hang-up means a wrong port. */
+  private everHeard = false;
+  private connections = 0;
   private registered: ((id: number) => void) | null = null;
   private started: ((value: void) => void) | null = null;
-  private readonly outgoing: Outgoing[] = [];
-  private writing = false;
+  private readonly writer: PacedWriter;
   private readonly groups = new Set<number>();
   /** zap carries no group names: the name given to each 10 we sent, until its 11 comes back. */
   private readonly namesAsked: Array<{ name: string; members: string }> = [];
-  private readonly frameGapMs: number;
   private readonly idleMs: number;
 
   constructor(
@@ -54,7 +54,7 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     private readonly options: ZapLinkOptions = {},
   ) {
     super();
-    this.frameGapMs = options.frameGapMs ?? 2 * DEFAULT_IDLE_MS;
+    this.writer = new PacedWriter(options.frameGapMs ?? 2 * DEFAULT_IDLE_MS);
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   }
 
@@ -103,48 +103,31 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
   joinLobby(): void {}
   postLobby(): void {}
 
+  /** Leaves once the frames already queued (a message typed just before) are written. */
   close(): void {
     this.closed = true;
-    this.socket?.end();
+    this.writer.end();
+    // Not signed in yet (or still connecting): nothing of the user's is queued.
+    if (!this.online) this.socket?.end();
   }
 
   /** Queues a frame; it resolves once written, or fails with 'timeout' if the connection ends first. */
   private write(frame: ZapFrame, always = false): Promise<void> {
     if (!this.online && !always) return Promise.reject(new MensageiroError('timeout', 'not connected'));
-    const bytes = Buffer.from(zapFrameText(frame), 'utf8');
-    return new Promise((resolve, reject) => {
-      this.outgoing.push({ bytes, done: (error) => (error ? reject(error) : resolve()) });
-      this.pump();
-    });
-  }
-
-  /** One frame per write; the next one only after this one drained and the gap has passed. */
-  private pump(): void {
-    const socket = this.socket;
-    if (this.writing || !socket) return;
-    const next = this.outgoing.shift();
-    if (!next) return;
-    this.writing = true;
-    socket.write(next.bytes, (error) => {
-      if (error) return next.done(new MensageiroError('timeout', 'not connected'));
-      next.done(null);
-      setTimeout(() => {
-        if (this.socket !== socket) return;
-        this.writing = false;
-        this.pump();
-      }, this.frameGapMs);
-    });
+    return this.writer.write(zapFrameText(frame));
   }
 
   private open(): void {
     const socket = net.connect({ host: this.host, port: this.port });
     this.socket = socket;
-    this.writing = false;
     const reader = new ZapReader();
     let idleTimer: NodeJS.Timeout | null = null;
     let told = false;
+    let silence: NodeJS.Timeout | null = null;
+    this.connections++;
     const handle = (readings: ZapReading[]) => {
       for (const reading of readings) {
+        this.everHeard ||= reading.ok;
         if (reading.ok) this.onFrame(reading.frame, reading.raw);
         else if (!told) {
           told = true;
@@ -157,8 +140,14 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     socket.once('connect', () => {
+      this.writer.attach(socket);
       if (this.id === null) {
-        this.registered = (id) => this.signedIn(id, true);
+        // A 01 has an answer: no 02 within a few seconds, and this is no zap server.
+        silence = setTimeout(() => socket.destroy(), REGISTER_TIMEOUT_MS);
+        this.registered = (id) => {
+          if (silence) clearTimeout(silence);
+          this.signedIn(id, true);
+        };
         void this.write({ code: '01' }, true).catch(() => undefined);
       } else {
         void this.write({ code: '03', id: this.id }, true).catch(() => undefined);
@@ -180,15 +169,34 @@ export class ZapLink extends EventEmitter<ChatLinkEvents> implements ChatLink {
       if (idleTimer) clearTimeout(idleTimer);
       handle(reader.flush());
       this.socket = null;
-      for (const pending of this.outgoing.splice(0))
-        pending.done(new MensageiroError('timeout', 'not connected'));
+      this.writer.detach();
       const wasOnline = this.online;
       this.online = false;
+      if (silence) clearTimeout(silence);
+      // Hung up before ever sending a zap frame: another protocol is on this port.
+      if (!this.everHeard && !this.closed && this.connections === 1) {
+        const seconds = REGISTER_TIMEOUT_MS / 1000;
+        return this.foreign(
+          told
+            ? 'its answer is no zap frame'
+            : this.id === null
+              ? `no answer to 01 within ${seconds} s`
+              : `it closed the connection after 03 without a zap frame; or it does not know id ${this.id}`,
+        );
+      }
       if (wasOnline) this.emit('disconnected');
       if (this.closed) return;
       const delay = Math.min(2000, 200 * 2 ** this.attempt++);
       setTimeout(() => this.open(), delay);
     });
+  }
+
+  private foreign(reason: string): void {
+    this.closed = true;
+    this.emit(
+      'failed',
+      new MensageiroError('bad_frame', `${this.host}:${this.port} does not speak zap (${reason})`),
+    );
   }
 
   private signedIn(id: number, isNew: boolean): void {

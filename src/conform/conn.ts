@@ -116,7 +116,11 @@ export class Conn {
       }
       const left = this.deadline() - Date.now();
       if (left <= 0) {
-        throw new CaseFailure(`timed out waiting for ${what} on ${this.label}`, expected ?? what, this.describeUnread());
+        throw new CaseFailure(
+          `timed out waiting for ${what} on ${this.label}`,
+          expected ?? what,
+          this.describeUnread(),
+        );
       }
       await this.waitForBytes(left);
     }
@@ -130,7 +134,8 @@ export class Conn {
   /** Fails if anything is left unread or arrives within `ms`. */
   async expectSilence(ms: number, what: string): Promise<void> {
     const until = Math.min(Date.now() + ms, this.deadline());
-    while (Date.now() < until && this.unread.length === 0 && !this.closed) await this.waitForBytes(until - Date.now());
+    while (Date.now() < until && this.unread.length === 0 && !this.closed)
+      await this.waitForBytes(until - Date.now());
     if (this.unread.length > 0) {
       throw new CaseFailure(`the target sent something where ${what}`, 'no reply', this.describeUnread());
     }
@@ -149,7 +154,12 @@ export class Conn {
     for (;;) {
       if (this.closed) return;
       const left = this.deadline() - Date.now();
-      if (left <= 0) throw new CaseFailure(`the target kept ${this.label} open where ${what}`, 'the connection closed by the target', 'still open');
+      if (left <= 0)
+        throw new CaseFailure(
+          `the target kept ${this.label} open where ${what}`,
+          'the connection closed by the target',
+          'still open',
+        );
       await this.waitForBytes(left);
     }
   }
@@ -172,10 +182,13 @@ export class Conn {
   /** Resolves true when bytes (or a close) arrive within `ms`, false when the time runs out. */
   private waitForBytes(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakers = this.wakers.filter((waker) => waker !== wake);
-        resolve(false);
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          this.wakers = this.wakers.filter((waker) => waker !== wake);
+          resolve(false);
+        },
+        Math.max(0, ms),
+      );
       const wake = () => {
         clearTimeout(timer);
         resolve(true);
@@ -195,7 +208,10 @@ export function parseLine(unread: Buffer): Parsed<Line> {
   const end = unread.indexOf(0x0a);
   if (end < 0) return undefined;
   const crlf = end > 0 && unread[end - 1] === 0x0d;
-  return { value: { text: unread.subarray(0, crlf ? end - 1 : end).toString('utf8'), crlf }, length: end + 1 };
+  return {
+    value: { text: unread.subarray(0, crlf ? end - 1 : end).toString('utf8'), crlf },
+    length: end + 1,
+  };
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -31,7 +31,9 @@ export function selectCases<T extends CaseInfo>(cases: readonly T[], selection: 
 }
 
 function matches(id: string, prefix: string): boolean {
-  return id === prefix || id.startsWith(prefix.endsWith('.') ? prefix : `${prefix}.`) || id.startsWith(prefix);
+  return (
+    id === prefix || id.startsWith(prefix.endsWith('.') ? prefix : `${prefix}.`) || id.startsWith(prefix)
+  );
 }
 
 export function infoOf(c: CaseInfo): CaseInfo {
@@ -120,8 +122,22 @@ export function tally(summary: RunSummary, result: CaseResult): void {
   }
 }
 
-export function resultOf(c: CaseInfo, outcome: CaseResult['outcome'], durationMs: number, extra: Partial<CaseResult> = {}): CaseResult {
-  return { id: c.id, title: c.title, level: c.level, points: c.points, seed: c.seed, outcome, durationMs, ...extra };
+export function resultOf(
+  c: CaseInfo,
+  outcome: CaseResult['outcome'],
+  durationMs: number,
+  extra: Partial<CaseResult> = {},
+): CaseResult {
+  return {
+    id: c.id,
+    title: c.title,
+    level: c.level,
+    points: c.points,
+    seed: c.seed,
+    outcome,
+    durationMs,
+    ...extra,
+  };
 }
 
 async function runOne(c: Case, options: TargetOptions): Promise<CaseResult> {
@@ -137,7 +153,13 @@ async function runOne(c: Case, options: TargetOptions): Promise<CaseResult> {
     transcript,
     quietMs: Math.max(100, Math.min(1000, Math.floor(options.timeoutMs / 5))),
     connect: async (label) => {
-      const conn = await Conn.open(options.host, options.port, label ?? String.fromCharCode(65 + labels++), transcript, () => deadline);
+      const conn = await Conn.open(
+        options.host,
+        options.port,
+        label ?? String.fromCharCode(65 + labels++),
+        transcript,
+        () => deadline,
+      );
       conns.push(conn);
       return conn;
     },
@@ -149,7 +171,10 @@ async function runOne(c: Case, options: TargetOptions): Promise<CaseResult> {
   let guard: NodeJS.Timeout | undefined;
   // A step that ignores the deadline (a write that never drains) still cannot hold the run.
   const overrun = new Promise<never>((_, reject) => {
-    guard = setTimeout(() => reject(new CaseFailure(`the case did not finish within ${budget} ms`)), budget + 1000);
+    guard = setTimeout(
+      () => reject(new CaseFailure(`the case did not finish within ${budget} ms`)),
+      budget + 1000,
+    );
   });
   try {
     await Promise.race([c.run(ctx), overrun]);
@@ -157,7 +182,8 @@ async function runOne(c: Case, options: TargetOptions): Promise<CaseResult> {
   } catch (error) {
     const durationMs = Date.now() - started;
     if (error instanceof CaseSkip) return resultOf(c, 'skipped', durationMs, { message: error.message });
-    const failure = error instanceof CaseFailure ? error : new CaseFailure(`internal error: ${(error as Error).message}`);
+    const failure =
+      error instanceof CaseFailure ? error : new CaseFailure(`internal error: ${(error as Error).message}`);
     return resultOf(c, 'failed', durationMs, {
       message: failure.message,
       ...(failure.expected !== undefined ? { expected: failure.expected } : {}),

@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { MensageiroError } from '../core/errors.js';
 import { runCases, type Selection } from './runner.js';
-import type { Case, CaseResult, RunSummary, TargetOptions } from './types.js';
+import type { Case, CaseResult, ConformEvent, RunSummary, TargetOptions } from './types.js';
 
 export interface Target {
   name: string;
@@ -21,12 +21,21 @@ export function parseEndpoint(text: string): { host: string; port: number } {
 
 /** A class list: `name,host:port` per line; a header row and blank lines are skipped. */
 export function parseTargets(text: string, file = 'targets'): Target[] {
-  const rows = parse(text.replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, trim: true, comment: '#' }) as string[][];
+  const rows = parse(text.replace(/^\uFEFF/, ''), {
+    relax_column_count: true,
+    skip_empty_lines: true,
+    trim: true,
+    comment: '#',
+  }) as string[][];
   const targets: Target[] = [];
   rows.forEach((row, index) => {
     const [name, endpoint] = row;
     if (index === 0 && endpoint !== undefined && !/:\d+$/.test(endpoint)) return;
-    if (!name || !endpoint) throw new MensageiroError('bad_request', `${file}:${index + 1}: expected "name,host:port", got ${JSON.stringify(row.join(','))}`);
+    if (!name || !endpoint)
+      throw new MensageiroError(
+        'bad_request',
+        `${file}:${index + 1}: expected "name,host:port", got ${JSON.stringify(row.join(','))}`,
+      );
     try {
       targets.push({ name, ...parseEndpoint(endpoint) });
     } catch (error) {
@@ -41,7 +50,8 @@ export interface TargetGrade {
   target: Target;
   summary: RunSummary;
   results: CaseResult[];
-  unreachableError?: string;
+  /** The whole run, for a per-target report (`--reports`). */
+  events: ConformEvent[];
 }
 
 /** Grades every target, `jobs` at a time; each target's own cases still run one by one. */
@@ -60,10 +70,20 @@ export async function gradeClass(
     while (next < targets.length) {
       const index = next++;
       const target = targets[index]!;
-      const grade: TargetGrade = { target, summary: undefined as unknown as RunSummary, results: [] };
-      for await (const event of runCases(dialect, cases, { ...options, host: target.host, port: target.port }, selection)) {
+      const grade: TargetGrade = {
+        target,
+        summary: undefined as unknown as RunSummary,
+        results: [],
+        events: [],
+      };
+      for await (const event of runCases(
+        dialect,
+        cases,
+        { ...options, host: target.host, port: target.port },
+        selection,
+      )) {
+        grade.events.push(event);
         if (event.type === 'result') grade.results.push(event.result);
-        else if (event.type === 'unreachable') grade.unreachableError = event.error;
         else if (event.type === 'end') grade.summary = event.summary;
       }
       grades[index] = grade;
@@ -79,7 +99,17 @@ export const statusOf = (grade: TargetGrade) =>
 
 /** One row per target, one column per case (pass, fail or skip), after the totals. */
 export function classCsv(grades: TargetGrade[], caseIds: string[]): string {
-  const header = ['name', 'target', 'status', 'score', 'max_score', 'passed', 'failed', 'skipped', ...caseIds];
+  const header = [
+    'name',
+    'target',
+    'status',
+    'score',
+    'max_score',
+    'passed',
+    'failed',
+    'skipped',
+    ...caseIds,
+  ];
   const rows = grades.map((grade) => {
     const byId = new Map(grade.results.map((r) => [r.id, r.outcome]));
     const s = grade.summary;
@@ -92,7 +122,9 @@ export function classCsv(grades: TargetGrade[], caseIds: string[]): string {
       s.passed,
       s.failed,
       s.skipped,
-      ...caseIds.map((id) => ({ passed: 'pass', failed: 'fail', skipped: 'skip' })[byId.get(id) ?? 'skipped'] ?? ''),
+      ...caseIds.map(
+        (id) => ({ passed: 'pass', failed: 'fail', skipped: 'skip' })[byId.get(id) ?? 'skipped'] ?? '',
+      ),
     ];
   });
   return stringify([header, ...rows]);
@@ -108,7 +140,9 @@ export function classTable(grades: TargetGrade[]): string {
   });
   const ok = grades.filter((g) => statusOf(g) === 'ok').length;
   const unreachable = grades.filter((g) => g.summary.unreachable).length;
-  lines.push(`${grades.length} targets: ${ok} pass every required case, ${grades.length - ok - unreachable} fail one, ${unreachable} unreachable`);
+  lines.push(
+    `${grades.length} targets: ${ok} pass every required case, ${grades.length - ok - unreachable} fail one, ${unreachable} unreachable`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -117,3 +151,7 @@ export function classExitCode(grades: TargetGrade[]): 0 | 1 | 2 {
   if (grades.every((g) => g.summary.unreachable)) return 2;
   return grades.every((g) => statusOf(g) === 'ok') ? 0 : 1;
 }
+
+/** A file name for a target's own report: its name, with anything unsafe replaced. */
+export const reportFileName = (target: Target, extension: string) =>
+  `${target.name.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^\.+/, '_')}.${extension}`;

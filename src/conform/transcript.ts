@@ -1,6 +1,6 @@
 /** Makes every byte readable on one line: LF, CR, NUL and other controls become escapes. */
 export function visible(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f\\]/g, (char) => {
+  return text.replace(/[^\x20-\x7e\u0080-\uffff]|\\/g, (char) => {
     switch (char) {
       case '\n':
         return '\\n';
@@ -59,7 +59,8 @@ export class Transcript {
       const cut = body.length > MAX_ENTRY_CHARS ? `${body.slice(0, MAX_ENTRY_CHARS)}...` : body;
       return `${time} ${entry.who} ${ARROWS[entry.direction]} ${cut}`;
     });
-    if (this.entries.length > MAX_ENTRIES) rows.unshift(`(${this.entries.length - MAX_ENTRIES} earlier lines left out)`);
+    if (this.entries.length > MAX_ENTRIES)
+      rows.unshift(`(${this.entries.length - MAX_ENTRIES} earlier lines left out)`);
     return rows.join('\n');
   }
 

@@ -13,9 +13,11 @@ export const clientTs = (back = 7) => Math.floor(Date.now() / 1000) - back;
 export const frames = {
   register: () => '01',
   connect: (id: number) => `03${id13(id)}`,
-  send: (src: number, dst: number, ts: number, data: string) => `05${id13(src)}${id13(dst)}${ts10(ts)}${data}`,
+  send: (src: number, dst: number, ts: number, data: string) =>
+    `05${id13(src)}${id13(dst)}${ts10(ts)}${data}`,
   read: (src: number, ts: number) => `08${id13(src)}${ts10(ts)}`,
-  group: (creator: number, ts: number, members: number[]) => `10${id13(creator)}${ts10(ts)}${members.map(id13).join('')}`,
+  group: (creator: number, ts: number, members: number[]) =>
+    `10${id13(creator)}${ts10(ts)}${members.map(id13).join('')}`,
 };
 
 export interface ZapReply {
@@ -76,7 +78,12 @@ export function parseZapReply(unread: Buffer, settled: boolean): Parsed<ZapReply
 const isDigit = (byte: number) => byte >= 0x30 && byte <= 0x39;
 
 /** Reads frames until one satisfies `wanted`; others are left behind (the transcript keeps them). */
-export async function awaitFrame(conn: Conn, wanted: (frame: ZapReply) => boolean, what: string, expected?: string): Promise<ZapReply> {
+export async function awaitFrame(
+  conn: Conn,
+  wanted: (frame: ZapReply) => boolean,
+  what: string,
+  expected?: string,
+): Promise<ZapReply> {
   const seen: string[] = [];
   for (;;) {
     try {
@@ -85,7 +92,11 @@ export async function awaitFrame(conn: Conn, wanted: (frame: ZapReply) => boolea
       seen.push(frame.raw);
     } catch (error) {
       if (error instanceof CaseFailure && seen.length > 0) {
-        throw new CaseFailure(error.message, error.expected, `${seen.map((raw) => `"${visible(raw)}"`).join(', ')} then ${error.actual ?? 'nothing'}`);
+        throw new CaseFailure(
+          error.message,
+          error.expected,
+          `${seen.map((raw) => `"${visible(raw)}"`).join(', ')} then ${error.actual ?? 'nothing'}`,
+        );
       }
       throw error;
     }
@@ -103,7 +114,8 @@ export async function registerZap(ctx: CaseContext, label: string): Promise<numb
   await conn.sendFrame(frames.register());
   const reply = await awaitFrame(conn, (f) => f.code === '02', 'the 02 reply to 01', '02 and 13 digits');
   const id = Number(reply.raw.slice(2));
-  if (!Number.isInteger(id) || id <= 0) throw new CaseFailure('the 02 reply holds no id', '02 and 13 digits', `"${visible(reply.raw)}"`);
+  if (!Number.isInteger(id) || id <= 0)
+    throw new CaseFailure('the 02 reply holds no id', '02 and 13 digits', `"${visible(reply.raw)}"`);
   conn.close();
   return id;
 }
@@ -123,5 +135,6 @@ export async function onlineZap(ctx: CaseContext, label: string): Promise<ZapUse
 
 /** Expects exactly `code + fields` (the seed's widths); a missing LF is accepted. */
 export function expectFrame(frame: ZapReply, expected: string, what: string): void {
-  if (frame.raw !== expected) throw new CaseFailure(what, `"${visible(expected)}"`, `"${visible(frame.raw)}"`);
+  if (frame.raw !== expected)
+    throw new CaseFailure(what, `"${visible(expected)}"`, `"${visible(frame.raw)}"`);
 }

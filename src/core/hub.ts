@@ -1,8 +1,9 @@
 import { AccountSettings, checkUsername } from './account-settings.js';
 import { Directory } from './directory.js';
-import { MensageiroError } from './errors.js';
+import { MensageiroError, type ErrorCode } from './errors.js';
 import { Lobby } from './lobby.js';
-import type { Bus, GroupChangeRequest, NewMessage, ReadMark, Store } from './ports.js';
+import type { Bus, HubObserver, NewMessage, ReadMark, SignInEvent, Store } from './ports.js';
+import { checkGroupChange, type GroupChangeAsk } from './group-changes.js';
 import { Presence } from './presence.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
 import { hashSecret, hashToken, randomAccountId, spendHashingWork, verifySecret } from './secrets.js';
@@ -36,6 +37,19 @@ export interface HubOptions {
   limits?: HubLimits;
   /** Members a group may have, creator included (`--max-group-size`). */
   maxGroupSize?: number;
+  observer?: HubObserver;
+}
+
+const UNOBSERVED: HubObserver = {
+  accepted() {},
+  delivered() {},
+  receipts() {},
+  signIn() {},
+  failed() {},
+};
+
+function codeOf(error: unknown): ErrorCode {
+  return error instanceof MensageiroError ? error.code : 'internal';
 }
 
 /** Where a request comes from: the client's IP address, for the per-address limits. */
@@ -95,6 +109,11 @@ export class Hub {
   readonly settings: AccountSettings;
   readonly maxGroupSize: number;
   readonly now: () => number;
+  readonly observer: HubObserver;
+  /** The dialect whose sessions use this hub (see forDialect), for what the observer counts. */
+  readonly dialect: string = 'server';
+  /** Accounts an operator suspended: no dialect signs them in. The server loads it from the store. */
+  readonly suspended = new Set<AccountId>();
   private readonly messageLimit: RateLimiter;
   private readonly registrationLimit: RateLimiter;
   private readonly signInLimit: RateLimiter;
@@ -103,6 +122,7 @@ export class Hub {
     this.store = options.store;
     this.bus = options.bus;
     this.now = options.now ?? Date.now;
+    this.observer = options.observer ?? UNOBSERVED;
     const limits = options.limits ?? DEFAULT_LIMITS;
     this.messageLimit = new RateLimiter('messages', limits.messages, this.now);
     this.registrationLimit = new RateLimiter(
@@ -118,9 +138,30 @@ export class Hub {
     this.maxGroupSize = options.maxGroupSize ?? MAX_GROUP_SIZE;
   }
 
+  /**
+   * This hub as one dialect's sessions see it: the same state and methods, with what they do
+   * reported to the observer under `dialect`. A prototype view costs nothing per call.
+   */
+  forDialect(dialect: string): Hub {
+    return Object.create(this, { dialect: { value: dialect } }) as Hub;
+  }
+
+  /** Suspends an account: it cannot sign in anywhere, and its sessions are closed now. */
+  suspend(id: AccountId): number {
+    this.suspended.add(id);
+    return this.presence.disconnect(id);
+  }
+
   /** Creates an account with a random id; returns a session token when it has a secret. */
-  async register(
+  register(
     request: { username?: string; secret?: string; deviceName?: string } = {},
+    origin?: Origin,
+  ): Promise<SignedIn> {
+    return this.reported('registration', origin, this.registerAccount(request, origin));
+  }
+
+  private async registerAccount(
+    request: { username?: string; secret?: string; deviceName?: string },
     origin?: Origin,
   ): Promise<SignedIn> {
     if (origin) this.registrationLimit.take(origin.ip);
@@ -142,7 +183,11 @@ export class Hub {
    * Sign-in with a secret or a token, for the dialects that carry one. A token signs in as its
    * device; a secret makes a new device, or renews `device`.
    */
-  async signIn(credentials: Credentials, origin?: Origin): Promise<SignedIn> {
+  signIn(credentials: Credentials, origin?: Origin): Promise<SignedIn> {
+    return this.reported('sign-in', origin, this.checkCredentials(credentials, origin));
+  }
+
+  private async checkCredentials(credentials: Credentials, origin?: Origin): Promise<SignedIn> {
     if (origin) this.signInLimit.take(origin.ip);
     if (credentials.token !== undefined) {
       const found = await this.store.deviceForToken(hashToken(credentials.token));
@@ -156,6 +201,7 @@ export class Hub {
       if (named !== undefined && other) {
         throw new MensageiroError('auth_failed', `this token does not belong to ${named}`);
       }
+      this.admit(account);
       return { account, token: null, device: found.device };
     }
     const account = await this.findAccount(credentials);
@@ -164,6 +210,7 @@ export class Hub {
       await spendHashingWork(credentials.secret ?? '');
       throw new MensageiroError('auth_failed', 'wrong account or secret');
     }
+    this.admit(account);
     if (account.secretHash === null) {
       if (credentials.secret !== undefined)
         throw new MensageiroError('auth_failed', 'this account has no secret');
@@ -180,11 +227,25 @@ export class Hub {
     return { account, token, device };
   }
 
+  /** A check of a secret outside sign-in (changing it) draws on the same per-address limit. */
+  limitSecretChecks(origin: Origin): void {
+    this.signInLimit.take(origin.ip);
+  }
+
   /**
    * Sign-in for dialects with no credentials (native `new`, zap 03, the mm username). Accounts
    * that have a secret are refused: they must sign in where the secret can be checked.
    */
-  async signInWithoutSecret(
+  signInWithoutSecret(
+    lookup: { id?: AccountId; username?: string },
+    createIfMissing: boolean,
+    origin?: Origin,
+  ): Promise<Account> {
+    const signedIn = this.findWithoutSecret(lookup, createIfMissing, origin).then((account) => ({ account }));
+    return this.reported('sign-in', origin, signedIn).then(({ account }) => account);
+  }
+
+  private async findWithoutSecret(
     lookup: { id?: AccountId; username?: string },
     createIfMissing: boolean,
     origin?: Origin,
@@ -208,7 +269,39 @@ export class Hub {
     if (account.secretHash !== null) {
       throw new MensageiroError('auth_required', 'this account has a secret: sign in with it');
     }
+    this.admit(account);
     return account;
+  }
+
+  private admit(account: Account): void {
+    if (this.suspended.has(account.id)) {
+      throw new MensageiroError('auth_failed', 'this account is suspended');
+    }
+  }
+
+  /** Reports how a registration or sign-in ended; secrets and tokens stay out of the event. */
+  private async reported<T extends { account: Account }>(
+    kind: SignInEvent['kind'],
+    origin: Origin | undefined,
+    work: Promise<T>,
+  ): Promise<T> {
+    const ip = origin?.ip ?? null;
+    try {
+      const result = await work;
+      this.observer.signIn({ dialect: this.dialect, kind, ip, account: result.account, error: null });
+      return result;
+    } catch (error) {
+      const code = codeOf(error);
+      this.observer.failed(this.dialect, code, ip);
+      this.observer.signIn({
+        dialect: this.dialect,
+        kind,
+        ip,
+        account: null,
+        error: { code, message: error instanceof Error ? error.message : String(error) },
+      });
+      throw error;
+    }
   }
 
   /** Makes sure a username exists as a secret-less account (users.csv). */
@@ -244,7 +337,14 @@ export class Hub {
    * Sessions await this per frame and then commit without waiting, so a pipelined client's
    * messages share one group commit and keep their order.
    */
-  async prepareSend(from: AccountId, request: SendRequest): Promise<NewMessage> {
+  prepareSend(from: AccountId, request: SendRequest): Promise<NewMessage> {
+    const prepared = this.resolveSend(from, request);
+    // A derived promise, so the caller's await costs no extra turn.
+    prepared.catch((error: unknown) => this.observer.failed(this.dialect, codeOf(error), from));
+    return prepared;
+  }
+
+  private async resolveSend(from: AccountId, request: SendRequest): Promise<NewMessage> {
     this.messageLimit.take(from);
     const recipient = await this.resolve(request.to);
     if (!recipient) throw new MensageiroError('unknown_recipient', `unknown recipient ${request.to}`);
@@ -274,7 +374,14 @@ export class Hub {
   }
 
   async commitSend(prepared: NewMessage): Promise<SendResult> {
-    const result = await this.store.appendMessage(prepared);
+    let result;
+    try {
+      result = await this.store.appendMessage(prepared);
+    } catch (error) {
+      this.observer.failed(this.dialect, codeOf(error), prepared.from);
+      throw error;
+    }
+    this.observer.accepted(this.dialect, result.duplicate);
     this.route(result.deliveries);
     return { message: result.message, duplicate: result.duplicate };
   }
@@ -312,55 +419,24 @@ export class Hub {
     return group;
   }
 
-  /**
-   * A change by `by`, who must be allowed it: the creator or an admin adds, removes and
-   * renames; only the creator names admins; any member leaves. Every member, and each one
-   * removed, gets the notice.
-   */
-  async changeGroup(
-    by: AccountId,
-    request: Pick<GroupChangeRequest, 'gid' | 'action' | 'name'> & { members?: Array<AccountId | string> },
-  ): Promise<Group> {
-    const group = await this.store.getGroup(request.gid);
-    if (!group) throw new MensageiroError('unknown_recipient', `unknown group ${request.gid}`);
-    if (!group.members.includes(by))
-      throw new MensageiroError('forbidden', `you are not in group ${group.id}`);
-    const manages = by === group.creator || group.admins.includes(by);
-    const allowed =
-      request.action === 'leave' || (request.action === 'admins' ? by === group.creator : manages);
-    if (!allowed)
-      throw new MensageiroError('forbidden', `you may not ${request.action} in group ${group.id}`);
-    const members: AccountId[] = [];
-    for (const wanted of request.action === 'leave' ? [by] : (request.members ?? [])) {
-      const recipient = await this.resolve(wanted);
-      if (!recipient || recipient.kind !== 'user') {
-        throw new MensageiroError('unknown_recipient', `unknown member ${wanted}`);
-      }
-      members.push(recipient.account.id);
-    }
-    if (request.action === 'remove' && members.includes(group.creator)) {
-      throw new MensageiroError('forbidden', 'the creator cannot be removed; the creator may leave');
-    }
-    const at = this.now();
-    const { group: changed, deliveries } = await this.store.changeGroup({
-      ...request,
-      by,
-      members,
-      maxMembers: this.maxGroupSize,
-      ts: Math.floor(at / 1000),
-      at,
-    });
+  /** A change to a group by one of its members: see group-changes.ts for who may do what. */
+  async changeGroup(by: AccountId, request: GroupChangeAsk): Promise<Group> {
+    const { group, deliveries } = await this.store.changeGroup(await checkGroupChange(this, by, request));
     this.route(deliveries);
-    return changed;
+    return group;
   }
 
   /** The user has everything in their inbox up to `seq`: moves the cursor, sends receipts. */
   async ack(user: AccountId, seq: number, device = NO_DEVICE): Promise<void> {
-    this.route(await this.store.ackDelivered(user, seq, this.now(), device));
+    const receipts = await this.store.ackDelivered(user, seq, this.now(), device);
+    if (receipts.length > 0) this.observer.receipts(receipts.length);
+    this.route(receipts);
   }
 
   async markRead(reader: AccountId, conv: AccountId, mark: ReadMark, device = NO_DEVICE): Promise<void> {
-    this.route(await this.store.markRead(reader, conv, mark, this.now(), device));
+    const receipts = await this.store.markRead(reader, conv, mark, this.now(), device);
+    if (receipts.length > 0) this.observer.receipts(receipts.length);
+    this.route(receipts);
   }
 
   /** Streams a user's inbox after `afterSeq`, first from the store, then live. */

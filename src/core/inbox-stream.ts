@@ -82,6 +82,7 @@ export class InboxStream {
   private emit(item: InboxItem): void {
     this.next = item.seq + 1;
     this.sink.deliver(item);
+    if (item.kind === 'msg') this.hub.observer.delivered(this.hub.dialect);
     if (this.autoAck) this.scheduleAck();
   }
 

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './errors.js';
 import type {
   Account,
   AccountId,
@@ -8,6 +9,7 @@ import type {
   GroupAction,
   HistoryMessage,
   InboxItem,
+  MessageReceipts,
   StoredMessage,
 } from './types.js';
 
@@ -162,6 +164,11 @@ export interface Store {
     before: number | null,
     limit: number,
   ): Promise<{ messages: HistoryMessage[]; more: boolean }>;
+  /**
+   * Each other participant's state of `mid` (sent, delivered or read), for a message `user`
+   * sent; members who joined after it are left out. Null for a message `user` did not send.
+   */
+  messageReceipts(user: AccountId, mid: number): Promise<MessageReceipts | null>;
   /** `user`'s conversations, most recent activity first, at most `limit`. */
   conversations(user: AccountId, limit: number): Promise<ConversationSummary[]>;
 
@@ -180,4 +187,31 @@ export interface Bus {
    */
   unsubscribe(subject: string, handler: BusHandler): void;
   close(): Promise<void>;
+}
+
+/** How a registration or sign-in ended, for the log and the metrics. Never a secret or a token. */
+export interface SignInEvent {
+  dialect: string;
+  kind: 'registration' | 'sign-in';
+  ip: string | null;
+  /** Who signed in or was registered; null when it failed. */
+  account: Account | null;
+  /** Why it failed; null when it succeeded. */
+  error: { code: ErrorCode; message: string } | null;
+}
+
+/**
+ * What the hub reports as it works, for metrics and the log; the server implements it. Calls
+ * are synchronous and must stay cheap: some are on the path of every message.
+ */
+export interface HubObserver {
+  /** A message from a client of `dialect` was stored; a duplicate was recognised, not stored again. */
+  accepted(dialect: string, duplicate: boolean): void;
+  /** A message item was handed to a client of `dialect`. */
+  delivered(dialect: string): void;
+  /** Acks and reads produced this many receipts. */
+  receipts(count: number): void;
+  signIn(event: SignInEvent): void;
+  /** A request from a client of `dialect` failed; `key` is what a rate limit was counted against. */
+  failed(dialect: string, code: ErrorCode, key: string | number | null): void;
 }

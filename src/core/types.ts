@@ -103,6 +103,13 @@ export interface HistoryMessage extends DeliveredMessage {
   status: MessageStatus;
 }
 
+/** Where one sent message is, for each of the others in its conversation. */
+export interface MessageReceipts {
+  mid: number;
+  conv: AccountId;
+  states: Array<{ member: AccountId; name: string | null; status: MessageStatus }>;
+}
+
 export interface ConversationSummary {
   /** The peer's id, or the group's. */
   conv: AccountId;

@@ -30,6 +30,10 @@ export interface ServerConfig {
   /** Members a group may have, creator included; seed 002 says 8. */
   maxGroupSize: number;
   logLevel: string;
+  /** auto: readable lines on a terminal, JSON otherwise. */
+  logFormat: 'auto' | 'pretty' | 'json';
+  /** Acked messages older than this many days are removed (0 keeps everything). */
+  retainDays: number;
   users: string | null;
   messages: string | null;
   /** A connection whose buffer stays over the high-water mark this long is dropped (ms). */
@@ -70,6 +74,8 @@ export const DEFAULTS: ServerConfig = {
   zapFrameIdle: 50,
   maxGroupSize: 8,
   logLevel: 'info',
+  logFormat: 'auto',
+  retainDays: 0,
   users: null,
   messages: null,
   writeStallTimeout: 30_000,
@@ -86,7 +92,7 @@ export const DEFAULTS: ServerConfig = {
   webOrigin: null,
 };
 
-type Kind = 'string' | 'number' | 'port' | 'sync' | 'path';
+type Kind = 'string' | 'number' | 'port' | 'sync' | 'path' | 'logFormat';
 
 const KINDS: Record<keyof ServerConfig, Kind> = {
   host: 'string',
@@ -109,6 +115,8 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   zapFrameIdle: 'number',
   maxGroupSize: 'number',
   logLevel: 'string',
+  logFormat: 'logFormat',
+  retainDays: 'number',
   users: 'path',
   messages: 'path',
   writeStallTimeout: 'number',
@@ -147,6 +155,11 @@ function coerce(key: keyof ServerConfig, raw: unknown, source: string): unknown 
     case 'sync': {
       const value = String(raw).toUpperCase();
       if (value !== 'FULL' && value !== 'NORMAL') throw fail('FULL or NORMAL');
+      return value;
+    }
+    case 'logFormat': {
+      const value = String(raw).toLowerCase();
+      if (value !== 'auto' && value !== 'pretty' && value !== 'json') throw fail('auto, pretty or json');
       return value;
     }
     case 'number': {

@@ -230,6 +230,10 @@ export class DialectListener implements ConnectionOwner, Evictable {
     }
   }
 
+  get isListening(): boolean {
+    return this.server.listening;
+  }
+
   get connectionCount(): number {
     return this.sessions.size;
   }
@@ -296,6 +300,15 @@ export class DialectListener implements ConnectionOwner, Evictable {
     if (session === undefined) return;
     this.sessions.delete(connection);
     this.limits.release(connection.remoteAddress);
+    this.log.info(
+      {
+        conn: connection.id,
+        ip: connection.remoteAddress,
+        reason: connection.isClosed ? 'closed by the server' : 'closed by the client',
+        seconds: Math.round((Date.now() - connection.connectedAt) / 1000),
+      },
+      'disconnected',
+    );
     try {
       session.onClose();
     } catch (error) {

@@ -9,11 +9,17 @@ import { zapDialect } from '../dialects/zap/session.js';
 import { createMmDialect } from '../dialects/mm/session.js';
 import { lobbyDialect } from '../dialects/lobby/session.js';
 import { p2pDialect } from '../dialects/p2p/session.js';
-import { createMetrics, serveMetrics } from './metrics.js';
+import { inboxBacklog } from '../store/sqlite/admin-queries.js';
+import { RetentionSchedule, prepareForRetention } from '../store/sqlite/retention.js';
+import { AdminService } from './admin-service.js';
+import { serveAdmin } from './admin-socket.js';
+import { DataLock } from './data-lock.js';
+import { serveMonitor, type HealthCheck } from './health.js';
+import { MessagingMetrics } from './metrics.js';
 import type { PortSetting, ServerConfig } from './config.js';
 import type { Dialect } from './dialect.js';
 import { ConnectionLimits, DialectListener } from './listener.js';
-import { createLogger } from './logger.js';
+import { ActivityLog, createLogger, startUpSummary } from './logger.js';
 import { WebDoor } from './web-door.js';
 
 export type DialectName = 'native' | 'tls' | 'mm' | 'zap' | 'p2p' | 'lobby' | 'metrics' | 'web';
@@ -46,9 +52,18 @@ export interface RunningServer {
   /** The bound port of every listener that is on. */
   ports: Partial<Record<DialectName, number>>;
   listeners: DialectListener[];
+  /** The web app and its WebSocket, unless --web-port is off. */
   web: WebDoor | null;
+  metrics: MessagingMetrics;
+  /** With the embedded store: the operator's commands, also served on the admin socket. */
+  admin: AdminService | null;
+  /** With --retain-days: the removal of old acknowledged messages. */
+  retention: RetentionSchedule | null;
   close(): Promise<void>;
 }
+
+const RETENTION_INTERVAL_MS = 60_000;
+const LAST_SEEN_INTERVAL_MS = 60_000;
 
 export interface ServerParts {
   log?: Logger;
@@ -62,16 +77,38 @@ function tlsFiles(config: ServerConfig): { cert: Buffer; key: Buffer } | undefin
 }
 
 export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
-  const log = parts.log ?? createLogger(config.logLevel);
-  const store =
-    parts.store ??
-    new SqliteStore({
-      dataDir: config.data,
-      synchronous: config.sync,
-      inboxTailBytes: config.inboxTailMib * 1024 * 1024,
-      onWarning: (message) => log.warn({ store: 'sqlite' }, message),
-    });
+  const log = parts.log ?? createLogger(config.logLevel, config.logFormat);
+  const listeners: DialectListener[] = [];
+  /** Each listener's name in `ports`, for the metrics and health checks. */
+  const keys = new Map<DialectListener, DialectName>();
+  let sqlite: SqliteStore | null = parts.store instanceof SqliteStore ? parts.store : null;
+  const metrics = new MessagingMetrics({
+    connections: () =>
+      listeners.map((listener) => ({ dialect: keys.get(listener)!, count: listener.connectionCount })),
+    inboxBacklog: () => (sqlite ? inboxBacklog(sqlite.database) : null),
+  });
+  const embedded = parts.store === undefined && config.data !== ':memory:';
+  // One server per data directory: a second one would route live messages only to its own sessions.
+  const lock = embedded ? DataLock.acquire(config.data) : null;
+  let store: Store;
+  try {
+    store =
+      parts.store ??
+      new SqliteStore({
+        dataDir: config.data,
+        synchronous: config.sync,
+        inboxTailBytes: config.inboxTailMib * 1024 * 1024,
+        onWarning: (message) => log.warn({ store: 'sqlite' }, message),
+        commitObserver: metrics,
+      });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  if (store instanceof SqliteStore) sqlite = store;
   const bus = parts.bus ?? new LocalBus();
+  const activity = new ActivityLog(log);
+  let admin: AdminService | null = null;
   const hub = new Hub({
     store,
     bus,
@@ -81,20 +118,49 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       registrations: { burst: config.registerBurst, perSecond: config.registerRate },
       signIns: { burst: config.signInBurst, perSecond: config.signInRate },
     },
+    observer: {
+      accepted: (dialect, duplicate) => metrics.accepted(dialect, duplicate),
+      delivered: (dialect) => metrics.delivered(dialect),
+      receipts: (count) => metrics.receipts(count),
+      signIn: (event) => {
+        metrics.signIn(event);
+        activity.signIn(event);
+        if (event.account) admin?.noteSignIn(event.account.id, Date.now());
+      },
+      failed: (dialect, code, key) => {
+        metrics.failed(dialect, code);
+        activity.failed(dialect, code, key);
+      },
+    },
   });
   const limits = new ConnectionLimits(config, log);
-  const context = { hub, config, log };
-  const listeners: DialectListener[] = [];
   const started: Dialect[] = [];
   const ports: RunningServer['ports'] = {};
   const stopDialects = () => Promise.all(started.map((dialect) => dialect.stop?.()));
-  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  let monitor: Awaited<ReturnType<typeof serveMonitor>> | null = null;
   let web: WebDoor | null = null;
+  let adminSocket: Awaited<ReturnType<typeof serveAdmin>> | null = null;
+  let retention: RetentionSchedule | null = null;
+  let lastSeenTimer: NodeJS.Timeout | null = null;
   try {
+    if (sqlite) {
+      admin = new AdminService(sqlite, hub);
+      if (config.retainDays > 0) {
+        // The one-time VACUUM it may need runs now, before any client can wait on it.
+        prepareForRetention(sqlite.database);
+        retention = new RetentionSchedule(sqlite, config.retainDays, (pass, error) => {
+          if (error) log.error({ err: error }, 'retention pass failed');
+          else if (pass && pass.inboxItems + pass.messages > 0)
+            log.info(pass, 'retention: old acknowledged messages removed');
+        });
+      }
+    }
     for (const entry of DIALECTS) {
       const wanted = entry.port(config);
       if (wanted === null) continue;
       const dialect = entry.create();
+      const key = entry.key ?? (dialect.name as DialectName);
+      const context = { hub: hub.forDialect(key), config, log };
       if (!started.includes(dialect)) {
         await dialect.start?.(context);
         started.push(dialect);
@@ -107,13 +173,13 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       );
       const bound = await listener.listen(wanted, config.host);
       listeners.push(listener);
-      const key = entry.key ?? (dialect.name as DialectName);
+      keys.set(listener, key);
       ports[key] = bound;
       log.info({ dialect: key, port: bound, host: config.host }, 'listening');
     }
     if (config.webPort !== null) {
       const secure = tlsFiles(config);
-      web = new WebDoor(context, limits, secure);
+      web = new WebDoor({ hub: hub.forDialect('web'), config, log }, limits, secure);
       ports.web = await web.listen(config.webPort, config.host);
       log.info(
         { dialect: 'web', port: ports.web, host: config.host, tls: secure !== undefined },
@@ -121,18 +187,42 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       );
     }
     if (config.metricsPort !== null) {
-      metricsServer = await serveMetrics(
-        createMetrics(() => listeners),
+      const liveness: HealthCheck[] = listeners.map((listener) => ({
+        type: 'listener',
+        name: `${keys.get(listener)} listener`,
+        check: async () => (listener.isListening ? null : 'not listening'),
+      }));
+      const storeCheck: HealthCheck = {
+        type: 'store',
+        name: 'store',
+        check: async () => {
+          await store.idExists(1);
+          return null;
+        },
+      };
+      monitor = await serveMonitor(
+        { registry: metrics.registry, liveness, readiness: [...liveness, storeCheck], log },
         config.metricsPort,
         config.host,
       );
-      ports.metrics = metricsServer.boundPort;
-      log.info({ dialect: 'metrics', port: metricsServer.boundPort, host: config.host }, 'listening');
+      ports.metrics = monitor.boundPort;
+      log.info({ dialect: 'metrics', port: monitor.boundPort, host: config.host }, 'listening');
     }
+    if (admin && embedded) {
+      adminSocket = await serveAdmin(admin, config.data, log);
+      const save = admin;
+      lastSeenTimer = setInterval(() => void save.saveLastSeen().catch(() => {}), LAST_SEEN_INTERVAL_MS);
+      lastSeenTimer.unref();
+    }
+    retention?.start(RETENTION_INTERVAL_MS);
+    startUpSummary(log, config, ports, store);
   } catch (error) {
     await Promise.all([...listeners.map((listener) => listener.close()), web?.close()]);
+    await new Promise((resolve) => (monitor ? monitor.close(resolve) : resolve(undefined)));
+    adminSocket?.close();
     await stopDialects();
     await store.close();
+    lock?.release();
     throw error;
   }
 
@@ -140,14 +230,19 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const close = () => {
     closing ??= (async () => {
       log.info('shutting down: no new connections, flushing the store');
+      if (lastSeenTimer) clearInterval(lastSeenTimer);
+      await retention?.stop();
+      await new Promise((resolve) => (adminSocket ? adminSocket.close(resolve) : resolve(undefined)));
       await Promise.all([...listeners.map((listener) => listener.close()), web?.close()]);
-      await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
+      await new Promise((resolve) => (monitor ? monitor.close(resolve) : resolve(undefined)));
       await stopDialects();
       await bus.close();
+      await admin?.saveLastSeen().catch(() => {});
       await store.close();
+      lock?.release();
       log.info('stopped');
     })();
     return closing;
   };
-  return { hub, store, log, ports, listeners, web, close };
+  return { hub, store, log, ports, listeners, web, metrics, admin, retention, close };
 }

@@ -27,6 +27,14 @@ export interface CommitBackend {
   sync?(done: (error: Error | null) => void): void;
 }
 
+/** Told of every commit, for the metrics; called once per batch, never per op. */
+export interface CommitObserver {
+  /** A transaction of `ops` writes took `seconds`, its fsync included when `durable`. */
+  committed(ops: number, seconds: number, durable: boolean): void;
+  /** A sync of lazy commits took `seconds`. */
+  synced(seconds: number): void;
+}
+
 /**
  * Group commit: every write submitted during one event-loop turn runs in one transaction with
  * one fsync, and each submitter's promise settles only after that commit. Each op runs under
@@ -46,7 +54,10 @@ export class GroupCommit {
   /** Those the sync in flight covers; null while no sync runs. */
   private syncing: CommittedOp[] | null = null;
 
-  constructor(private readonly backend: CommitBackend) {}
+  constructor(
+    private readonly backend: CommitBackend,
+    private readonly observer: CommitObserver | null = null,
+  ) {}
 
   submit<T>(run: () => T, options: { lazy?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -76,7 +87,9 @@ export class GroupCommit {
     const batch = this.queue;
     this.queue = [];
     const durable = batch.some((op) => !op.lazy);
+    const started = this.observer ? performance.now() : 0;
     const outcomes = this.commit(batch, durable);
+    this.observer?.committed(batch.length, (performance.now() - started) / 1000, durable);
     if (outcomes === null) {
       this.settleIdle();
       return;
@@ -137,7 +150,9 @@ export class GroupCommit {
     const covered = this.unsynced;
     this.unsynced = [];
     this.syncing = covered;
+    const started = this.observer ? performance.now() : 0;
     this.backend.sync!((error) => {
+      this.observer?.synced((performance.now() - started) / 1000);
       // A durable commit in the meantime may have settled them already (it emptied the list).
       const waiting = this.syncing ?? [];
       this.syncing = null;

@@ -48,13 +48,7 @@ function onIdle(socket: net.Socket, handle: (text: string) => void): void {
 }
 
 export type ZapFault =
-  | 'pad12'
-  | 'early07'
-  | 'dropOffline'
-  | 'noReadReceipt'
-  | 'groupWithoutCreator'
-  | 'noLf'
-  | 'bytes218';
+  'pad12' | 'early07' | 'dropOffline' | 'noReadReceipt' | 'groupWithoutCreator' | 'noLf' | 'bytes218';
 
 export function fakeZap(...faults: ZapFault[]): Promise<FakeServer> {
   const has = (fault: ZapFault) => faults.includes(fault);
@@ -92,7 +86,12 @@ export function fakeZap(...faults: ZapFault[]): Promise<FakeServer> {
         return frame(text.slice(15));
       }
       if (code === '05') {
-        const [src, dst, ts, data] = [text.slice(2, 15), text.slice(15, 28), text.slice(28, 38), text.slice(38)];
+        const [src, dst, ts, data] = [
+          text.slice(2, 15),
+          text.slice(15, 28),
+          text.slice(28, 38),
+          text.slice(38),
+        ];
         const body = has('bytes218') ? Buffer.from(data).subarray(0, 218).toString('utf8') : data;
         const members = groups.get(dst);
         if (members) {
@@ -192,10 +191,17 @@ export function fakeLobby(...faults: LobbyFault[]): Promise<FakeServer> {
       buffer = Buffer.concat([buffer, chunk]);
       for (;;) {
         if (buffer.length < 64) return;
-        const length = Number(buffer.subarray(0, 64).toString('latin1').replace(/[\s\0]/g, ''));
+        const length = Number(
+          buffer
+            .subarray(0, 64)
+            .toString('latin1')
+            .replace(/[\s\0]/g, ''),
+        );
         const rest = buffer.subarray(64);
         // The char-length fault reads the header as characters, as a str-based server would.
-        const payload = has('charLength') ? [...rest.toString('utf8')].slice(0, length).join('') : rest.subarray(0, length).toString('utf8');
+        const payload = has('charLength')
+          ? [...rest.toString('utf8')].slice(0, length).join('')
+          : rest.subarray(0, length).toString('utf8');
         const used = Buffer.byteLength(payload);
         if (has('charLength') ? [...payload].length < length : rest.length < length) return;
         buffer = buffer.subarray(64 + used);
@@ -221,7 +227,10 @@ export function fakeNative(...faults: NativeFault[]): Promise<FakeServer> {
         if (comma < 0) return;
         const length = Number(buffer.subarray(0, comma).toString('latin1').trim());
         if (buffer.length < comma + 1 + length) return;
-        const message = JSON.parse(buffer.subarray(comma + 1, comma + 1 + length).toString('utf8')) as Record<string, unknown>;
+        const message = JSON.parse(buffer.subarray(comma + 1, comma + 1 + length).toString('utf8')) as Record<
+          string,
+          unknown
+        >;
         buffer = buffer.subarray(comma + 1 + length);
         if (message.type === 'new') clients.set(Number(message.id), socket);
         if (message.type === 'out') return void socket.end();
@@ -243,10 +252,11 @@ export function fakeP2p(expiryMs: number, ...faults: P2pFault[]): Promise<FakeSe
   const eol = has('lfOnly') ? '\n' : '\r\n';
   const sweep = setInterval(() => {
     if (has('noExpiry')) return;
-    for (const [name, entry] of active) if (Date.now() - entry.seen > expiryMs) {
-      active.delete(name);
-      entry.socket.destroy();
-    }
+    for (const [name, entry] of active)
+      if (Date.now() - entry.seen > expiryMs) {
+        active.delete(name);
+        entry.socket.destroy();
+      }
   }, expiryMs / 4);
   return listen((socket) => {
     let me: string | null = null;

@@ -9,7 +9,14 @@ export async function gradeEvents(
   options: Partial<TargetOptions> & { quick?: boolean; only?: string[] } = {},
 ): Promise<ConformEvent[]> {
   const events: ConformEvent[] = [];
-  const target = { host: '127.0.0.1', port, timeoutMs: 1500, users: ['alice', 'bob'], keepExpiryMs: 600, ...options };
+  const target = {
+    host: '127.0.0.1',
+    port,
+    timeoutMs: 1500,
+    users: ['alice', 'bob'],
+    keepExpiryMs: 600,
+    ...options,
+  };
   const selection = { only: options.only ?? [], quick: options.quick ?? false, extended: true };
   for await (const event of runCases(dialect, CASES[dialect], target, selection)) events.push(event);
   return events;

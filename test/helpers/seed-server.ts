@@ -41,3 +41,16 @@ export async function sendEach(peer: RawSocket, pieces: Array<string | Buffer>):
 export function bytesOf(text: string): Buffer[] {
   return [...Buffer.from(text, 'utf8')].map((byte) => Buffer.of(byte));
 }
+
+/** Resolves with `check()`'s value once it is truthy (bounded); the error shows `state()`. */
+export async function eventually<T>(
+  check: () => T | undefined | false,
+  what: string,
+  state: () => unknown = () => undefined,
+): Promise<T> {
+  for (let tries = 0; tries < 200 && !check(); tries++)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  const value = check();
+  if (!value) throw new Error(`waiting for ${what}; so far ${JSON.stringify(state())}`);
+  return value;
+}

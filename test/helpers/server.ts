@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type ServerConfig } from '../../src/server/config.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer, type ServerParts } from '../../src/server/server.js';
 
 export function tempDir(prefix = 'mensageiro-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -16,6 +16,8 @@ export interface TestServer extends RunningServer {
 /** A real server on loopback, every listener on port 0, with a fresh data directory. */
 export async function startTestServer(
   flags: Partial<Record<keyof ServerConfig, unknown>> = {},
+  /** A store of the test's own, say one that is slow on purpose. */
+  parts: ServerParts = {},
 ): Promise<TestServer> {
   const dataDir = (flags.data as string | undefined) ?? tempDir();
   const config = loadConfig({
@@ -33,6 +35,6 @@ export async function startTestServer(
       ...flags,
     },
   });
-  const server = await startServer(config);
+  const server = await startServer(config, parts);
   return { ...server, dataDir, config };
 }

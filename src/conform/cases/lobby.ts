@@ -1,5 +1,5 @@
 import type { Case, CaseContext, SeedQuote } from '../types.js';
-import type { Conn, Parsed } from '../conn.js';
+import { sleep, type Conn, type Parsed } from '../conn.js';
 import { expectThat } from '../check.js';
 import { visible } from '../transcript.js';
 
@@ -13,7 +13,7 @@ export const LOBBY_SEED = {
     'Um protocolo de chat em um contexto de rede de computadores é um conjunto de regras e padrões que governam a comunicação entre os clientes de chat, permitindo que eles troquem mensagens em tempo real.',
   ),
   header: quote(
-    'Ele tem um tamanho fixo de 64 bytes (\'HEADER = 64\'). O cabeçalho é usado para informar o servidor sobre o tamanho da mensagem real que será enviada, permitindo que o servidor saiba quantos bytes esperar.',
+    "Ele tem um tamanho fixo de 64 bytes ('HEADER = 64'). O cabeçalho é usado para informar o servidor sobre o tamanho da mensagem real que será enviada, permitindo que o servidor saiba quantos bytes esperar.",
   ),
   disconnect: quote(
     'O valor ":D" é definido como a mensagem de desconexão (`DISCONNECT = \':D\'`). Quando um cliente envia essa mensagem, o servidor entende que o cliente deseja se desconectar.',
@@ -56,13 +56,18 @@ function allOf(tokens: string[]) {
 const broadcast = (conn: Conn, token: string, who: string) =>
   conn.read(lineWith(token), `the broadcast of "${token}" at ${who}`, `a line ending in ": ${token}"`);
 
+/** Lobby clients get no greeting, so nothing tells them the server has taken them in yet. */
+const JOIN_PAUSE_MS = 150;
+
 async function clients(ctx: CaseContext, n: number): Promise<Conn[]> {
   const conns: Conn[] = [];
   for (let i = 0; i < n; i++) conns.push(await ctx.connect());
+  await sleep(JOIN_PAUSE_MS);
   return conns;
 }
 
-const CTIME = '(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}';
+const CTIME =
+  '(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}';
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export const LOBBY_CASES: Case[] = [
@@ -106,7 +111,12 @@ export const LOBBY_CASES: Case[] = [
       const ip = (a!.socket.localAddress ?? '').replace(/^::ffff:/, '');
       const author = `('${ip}', ${a!.localPort})`;
       const pattern = new RegExp(`^\\[${CTIME}\\]\\[${escapeRegex(author)}\\]: ${escapeRegex(text)}$`);
-      expectThat(pattern.test(got.line) && got.lf, 'the broadcast is not [ctime][(ip, port)]: msg followed by LF', `"[Wed Nov  1 16:56:54 2023][${author}]: ${text}\\n"`, `"${visible(got.line)}${got.lf ? '\\n' : ''}"`);
+      expectThat(
+        pattern.test(got.line) && got.lf,
+        'the broadcast is not [ctime][(ip, port)]: msg followed by LF',
+        `"[Wed Nov  1 16:56:54 2023][${author}]: ${text}\\n"`,
+        `"${visible(got.line)}${got.lf ? '\\n' : ''}"`,
+      );
     },
   },
   {
@@ -147,7 +157,11 @@ export const LOBBY_CASES: Case[] = [
       await a!.send(headed(':D'));
       const marker = ctx.unique('depois ');
       await b!.send(headed(marker));
-      const seen = await b!.read(allOf([marker]), 'the broadcast that follows the :D', `": ${marker}" and nothing with :D before it`);
+      const seen = await b!.read(
+        allOf([marker]),
+        'the broadcast that follows the :D',
+        `": ${marker}" and nothing with :D before it`,
+      );
       expectThat(!seen.includes(':D'), ':D was broadcast', 'no line carrying :D', `"${visible(seen)}"`);
     },
   },
@@ -161,7 +175,12 @@ export const LOBBY_CASES: Case[] = [
       const [a] = await clients(ctx, 1);
       const text = ctx.unique('em partes ');
       const bytes = headed(text);
-      for (const [from, to] of [[0, 10], [10, 64], [64, 70], [70, bytes.length]] as const) {
+      for (const [from, to] of [
+        [0, 10],
+        [10, 64],
+        [64, 70],
+        [70, bytes.length],
+      ] as const) {
         await a!.sendFrame(bytes.subarray(from, to), 40);
       }
       await broadcast(a!, text, 'A');
@@ -177,7 +196,8 @@ export const LOBBY_CASES: Case[] = [
       const conns = await clients(ctx, 3);
       const texts = conns.map(() => ctx.unique('todos '));
       for (const [i, conn] of conns.entries()) await conn.send(headed(texts[i]!));
-      for (const [i, conn] of conns.entries()) await conn.read(allOf(texts), `all three messages at client ${i + 1}`, texts.join(', '));
+      for (const [i, conn] of conns.entries())
+        await conn.read(allOf(texts), `all three messages at client ${i + 1}`, texts.join(', '));
     },
   },
   {

@@ -15,7 +15,9 @@ export const MM_SEED = {
     "Ao finalizar o envio de todas as mensagens novas, será enviado uma mensagem com o caractere 'f' informando que fim das mensagens.",
   ),
   store: quote('Se existir, irá armazenar a mensagem em um dicionário cuja chave é o login do usuário.'),
-  after: quote('Após receber uma mensagem o servidor enviará as mensagens novas para este usuário, uma por vez.'),
+  after: quote(
+    'Após receber uma mensagem o servidor enviará as mensagens novas para este usuário, uma por vez.',
+  ),
   format: quote('@usuário_destino <espaço em branco> texto completo da mensagem <enter>'),
   discard: quote('Caso o usuário não exista, a mensagem será descartada.'),
 };
@@ -24,18 +26,30 @@ export const MM_SEED = {
 async function reply(conn: Conn, what: string): Promise<string[]> {
   const lines: string[] = [];
   for (;;) {
-    const line = await conn.line(`${what} (lines ending in a line "f")`, 'message lines, then a line holding only f');
+    const line = await conn.line(
+      `${what} (lines ending in a line "f")`,
+      'message lines, then a line holding only f',
+    );
     if (line.text === 'f') return lines;
     lines.push(line.text);
   }
 }
 
 /** Signs in and takes whatever the server sends first; a server that sends nothing until asked is fine here. */
-async function login(ctx: CaseContext, user: string, label: string): Promise<{ conn: Conn; lines: string[] }> {
+async function login(
+  ctx: CaseContext,
+  user: string,
+  label: string,
+): Promise<{ conn: Conn; lines: string[] }> {
   const conn = await ctx.connect(label);
   await conn.send(`${user}\n`);
   const text = await drainUntilF(conn, ctx.quietMs);
-  if (conn.closed) throw new CaseFailure(`the target closed the connection after the username ${user}`, `the user ${user} (from --users) signed in`, `"${visible(text)}" then closed`);
+  if (conn.closed)
+    throw new CaseFailure(
+      `the target closed the connection after the username ${user}`,
+      `the user ${user} (from --users) signed in`,
+      `"${visible(text)}" then closed`,
+    );
   return { conn, lines: text.split('\n').filter((line) => line !== '' && line !== 'f') };
 }
 
@@ -59,7 +73,12 @@ function users(ctx: CaseContext): [string, string] {
 
 function expectLineWith(lines: string[], text: string, what: string): string {
   const line = lines.find((l) => l.includes(text));
-  if (!line) throw new CaseFailure(what, `a line holding "${text}"`, lines.length ? lines.map((l) => `"${visible(l)}"`).join(', ') : 'no message lines');
+  if (!line)
+    throw new CaseFailure(
+      what,
+      `a line holding "${text}"`,
+      lines.length ? lines.map((l) => `"${visible(l)}"`).join(', ') : 'no message lines',
+    );
   return line;
 }
 
@@ -118,7 +137,11 @@ export const MM_CASES: Case[] = [
       const b = await login(ctx, bob, 'B');
       if (b.lines.some((l) => l.includes(text))) return;
       await b.conn.send(`@${alice} ok\n`);
-      expectLineWith(await reply(b.conn, "the reply to B's message"), text, "the stored message did not reach B on login nor after B's next message");
+      expectLineWith(
+        await reply(b.conn, "the reply to B's message"),
+        text,
+        "the stored message did not reach B on login nor after B's next message",
+      );
     },
   },
   {
@@ -135,7 +158,11 @@ export const MM_CASES: Case[] = [
       await a.send(`@${bob} ${text}\n`);
       await reply(a, 'the reply to A');
       await b.send(`@${alice} ${ctx.unique('resposta ')}\n`);
-      expectLineWith(await reply(b, 'the reply to B'), text, "A's message is not among the new messages sent to B");
+      expectLineWith(
+        await reply(b, 'the reply to B'),
+        text,
+        "A's message is not among the new messages sent to B",
+      );
     },
   },
   {
@@ -153,7 +180,12 @@ export const MM_CASES: Case[] = [
       await reply(a, 'the reply to A');
       await b.send(`@${alice} ok\n`);
       const line = expectLineWith(await reply(b, 'the reply to B'), text, "A's message did not reach B");
-      expectThat(line === `@${alice} ${text}`, 'the message line is not "@sender text"', `"@${alice} ${text}"`, `"${visible(line)}"`);
+      expectThat(
+        line === `@${alice} ${text}`,
+        'the message line is not "@sender text"',
+        `"@${alice} ${text}"`,
+        `"${visible(line)}"`,
+      );
     },
   },
   {
@@ -167,7 +199,12 @@ export const MM_CASES: Case[] = [
       const { conn } = await login(ctx, alice, 'A');
       await conn.send(`@${ctx.unique('ninguem')} perdida\n`);
       await reply(conn, 'the reply to a message for an unknown user');
-      expectThat(!conn.closed, 'the target closed the sender after an unknown destination', 'the connection stays open', 'closed');
+      expectThat(
+        !conn.closed,
+        'the target closed the sender after an unknown destination',
+        'the connection stays open',
+        'closed',
+      );
     },
   },
   {
@@ -182,7 +219,12 @@ export const MM_CASES: Case[] = [
       const nobody = ctx.unique('ninguem');
       await conn.send(`@${nobody} perdida\n`);
       const lines = await reply(conn, 'the reply to a message for an unknown user');
-      expectThat(lines.includes(`@mensageiro unknown user ${nobody}`), 'no unknown-user notice before the f', `"@mensageiro unknown user ${nobody}"`, lines.map((l) => `"${visible(l)}"`).join(', ') || 'no lines');
+      expectThat(
+        lines.includes(`@mensageiro unknown user ${nobody}`),
+        'no unknown-user notice before the f',
+        `"@mensageiro unknown user ${nobody}"`,
+        lines.map((l) => `"${visible(l)}"`).join(', ') || 'no lines',
+      );
     },
   },
   {
@@ -204,10 +246,20 @@ export const MM_CASES: Case[] = [
       await b.send(`@${alice} ok\n`);
       const lines = await reply(b, 'the reply to B');
       const order = [first, second].map((text) => lines.findIndex((l) => l.includes(text)));
-      expectThat(order[0]! >= 0 && order[1]! > order[0]!, 'the two messages did not arrive in order on separate lines', `"${first}" then "${second}"`, lines.map((l) => `"${visible(l)}"`).join(', ') || 'no lines');
+      expectThat(
+        order[0]! >= 0 && order[1]! > order[0]!,
+        'the two messages did not arrive in order on separate lines',
+        `"${first}" then "${second}"`,
+        lines.map((l) => `"${visible(l)}"`).join(', ') || 'no lines',
+      );
       await b.send(`@${alice} de novo\n`);
       const again = await reply(b, "the reply to B's second message");
-      expectThat(!again.some((l) => l.includes(first) || l.includes(second)), 'messages already sent were sent again', 'no repeated lines', again.map((l) => `"${visible(l)}"`).join(', '));
+      expectThat(
+        !again.some((l) => l.includes(first) || l.includes(second)),
+        'messages already sent were sent again',
+        'no repeated lines',
+        again.map((l) => `"${visible(l)}"`).join(', '),
+      );
     },
   },
   {
@@ -224,7 +276,11 @@ export const MM_CASES: Case[] = [
       await a.send(`@${bob} ${text}\n`);
       await reply(a, 'the reply to A');
       await b.send('\n');
-      expectLineWith(await reply(b, 'the reply to a blank line'), text, "a blank line did not bring A's message");
+      expectLineWith(
+        await reply(b, 'the reply to a blank line'),
+        text,
+        "a blank line did not bring A's message",
+      );
     },
   },
 ];

@@ -15,7 +15,9 @@ export const NATIVE_SEED = {
   iterate: quote(
     'o programa irá iterar o recebimento até que consiga consumir toda a mensagem (cujo tamanho é conhecido), como visto em aula.',
   ),
-  types: quote('Quando um usuário envia uma mensagem (de chat), pode ter um valor de "msg". Quando um usuário se desconecta, "out".'),
+  types: quote(
+    'Quando um usuário envia uma mensagem (de chat), pode ter um valor de "msg". Quando um usuário se desconecta, "out".',
+  ),
 };
 
 /** `<byte length>,<JSON>`, the seed's framing. */
@@ -39,7 +41,10 @@ function parseNative(unread: Buffer): Parsed<NativeReply> {
   if (comma < 0) return undefined;
   const header = unread.subarray(start, comma).toString('latin1');
   if (!/^\d+$/.test(header)) {
-    return { value: { length: -1, json: unread.subarray(start).toString('utf8'), value: null }, length: unread.length };
+    return {
+      value: { length: -1, json: unread.subarray(start).toString('utf8'), value: null },
+      length: unread.length,
+    };
   }
   const length = Number(header);
   if (unread.length < comma + 1 + length) return undefined;
@@ -47,7 +52,8 @@ function parseNative(unread: Buffer): Parsed<NativeReply> {
   let value: Record<string, unknown> | null = null;
   try {
     const parsed: unknown = JSON.parse(json);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) value = parsed as Record<string, unknown>;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      value = parsed as Record<string, unknown>;
   } catch {
     value = null;
   }
@@ -58,7 +64,11 @@ async function awaitType(conn: Conn, type: string, what: string): Promise<Record
   for (;;) {
     const reply = await conn.read(parseNative, what, `<byte length>,{"type":"${type}",...}`);
     if (reply.value === null) {
-      throw new CaseFailure(`a frame is not <byte length>,<JSON object>`, `${Buffer.byteLength(reply.json)},${reply.json}`, `"${visible(`${reply.length},${reply.json}`)}" ${conn.describeUnread()}`);
+      throw new CaseFailure(
+        `a frame is not <byte length>,<JSON object>`,
+        `${Buffer.byteLength(reply.json)},${reply.json}`,
+        `"${visible(`${reply.length},${reply.json}`)}" ${conn.describeUnread()}`,
+      );
     }
     if (reply.value.type === type) return reply.value;
   }
@@ -74,7 +84,11 @@ async function online(ctx: CaseContext, label: string): Promise<{ id: number; co
   return { id, conn };
 }
 
-async function sendAndReceive(ctx: CaseContext, text: string, write: (conn: Conn, bytes: Buffer) => Promise<void>) {
+async function sendAndReceive(
+  ctx: CaseContext,
+  text: string,
+  write: (conn: Conn, bytes: Buffer) => Promise<void>,
+) {
   const b = await online(ctx, 'B');
   const a = await online(ctx, 'A');
   await write(a.conn, frame({ id: a.id, to: b.id, type: 'msg', text }));
@@ -93,7 +107,12 @@ export const NATIVE_CASES: Case[] = [
     async run(ctx) {
       const text = ctx.unique('ola ');
       const { got } = await sendAndReceive(ctx, text, send);
-      expectThat(got.text === text, 'B got a msg with another text', JSON.stringify(text), JSON.stringify(got.text));
+      expectThat(
+        got.text === text,
+        'B got a msg with another text',
+        JSON.stringify(text),
+        JSON.stringify(got.text),
+      );
     },
   },
   {
@@ -105,7 +124,12 @@ export const NATIVE_CASES: Case[] = [
     async run(ctx) {
       const text = ctx.unique('ação ☕ 🙂 ');
       const { got } = await sendAndReceive(ctx, text, send);
-      expectThat(got.text === text, 'the accented text did not arrive whole', JSON.stringify(text), JSON.stringify(got.text));
+      expectThat(
+        got.text === text,
+        'the accented text did not arrive whole',
+        JSON.stringify(text),
+        JSON.stringify(got.text),
+      );
     },
   },
   {
@@ -119,7 +143,12 @@ export const NATIVE_CASES: Case[] = [
       const { a, b, got } = await sendAndReceive(ctx, text, send);
       const want = { id: a.id, to: b.id, type: 'msg', text };
       const have = { id: got.id, to: got.to, type: got.type, text: got.text };
-      expectThat(JSON.stringify(have) === JSON.stringify(want), 'the forwarded envelope differs', JSON.stringify(want), JSON.stringify(have));
+      expectThat(
+        JSON.stringify(have) === JSON.stringify(want),
+        'the forwarded envelope differs',
+        JSON.stringify(want),
+        JSON.stringify(have),
+      );
     },
   },
   {
@@ -131,9 +160,19 @@ export const NATIVE_CASES: Case[] = [
     async run(ctx) {
       const text = ctx.unique('em pedacos ');
       const { got } = await sendAndReceive(ctx, text, async (conn, bytes) => {
-        for (const [from, to] of [[0, 1], [1, 8], [8, bytes.length]] as const) await conn.sendFrame(bytes.subarray(from, to), 40);
+        for (const [from, to] of [
+          [0, 1],
+          [1, 8],
+          [8, bytes.length],
+        ] as const)
+          await conn.sendFrame(bytes.subarray(from, to), 40);
       });
-      expectThat(got.text === text, 'the split frame did not arrive whole', JSON.stringify(text), JSON.stringify(got.text));
+      expectThat(
+        got.text === text,
+        'the split frame did not arrive whole',
+        JSON.stringify(text),
+        JSON.stringify(got.text),
+      );
     },
   },
   {
@@ -147,9 +186,19 @@ export const NATIVE_CASES: Case[] = [
       const a = await ctx.connect('A');
       const id = newId();
       const text = ctx.unique('juntos ');
-      await a.send(Buffer.concat([frame({ id, to: 0, type: 'new', text: '' }), frame({ id, to: b.id, type: 'msg', text })]));
+      await a.send(
+        Buffer.concat([
+          frame({ id, to: 0, type: 'new', text: '' }),
+          frame({ id, to: b.id, type: 'msg', text }),
+        ]),
+      );
       const got = await awaitType(b.conn, 'msg', 'the msg at B');
-      expectThat(got.text === text, 'the second frame of the write was lost', JSON.stringify(text), JSON.stringify(got.text));
+      expectThat(
+        got.text === text,
+        'the second frame of the write was lost',
+        JSON.stringify(text),
+        JSON.stringify(got.text),
+      );
     },
   },
   {
@@ -182,7 +231,12 @@ function extendedCases(): Case[] {
       seed: NATIVE_SEED.types,
       async run(ctx) {
         const { reply } = await ask(ctx, { type: 'register' }, 'welcome');
-        expectThat(/^[1-9]\d{12}$/.test(String(reply.id)), 'the welcome id is not 13 digits', '13 digits', String(reply.id));
+        expectThat(
+          /^[1-9]\d{12}$/.test(String(reply.id)),
+          'the welcome id is not 13 digits',
+          '13 digits',
+          String(reply.id),
+        );
       },
     },
     {
@@ -195,7 +249,12 @@ function extendedCases(): Case[] {
         const { conn } = await ask(ctx, { type: 'register' }, 'welcome');
         await conn.send(frame({ type: 'msg', to: b.id, text: 'ack?', cid: 'c1' }));
         const sent = await awaitType(conn, 'sent', 'the sent ack');
-        expectThat(sent.cid === 'c1' && typeof sent.mid === 'number', 'the sent ack lacks the cid or the mid', '{"type":"sent","cid":"c1","mid":<n>,...}', JSON.stringify(sent));
+        expectThat(
+          sent.cid === 'c1' && typeof sent.mid === 'number',
+          'the sent ack lacks the cid or the mid',
+          '{"type":"sent","cid":"c1","mid":<n>,...}',
+          JSON.stringify(sent),
+        );
       },
     },
     {
@@ -207,7 +266,12 @@ function extendedCases(): Case[] {
         const a = await online(ctx, 'A');
         await a.conn.send(frame({ id: a.id, to: 9_999_999_999_991, type: 'msg', text: 'ninguem' }));
         const error = await awaitType(a.conn, 'error', 'the error frame');
-        expectThat(error.code === 'unknown_recipient', 'the error code is not unknown_recipient', 'unknown_recipient', String(error.code));
+        expectThat(
+          error.code === 'unknown_recipient',
+          'the error code is not unknown_recipient',
+          'unknown_recipient',
+          String(error.code),
+        );
       },
     },
     {

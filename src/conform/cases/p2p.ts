@@ -39,7 +39,12 @@ async function register(ctx: CaseContext, label: string, eol = '\r\n'): Promise<
 async function list(conn: Conn, eol = '\r\n'): Promise<{ line: Line; names: string[] }> {
   await conn.send(`LIST${eol}`);
   const line = await conn.line('the reply to LIST', 'LIST <name>:<name>...');
-  if (!line.text.startsWith('LIST')) throw new CaseFailure('the reply to LIST does not start with LIST', 'LIST <name>:<name>...', `"${visible(line.text)}"`);
+  if (!line.text.startsWith('LIST'))
+    throw new CaseFailure(
+      'the reply to LIST does not start with LIST',
+      'LIST <name>:<name>...',
+      `"${visible(line.text)}"`,
+    );
   const rest = line.text.slice(4).trim();
   return { line, names: rest === '' ? [] : rest.split(':') };
 }
@@ -48,7 +53,12 @@ async function list(conn: Conn, eol = '\r\n'): Promise<{ line: Line; names: stri
 const seenFrom = (conn: Conn) => (conn.socket.localAddress ?? '').replace(/^::ffff:/, '');
 
 function expectListed(names: string[], name: string, listed: boolean, what: string): void {
-  expectThat(names.includes(name) === listed, what, listed ? `a LIST naming ${name}` : `a LIST without ${name}`, names.length ? `LIST ${names.join(':')}` : 'an empty LIST');
+  expectThat(
+    names.includes(name) === listed,
+    what,
+    listed ? `a LIST naming ${name}` : `a LIST without ${name}`,
+    names.length ? `LIST ${names.join(':')}` : 'an empty LIST',
+  );
 }
 
 export const P2P_CASES: Case[] = [
@@ -76,7 +86,12 @@ export const P2P_CASES: Case[] = [
       const a = await register(ctx, 'A');
       const { line, names } = await list(a.conn);
       if (names.some((name) => name !== a.name)) ctx.skip('other users are active on the target');
-      expectThat(line.text === 'LIST ', 'the empty LIST reply is not "LIST " with a trailing space', '"LIST \\r\\n"', `"${visible(line.text)}${line.crlf ? '\\r\\n' : '\\n'}"`);
+      expectThat(
+        line.text === 'LIST ',
+        'the empty LIST reply is not "LIST " with a trailing space',
+        '"LIST \\r\\n"',
+        `"${visible(line.text)}${line.crlf ? '\\r\\n' : '\\n'}"`,
+      );
     },
   },
   {
@@ -91,7 +106,12 @@ export const P2P_CASES: Case[] = [
       await b.conn.send(`ADDR ${a.name}\r\n`);
       const line = await b.conn.line('the reply to ADDR');
       const expected = `ADDR ${a.name}:${seenFrom(a.conn)}:${a.port}`;
-      expectThat(line.text === expected, 'the ADDR reply does not hold the name, the IP the server saw and the registered port', `"${expected}"`, `"${visible(line.text)}"`);
+      expectThat(
+        line.text === expected,
+        'the ADDR reply does not hold the name, the IP the server saw and the registered port',
+        `"${expected}"`,
+        `"${visible(line.text)}"`,
+      );
     },
   },
   {
@@ -119,7 +139,12 @@ export const P2P_CASES: Case[] = [
       await a.conn.send(`ADDR ${b.name}\r\n`);
       const addr = await a.conn.line('the reply to ADDR');
       for (const got of [line, addr])
-        expectThat(got.crlf, 'a reply ends in a bare LF', `"${visible(got.text)}\\r\\n"`, `"${visible(got.text)}\\n"`);
+        expectThat(
+          got.crlf,
+          'a reply ends in a bare LF',
+          `"${visible(got.text)}\\r\\n"`,
+          `"${visible(got.text)}\\n"`,
+        );
     },
   },
   {
@@ -150,7 +175,12 @@ export const P2P_CASES: Case[] = [
       await copy.waitClosed('the name is already active');
       await a.conn.send(`ADDR ${a.name}\r\n`);
       const line = await a.conn.line('the reply to ADDR');
-      expectThat(line.text.endsWith(`:${a.port}`), 'the duplicate USER replaced the active entry', `the port ${a.port}`, `"${visible(line.text)}"`);
+      expectThat(
+        line.text.endsWith(`:${a.port}`),
+        'the duplicate USER replaced the active entry',
+        `the port ${a.port}`,
+        `"${visible(line.text)}"`,
+      );
     },
   },
   {
@@ -162,7 +192,12 @@ export const P2P_CASES: Case[] = [
     async run(ctx) {
       const a = await register(ctx, 'A', '\n');
       const b = await register(ctx, 'B', '\n');
-      expectListed((await list(b.conn, '\n')).names, a.name, true, 'USER and LIST ending in LF were not understood');
+      expectListed(
+        (await list(b.conn, '\n')).names,
+        a.name,
+        true,
+        'USER and LIST ending in LF were not understood',
+      );
     },
   },
   {
@@ -195,7 +230,12 @@ export const P2P_CASES: Case[] = [
       for (;;) {
         const { names } = await list(b.conn);
         if (!names.includes(a.name)) return;
-        if (Date.now() > giveUp) throw new CaseFailure(`A is still listed after ${Math.round((expiry * 2.2) / 1000)} s of silence`, `a LIST without ${a.name}`, `LIST ${names.join(':')}`);
+        if (Date.now() > giveUp)
+          throw new CaseFailure(
+            `A is still listed after ${Math.round((expiry * 2.2) / 1000)} s of silence`,
+            `a LIST without ${a.name}`,
+            `LIST ${names.join(':')}`,
+          );
         await keepAlive([b.conn], expiry / 5, expiry);
       }
     },

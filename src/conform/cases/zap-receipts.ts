@@ -3,7 +3,18 @@ import { sleep, type Conn } from '../conn.js';
 import { CaseFailure } from '../types.js';
 import { expectThat } from '../check.js';
 import { visible } from '../transcript.js';
-import { awaitFrame, clientTs, connectZap, expectFrame, frames, id13, onlineZap, registerZap, ts10, type ZapReply } from '../zap-wire.js';
+import {
+  awaitFrame,
+  clientTs,
+  connectZap,
+  expectFrame,
+  frames,
+  id13,
+  onlineZap,
+  registerZap,
+  ts10,
+  type ZapReply,
+} from '../zap-wire.js';
 import { ZAP_SEED } from './zap-seed.js';
 
 const receipt = (code: '07' | '09', dst: number, ts: number) => `${code}${id13(dst)}${ts10(ts)}`;
@@ -12,10 +23,23 @@ const is06 = (f: ZapReply) => f.code === '06';
 const GROUP_FRAME = /^11(\d{13})(\d{10})((?:\d{13}){1,8})$/;
 
 /** Reads an 11 and checks its widths; returns the group id and the member ids. */
-async function readGroup(conn: Parameters<typeof awaitFrame>[0], who: string): Promise<{ gid: string; members: string[] }> {
-  const frame = await awaitFrame(conn, (f) => f.code === '11', `the 11 group notice at ${who}`, '11, id(13), ts(10), members(n×13)');
+async function readGroup(
+  conn: Parameters<typeof awaitFrame>[0],
+  who: string,
+): Promise<{ gid: string; members: string[] }> {
+  const frame = await awaitFrame(
+    conn,
+    (f) => f.code === '11',
+    `the 11 group notice at ${who}`,
+    '11, id(13), ts(10), members(n×13)',
+  );
   const match = GROUP_FRAME.exec(frame.raw);
-  if (!match) throw new CaseFailure(`the 11 at ${who} does not have the seed's widths`, '11 + id(13) + ts(10) + 1 to 8 ids of 13 digits', `"${visible(frame.raw)}"`);
+  if (!match)
+    throw new CaseFailure(
+      `the 11 at ${who} does not have the seed's widths`,
+      '11 + id(13) + ts(10) + 1 to 8 ids of 13 digits',
+      `"${visible(frame.raw)}"`,
+    );
   return { gid: match[1]!, members: match[3]!.match(/\d{13}/g)! };
 }
 
@@ -31,7 +55,12 @@ async function trio(ctx: CaseContext) {
 
 function expectMembers(got: string[], ids: number[], who: string): void {
   const want = ids.map(id13).sort();
-  expectThat(JSON.stringify([...got].sort()) === JSON.stringify(want), `the 11 at ${who} does not list the creator and every member`, want.join(' '), got.join(' '));
+  expectThat(
+    JSON.stringify([...got].sort()) === JSON.stringify(want),
+    `the 11 at ${who} does not list the creator and every member`,
+    want.join(' '),
+    got.join(' '),
+  );
 }
 
 export const ZAP_RECEIPT_CASES: Case[] = [
@@ -47,7 +76,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       const ts = clientTs();
       await a.conn.sendFrame(frames.send(a.id, b.id, ts, `entregue ${ctx.unique()}`));
       await awaitFrame(b.conn, is06, 'the 06 at B');
-      const got = await awaitFrame(a.conn, (f) => f.code === '07', 'the 07 delivery receipt at A', receipt('07', b.id, ts));
+      const got = await awaitFrame(
+        a.conn,
+        (f) => f.code === '07',
+        'the 07 delivery receipt at A',
+        receipt('07', b.id, ts),
+      );
       expectFrame(got, receipt('07', b.id, ts), 'the 07 does not name B and the message ts');
     },
   },
@@ -65,7 +99,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       await a.conn.expectSilence(ctx.quietMs, 'B is offline, so no 07 may come yet');
       const later = await connectZap(ctx, 'B', b);
       await awaitFrame(later, is06, 'the pending 06 at B');
-      const got = await awaitFrame(a.conn, (f) => f.code === '07', 'the 07 after B connected', receipt('07', b, ts));
+      const got = await awaitFrame(
+        a.conn,
+        (f) => f.code === '07',
+        'the 07 after B connected',
+        receipt('07', b, ts),
+      );
       expectFrame(got, receipt('07', b, ts), 'the 07 does not name B and the message ts');
     },
   },
@@ -84,7 +123,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       const bConn = await connectZap(ctx, 'B', b);
       await awaitFrame(bConn, is06, 'the pending 06 at B');
       const again = await connectZap(ctx, 'A', a.id);
-      const got = await awaitFrame(again, (f) => f.code === '07', 'the pending 07 after A reconnected', receipt('07', b, ts));
+      const got = await awaitFrame(
+        again,
+        (f) => f.code === '07',
+        'the pending 07 after A reconnected',
+        receipt('07', b, ts),
+      );
       expectFrame(got, receipt('07', b, ts), 'the pending 07 does not name B and the message ts');
     },
   },
@@ -101,7 +145,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       await a.conn.sendFrame(frames.send(a.id, b.id, ts, `leia ${ctx.unique()}`));
       await awaitFrame(b.conn, is06, 'the 06 at B');
       await b.conn.sendFrame(frames.read(a.id, ts));
-      const got = await awaitFrame(a.conn, (f) => f.code === '09', 'the 09 read receipt at A', receipt('09', b.id, ts));
+      const got = await awaitFrame(
+        a.conn,
+        (f) => f.code === '09',
+        'the 09 read receipt at A',
+        receipt('09', b.id, ts),
+      );
       expectFrame(got, receipt('09', b.id, ts), 'the 09 does not name the reader B and the ts');
     },
   },
@@ -120,7 +169,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       await offline(ctx, a.conn);
       await b.conn.sendFrame(frames.read(a.id, ts));
       const again = await connectZap(ctx, 'A', a.id);
-      const got = await awaitFrame(again, (f) => f.code === '09', 'the pending 09 after A reconnected', receipt('09', b.id, ts));
+      const got = await awaitFrame(
+        again,
+        (f) => f.code === '09',
+        'the pending 09 after A reconnected',
+        receipt('09', b.id, ts),
+      );
       expectFrame(got, receipt('09', b.id, ts), 'the pending 09 does not name the reader B and the ts');
     },
   },
@@ -134,12 +188,21 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       const [a, b, c] = await trio(ctx);
       await a.conn.sendFrame(frames.group(a.id, clientTs(), [b.id, c.id]));
       const seen = new Set<string>();
-      for (const [user, who] of [[a, 'A'], [b, 'B'], [c, 'C']] as const) {
+      for (const [user, who] of [
+        [a, 'A'],
+        [b, 'B'],
+        [c, 'C'],
+      ] as const) {
         const group = await readGroup(user.conn, who);
         expectMembers(group.members, [a.id, b.id, c.id], who);
         seen.add(group.gid);
       }
-      expectThat(seen.size === 1, 'the members were told different group ids', 'one group id', [...seen].join(', '));
+      expectThat(
+        seen.size === 1,
+        'the members were told different group ids',
+        'one group id',
+        [...seen].join(', '),
+      );
     },
   },
   {
@@ -173,11 +236,23 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       const text = `para o grupo ${ctx.unique()}`;
       await a.conn.sendFrame(frames.send(a.id, Number(gid), ts, text));
       const expected = `06${id13(a.id)}${gid}${ts10(ts)}${text}`;
-      for (const [user, who] of [[b, 'B'], [c, 'C']] as const) {
-        expectFrame(await awaitFrame(user.conn, is06, `the group 06 at ${who}`, expected), expected, `the group message at ${who} is not 06 with dst = the group`);
+      for (const [user, who] of [
+        [b, 'B'],
+        [c, 'C'],
+      ] as const) {
+        expectFrame(
+          await awaitFrame(user.conn, is06, `the group 06 at ${who}`, expected),
+          expected,
+          `the group message at ${who} is not 06 with dst = the group`,
+        );
       }
       const echoed = await a.conn.drain(ctx.quietMs);
-      expectThat(!echoed.includes(text), 'the sender got its own group message back', 'nothing but receipts at A', `"${visible(echoed)}"`);
+      expectThat(
+        !echoed.includes(text),
+        'the sender got its own group message back',
+        'nothing but receipts at A',
+        `"${visible(echoed)}"`,
+      );
     },
   },
 ];

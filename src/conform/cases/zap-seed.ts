@@ -35,5 +35,7 @@ export const ZAP_SEED = {
     'members é uma sequência de até 7 identificadores de 13 digitos indicando os demais membros do grupo',
   ),
   data: quote('data são até 218 caractéres de conteúdo que podem ser enviados'),
-  utf8: quote('Todas as mensagens devem ser codificadas em UTF-8 para garantir a consistência das implementações.'),
+  utf8: quote(
+    'Todas as mensagens devem ser codificadas em UTF-8 para garantir a consistência das implementações.',
+  ),
 };

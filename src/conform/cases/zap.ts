@@ -17,7 +17,8 @@ import {
 import { ZAP_SEED } from './zap-seed.js';
 import { ZAP_RECEIPT_CASES } from './zap-receipts.js';
 
-const delivery = (src: number, dst: number, ts: number, data: string) => `06${id13(src)}${id13(dst)}${ts10(ts)}${data}`;
+const delivery = (src: number, dst: number, ts: number, data: string) =>
+  `06${id13(src)}${id13(dst)}${ts10(ts)}${data}`;
 
 /** Sends `data` from a fresh A to a fresh B that is online, and returns B's 06. */
 const ZAP_CORE_CASES: Case[] = [
@@ -31,7 +32,12 @@ const ZAP_CORE_CASES: Case[] = [
       const conn = await ctx.connect();
       await conn.sendFrame(frames.register());
       const reply = await conn.read(parseZapReply, 'the 02 reply to 01', '02 and 13 digits');
-      expectThat(/^02\d{13}$/.test(reply.raw), 'the reply to 01 is not 02 followed by exactly 13 digits', '02 and 13 digits, e.g. "024821937460012"', `"${visible(reply.raw)}"`);
+      expectThat(
+        /^02\d{13}$/.test(reply.raw),
+        'the reply to 01 is not 02 followed by exactly 13 digits',
+        '02 and 13 digits, e.g. "024821937460012"',
+        `"${visible(reply.raw)}"`,
+      );
     },
   },
   {
@@ -43,7 +49,12 @@ const ZAP_CORE_CASES: Case[] = [
     async run(ctx) {
       const first = await registerZap(ctx, 'A');
       const second = await registerZap(ctx, 'B');
-      expectThat(first !== second, 'two 01 requests got the same id', 'two different ids', `${id13(first)} twice`);
+      expectThat(
+        first !== second,
+        'two 01 requests got the same id',
+        'two different ids',
+        `${id13(first)} twice`,
+      );
     },
   },
   {
@@ -56,7 +67,12 @@ const ZAP_CORE_CASES: Case[] = [
       const id = await registerZap(ctx, 'A');
       const conn = await connectZap(ctx, 'A', id);
       await conn.expectSilence(ctx.quietMs, 'a new account with nothing pending should get nothing on 03');
-      expectThat(!conn.closed, 'the target closed the connection after 03 with a registered id', 'the connection stays open', 'closed');
+      expectThat(
+        !conn.closed,
+        'the target closed the connection after 03 with a registered id',
+        'the connection stays open',
+        'closed',
+      );
     },
   },
   {
@@ -70,8 +86,18 @@ const ZAP_CORE_CASES: Case[] = [
       const b = await onlineZap(ctx, 'B');
       const text = `oi ${ctx.unique()}`;
       await a.conn.sendFrame(frames.send(a.id, b.id, clientTs(), text));
-      const got = await awaitFrame(b.conn, (f) => f.code === '06', 'the 06 delivery at B', delivery(a.id, b.id, clientTs(), text));
-      expectThat(got.raw.endsWith(text) && got.raw.slice(2, 15) === id13(a.id), 'the 06 at B does not carry A as src and the text', `06 from ${id13(a.id)} ending in "${text}"`, `"${visible(got.raw)}"`);
+      const got = await awaitFrame(
+        b.conn,
+        (f) => f.code === '06',
+        'the 06 delivery at B',
+        delivery(a.id, b.id, clientTs(), text),
+      );
+      expectThat(
+        got.raw.endsWith(text) && got.raw.slice(2, 15) === id13(a.id),
+        'the 06 at B does not carry A as src and the text',
+        `06 from ${id13(a.id)} ending in "${text}"`,
+        `"${visible(got.raw)}"`,
+      );
     },
   },
   {
@@ -87,7 +113,12 @@ const ZAP_CORE_CASES: Case[] = [
       const ts = clientTs();
       await a.conn.sendFrame(frames.send(a.id, b, ts, text));
       const later = await connectZap(ctx, 'B', b);
-      const got = await awaitFrame(later, (f) => f.code === '06', 'the pending 06 after 03', delivery(a.id, b, ts, text));
+      const got = await awaitFrame(
+        later,
+        (f) => f.code === '06',
+        'the pending 06 after 03',
+        delivery(a.id, b, ts, text),
+      );
       expectSame(got.raw, delivery(a.id, b, ts, text), 'the pending 06 differs from what A sent');
     },
   },
@@ -122,7 +153,11 @@ const ZAP_CORE_CASES: Case[] = [
       const ts = clientTs();
       await a.conn.sendFrame(frames.send(a.id, b.id, ts, characters));
       const got = await awaitFrame(b.conn, (f) => f.code === '06', 'the 06 with 218 characters');
-      expectFrame(got, delivery(a.id, b.id, ts, characters), 'the 218-character UTF-8 text did not arrive whole');
+      expectFrame(
+        got,
+        delivery(a.id, b.id, ts, characters),
+        'the 218-character UTF-8 text did not arrive whole',
+      );
     },
   },
   {
@@ -156,9 +191,15 @@ const ZAP_CORE_CASES: Case[] = [
       if (reply.lf) return;
       const after = await conn.drain(ctx.quietMs);
       if (!after.startsWith('\n') && !after.startsWith('\r\n'))
-        throw new CaseFailure('the 02 frame did not end in LF', `"${visible(reply.raw)}\\n"`, `"${visible(reply.raw + after)}"`);
+        throw new CaseFailure(
+          'the 02 frame did not end in LF',
+          `"${visible(reply.raw)}\\n"`,
+          `"${visible(reply.raw + after)}"`,
+        );
     },
   },
 ];
 
-export const ZAP_CASES: Case[] = [...ZAP_CORE_CASES, ...ZAP_RECEIPT_CASES].sort((x, y) => x.id.localeCompare(y.id));
+export const ZAP_CASES: Case[] = [...ZAP_CORE_CASES, ...ZAP_RECEIPT_CASES].sort((x, y) =>
+  x.id.localeCompare(y.id),
+);

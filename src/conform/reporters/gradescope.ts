@@ -19,12 +19,18 @@ export async function* gradescopeReporter(events: EventSource): AsyncGenerator<s
         status: r.outcome === 'passed' ? 'passed' : 'failed',
         tags: [r.level],
         visibility: 'visible',
-        output: skipped ? `skipped: ${r.message ?? ''}` : r.outcome === 'failed' ? failureDetails(r).join('\n') : `seed ${r.seed.file}: "${r.seed.text}"`,
+        output: skipped
+          ? `skipped: ${r.message ?? ''}`
+          : r.outcome === 'failed'
+            ? failureDetails(r).join('\n')
+            : `seed ${r.seed.file}: "${r.seed.text}"`,
       },
     ];
   });
   const output = [
-    ...(unreachable?.type === 'unreachable' ? [`cannot reach ${unreachable.target}: ${unreachable.error}`] : []),
+    ...(unreachable?.type === 'unreachable'
+      ? [`cannot reach ${unreachable.target}: ${unreachable.error}`]
+      : []),
     ...(summary ? [summaryLine(summary)] : []),
   ].join('\n');
   const results = {

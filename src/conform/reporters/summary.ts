@@ -17,7 +17,8 @@ export function failureDetails(result: CaseResult): string[] {
   if (result.message) lines.push(`why: ${result.message}`);
   if (result.expected !== undefined) lines.push(`expected: ${result.expected}`);
   if (result.actual !== undefined) lines.push(`actual: ${result.actual}`);
-  if (result.transcript) lines.push('transcript:', ...result.transcript.split('\n').map((line) => `  ${line}`));
+  if (result.transcript)
+    lines.push('transcript:', ...result.transcript.split('\n').map((line) => `  ${line}`));
   return lines;
 }
 

@@ -3,7 +3,10 @@ import type { CaseResult } from '../types.js';
 
 /** Descriptions may not hold `#` (a directive) or raw control characters. */
 const tapEscape = (text: string) =>
-  text.replace(/\\/g, '\\\\').replace(/#/g, '\\#').replace(/[\u0000-\u001f]/g, ' ');
+  text
+    .replace(/\\/g, '\\\\')
+    .replace(/#/g, '\\#')
+    .replace(/[^\x20-\uffff]/g, ' ');
 
 const yamlString = (text: string) => JSON.stringify(text);
 

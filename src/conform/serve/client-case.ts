@@ -12,10 +12,25 @@ export function skip(reason: string): never {
 }
 
 /** Grades a recorded session, yielding the same events as a server run, so every reporter works. */
-export async function* gradeSession(session: Session, cases: readonly ClientCase[], selection: Selection, target: string): AsyncGenerator<ConformEvent> {
+export async function* gradeSession(
+  session: Session,
+  cases: readonly ClientCase[],
+  selection: Selection,
+  target: string,
+): AsyncGenerator<ConformEvent> {
   const selected = selectCases(cases, selection);
   yield { type: 'plan', dialect: `${session.dialect} client`, target, cases: selected.map(infoOf) };
-  const summary: RunSummary = { target, passed: 0, failed: 0, skipped: 0, score: 0, maxScore: 0, requiredFailed: 0, unreachable: false, durationMs: session.endedAt - session.startedAt };
+  const summary: RunSummary = {
+    target,
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    score: 0,
+    maxScore: 0,
+    requiredFailed: 0,
+    unreachable: false,
+    durationMs: session.endedAt - session.startedAt,
+  };
   const transcript = session.transcript.render();
   for (const c of selected) {
     yield { type: 'start', id: c.id };
@@ -27,7 +42,10 @@ export async function* gradeSession(session: Session, cases: readonly ClientCase
     } catch (error) {
       if (error instanceof CaseSkip) result = resultOf(c, 'skipped', 0, { message: error.message });
       else {
-        const failure = error instanceof CaseFailure ? error : new CaseFailure(`internal error: ${(error as Error).message}`);
+        const failure =
+          error instanceof CaseFailure
+            ? error
+            : new CaseFailure(`internal error: ${(error as Error).message}`);
         result = resultOf(c, 'failed', 0, {
           message: failure.message,
           ...(failure.expected !== undefined ? { expected: failure.expected } : {}),

@@ -16,7 +16,13 @@ export const CLIENT_CASES: Record<DialectName, ClientCase[]> = {
   native: NATIVE_CLIENT_CASES,
 };
 
-export const DEFAULT_PORTS: Record<DialectName, number> = { native: 7333, mm: 3333, zap: 12345, p2p: 10000, lobby: 18000 };
+export const DEFAULT_PORTS: Record<DialectName, number> = {
+  native: 7333,
+  mm: 3333,
+  zap: 12345,
+  p2p: 10000,
+  lobby: 18000,
+};
 const PROFESSOR = 'professor';
 
 export interface ServeGrading {
@@ -42,7 +48,8 @@ async function greetMmUsers(port: number, users: string[]): Promise<void> {
   socket.write(`${lines.join('\n')}\n`);
   // One f for the login, one per message: then every message is stored.
   await new Promise<void>((resolve) => {
-    const check = () => ((text.match(/^f$/gm) ?? []).length > users.length ? resolve() : setTimeout(check, 20));
+    const check = () =>
+      (text.match(/^f$/gm) ?? []).length > users.length ? resolve() : setTimeout(check, 20);
     check();
   });
   socket.destroy();
@@ -75,9 +82,17 @@ export async function* serveAndGrade(options: ServeGrading): AsyncGenerator<Conf
       upstreamPort: reference.port,
       script,
       onListening: (port) =>
-        options.onReady(port, `grading a ${options.dialect} client: connect it to ${options.host}:${port}${hint}; the report follows when it leaves or after ${options.timeoutMs} ms`),
+        options.onReady(
+          port,
+          `grading a ${options.dialect} client: connect it to ${options.host}:${port}${hint}; the report follows when it leaves or after ${options.timeoutMs} ms`,
+        ),
     });
-    yield* gradeSession(session, CLIENT_CASES[options.dialect], options.selection, `${options.dialect} client on ${options.host}:${options.port}`);
+    yield* gradeSession(
+      session,
+      CLIENT_CASES[options.dialect],
+      options.selection,
+      `${options.dialect} client on ${options.host}:${options.port}`,
+    );
   } finally {
     script.stop?.();
     await reference.server.close();

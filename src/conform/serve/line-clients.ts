@@ -7,8 +7,10 @@ import { LOBBY_SEED } from '../cases/lobby.js';
 import { skip, type ClientCase } from './client-case.js';
 import { clientUnits, type ClientConn, type Script, type Session, type Unit } from './session.js';
 
-const linesOf = (session: Session) => session.conns.map((conn) => ({ conn, units: clientUnits(conn, false) }));
-const show = (conn: ClientConn, unit: Unit) => `${conn.label}: "${visible(unit.text)}${unit.crlf ? '\\r\\n' : unit.lf ? '\\n' : ''}"`;
+const linesOf = (session: Session) =>
+  session.conns.map((conn) => ({ conn, units: clientUnits(conn, false) }));
+const show = (conn: ClientConn, unit: Unit) =>
+  `${conn.label}: "${visible(unit.text)}${unit.crlf ? '\\r\\n' : unit.lf ? '\\n' : ''}"`;
 
 export const MM_CLIENT_CASES: ClientCase[] = [
   {
@@ -21,7 +23,12 @@ export const MM_CLIENT_CASES: ClientCase[] = [
       for (const { conn, units } of linesOf(session)) {
         const first = units[0];
         if (!first) continue;
-        if (!/^[A-Za-z0-9_.-]{1,32}$/.test(first.text)) throw new CaseFailure('the first line is not a username', 'a line holding only the username, e.g. "alice\\n"', show(conn, first));
+        if (!/^[A-Za-z0-9_.-]{1,32}$/.test(first.text))
+          throw new CaseFailure(
+            'the first line is not a username',
+            'a line holding only the username, e.g. "alice\\n"',
+            show(conn, first),
+          );
       }
     },
   },
@@ -32,10 +39,13 @@ export const MM_CLIENT_CASES: ClientCase[] = [
     level: 'required',
     points: 3,
     check(session) {
-      const later = linesOf(session).flatMap(({ conn, units }) => units.slice(1).map((unit) => ({ conn, unit })));
+      const later = linesOf(session).flatMap(({ conn, units }) =>
+        units.slice(1).map((unit) => ({ conn, unit })),
+      );
       if (later.length === 0) skip('the client sent no message');
       for (const { conn, unit } of later) {
-        if (unit.text !== '' && !/^@[^\s@]+ \S/.test(unit.text)) throw new CaseFailure('a line is not "@user text"', '"@bob oi\\n"', show(conn, unit));
+        if (unit.text !== '' && !/^@[^\s@]+ \S/.test(unit.text))
+          throw new CaseFailure('a line is not "@user text"', '"@bob oi\\n"', show(conn, unit));
       }
     },
   },
@@ -48,7 +58,12 @@ export const MM_CLIENT_CASES: ClientCase[] = [
     check(session) {
       for (const { conn, units } of linesOf(session)) {
         const open = units.find((unit) => !unit.lf);
-        if (open) throw new CaseFailure('a line was not ended with LF', `"${visible(open.text)}\\n"`, show(conn, open));
+        if (open)
+          throw new CaseFailure(
+            'a line was not ended with LF',
+            `"${visible(open.text)}\\n"`,
+            show(conn, open),
+          );
       }
     },
   },
@@ -66,7 +81,12 @@ export const P2P_CLIENT_CASES: ClientCase[] = [
     check(session) {
       for (const { conn, units } of linesOf(session)) {
         const first = units[0];
-        if (first && !/^USER [^\s:]+: ?\d{1,5}$/.test(first.text)) throw new CaseFailure('the first instruction is not USER <name>:<port>', '"USER ana:5000\\r\\n"', show(conn, first));
+        if (first && !/^USER [^\s:]+: ?\d{1,5}$/.test(first.text))
+          throw new CaseFailure(
+            'the first instruction is not USER <name>:<port>',
+            '"USER ana:5000\\r\\n"',
+            show(conn, first),
+          );
       }
     },
   },
@@ -79,7 +99,12 @@ export const P2P_CLIENT_CASES: ClientCase[] = [
     check(session) {
       if (session.facts.size === 0) skip('the client sent no USER');
       for (const [port, listening] of session.facts) {
-        if (!listening) throw new CaseFailure('nothing listens on the port the client announced', `a listener on ${port}`, 'connection refused');
+        if (!listening)
+          throw new CaseFailure(
+            'nothing listens on the port the client announced',
+            `a listener on ${port}`,
+            'connection refused',
+          );
       }
     },
   },
@@ -92,7 +117,12 @@ export const P2P_CLIENT_CASES: ClientCase[] = [
     check(session) {
       for (const { conn, units } of linesOf(session)) {
         const odd = units.find((unit) => !INSTRUCTION.test(unit.text));
-        if (odd) throw new CaseFailure('a line is not an instruction of the table', 'USER n:p | LIST | ADDR n | KEEP | DISC', show(conn, odd));
+        if (odd)
+          throw new CaseFailure(
+            'a line is not an instruction of the table',
+            'USER n:p | LIST | ADDR n | KEEP | DISC',
+            show(conn, odd),
+          );
       }
     },
   },
@@ -105,7 +135,12 @@ export const P2P_CLIENT_CASES: ClientCase[] = [
     check(session) {
       for (const { conn, units } of linesOf(session)) {
         const bare = units.find((unit) => !unit.crlf);
-        if (bare) throw new CaseFailure('an instruction does not end in CRLF', `"${visible(bare.text)}\\r\\n"`, show(conn, bare));
+        if (bare)
+          throw new CaseFailure(
+            'an instruction does not end in CRLF',
+            `"${visible(bare.text)}\\r\\n"`,
+            show(conn, bare),
+          );
       }
     },
   },
@@ -116,12 +151,23 @@ export const P2P_CLIENT_CASES: ClientCase[] = [
     level: 'recommended',
     points: 1,
     check(session) {
-      const long = session.conns.filter((conn) => (conn.closedAt ?? session.endedAt) - conn.openedAt > 15_000);
+      const long = session.conns.filter(
+        (conn) => (conn.closedAt ?? session.endedAt) - conn.openedAt > 15_000,
+      );
       if (long.length === 0) skip('no connection lasted 15 s');
       for (const conn of long) {
-        const times = [conn.openedAt, ...clientUnits(conn, false).map((u) => u.at), conn.closedAt ?? session.endedAt];
+        const times = [
+          conn.openedAt,
+          ...clientUnits(conn, false).map((u) => u.at),
+          conn.closedAt ?? session.endedAt,
+        ];
         const gap = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
-        if (gap > 15_000) throw new CaseFailure('the client was silent for longer than 15 s', 'KEEP every 5 s', `${Math.round(gap / 1000)} s without an instruction on ${conn.label}`);
+        if (gap > 15_000)
+          throw new CaseFailure(
+            'the client was silent for longer than 15 s',
+            'KEEP every 5 s',
+            `${Math.round(gap / 1000)} s without an instruction on ${conn.label}`,
+          );
       }
     },
   },
@@ -134,7 +180,8 @@ export const P2P_CLIENT_CASES: ClientCase[] = [
     check(session) {
       for (const { conn, units } of linesOf(session)) {
         const last = units[units.length - 1];
-        if (last && last.text !== 'DISC') throw new CaseFailure('the last instruction is not DISC', '"DISC\\r\\n"', show(conn, last));
+        if (last && last.text !== 'DISC')
+          throw new CaseFailure('the last instruction is not DISC', '"DISC\\r\\n"', show(conn, last));
       }
     },
   },
@@ -188,7 +235,12 @@ export const LOBBY_CLIENT_CASES: ClientCase[] = [
       const all = session.conns.flatMap((conn) => lobbyMessages(conn).map((m) => ({ conn, m })));
       if (all.length === 0) skip('the client sent nothing');
       for (const { conn, m } of all) {
-        if ('broken' in m) throw new CaseFailure('bytes that are not a 64-byte length header plus that many bytes', '"5" padded to 64 bytes, then "hello"', `${conn.label}: "${visible(m.broken.slice(0, 200))}"`);
+        if ('broken' in m)
+          throw new CaseFailure(
+            'bytes that are not a 64-byte length header plus that many bytes',
+            '"5" padded to 64 bytes, then "hello"',
+            `${conn.label}: "${visible(m.broken.slice(0, 200))}"`,
+          );
       }
     },
   },
@@ -201,7 +253,11 @@ export const LOBBY_CLIENT_CASES: ClientCase[] = [
     check(session) {
       for (const conn of session.conns) {
         for (const m of lobbyMessages(conn)) {
-          if ('payload' in m && Buffer.compare(Buffer.from(m.payload.toString('utf8'), 'utf8'), m.payload) !== 0) throw new CaseFailure('a payload is not valid UTF-8', 'UTF-8 text', m.payload.toString('hex'));
+          if (
+            'payload' in m &&
+            Buffer.compare(Buffer.from(m.payload.toString('utf8'), 'utf8'), m.payload) !== 0
+          )
+            throw new CaseFailure('a payload is not valid UTF-8', 'UTF-8 text', m.payload.toString('hex'));
         }
       }
     },
@@ -216,7 +272,12 @@ export const LOBBY_CLIENT_CASES: ClientCase[] = [
       for (const conn of session.conns) {
         const messages = lobbyMessages(conn);
         const last = messages[messages.length - 1];
-        if (!last || !('payload' in last) || last.payload.toString('utf8') !== ':D') throw new CaseFailure('the client left without :D', 'a last message ":D"', last && 'payload' in last ? `"${visible(last.payload.toString('utf8'))}"` : 'nothing');
+        if (!last || !('payload' in last) || last.payload.toString('utf8') !== ':D')
+          throw new CaseFailure(
+            'the client left without :D',
+            'a last message ":D"',
+            last && 'payload' in last ? `"${visible(last.payload.toString('utf8'))}"` : 'nothing',
+          );
       }
     },
   },

@@ -17,7 +17,8 @@ function nativeFrames(conn: ClientConn): Framed[] {
     const comma = bytes.indexOf(0x2c, at);
     const header = comma < 0 ? '' : bytes.subarray(at, comma).toString('latin1');
     const end = comma + 1 + Number(header);
-    const broken = () => out.push({ conn: conn.label, broken: bytes.subarray(at, at + 200).toString('utf8') });
+    const broken = () =>
+      out.push({ conn: conn.label, broken: bytes.subarray(at, at + 200).toString('utf8') });
     if (!/^z?\d+$/.test(header) || end > bytes.length) {
       broken();
       break;
@@ -36,7 +37,9 @@ function nativeFrames(conn: ClientConn): Framed[] {
 }
 
 const objects = (session: Session) =>
-  session.conns.flatMap((conn) => nativeFrames(conn).flatMap((f) => ('object' in f ? [{ conn: f.conn, object: f.object }] : [])));
+  session.conns.flatMap((conn) =>
+    nativeFrames(conn).flatMap((f) => ('object' in f ? [{ conn: f.conn, object: f.object }] : [])),
+  );
 
 export const NATIVE_CLIENT_CASES: ClientCase[] = [
   {
@@ -49,7 +52,12 @@ export const NATIVE_CLIENT_CASES: ClientCase[] = [
       const all = session.conns.flatMap(nativeFrames);
       if (all.length === 0) skip('the client sent nothing');
       for (const f of all) {
-        if ('broken' in f) throw new CaseFailure('bytes that are not <byte length>,<JSON object>', '26,{"id":1,"type":"new",...}', `${f.conn}: "${visible(f.broken)}"`);
+        if ('broken' in f)
+          throw new CaseFailure(
+            'bytes that are not <byte length>,<JSON object>',
+            '26,{"id":1,"type":"new",...}',
+            `${f.conn}: "${visible(f.broken)}"`,
+          );
       }
     },
   },
@@ -63,7 +71,11 @@ export const NATIVE_CLIENT_CASES: ClientCase[] = [
       for (const conn of session.conns) {
         const first = nativeFrames(conn)[0];
         if (first && 'object' in first && !['new', 'register', 'login'].includes(String(first.object.type))) {
-          throw new CaseFailure('the first frame is not new', '{"id":<int>,"type":"new",...}', JSON.stringify(first.object));
+          throw new CaseFailure(
+            'the first frame is not new',
+            '{"id":<int>,"type":"new",...}',
+            JSON.stringify(first.object),
+          );
         }
       }
     },
@@ -80,8 +92,15 @@ export const NATIVE_CLIENT_CASES: ClientCase[] = [
       for (const { conn, object } of all) {
         const bad =
           typeof object.type !== 'string' ||
-          (object.type === 'msg' && ((typeof object.to !== 'number' && typeof object.to !== 'string') || typeof object.text !== 'string'));
-        if (bad) throw new CaseFailure('a frame does not follow the envelope', '{ id: <int>, to: <int>, type: <string>, text: <string> }', `${conn}: ${JSON.stringify(object)}`);
+          (object.type === 'msg' &&
+            ((typeof object.to !== 'number' && typeof object.to !== 'string') ||
+              typeof object.text !== 'string'));
+        if (bad)
+          throw new CaseFailure(
+            'a frame does not follow the envelope',
+            '{ id: <int>, to: <int>, type: <string>, text: <string> }',
+            `${conn}: ${JSON.stringify(object)}`,
+          );
       }
     },
   },
@@ -95,7 +114,12 @@ export const NATIVE_CLIENT_CASES: ClientCase[] = [
       for (const conn of session.conns) {
         const frames = nativeFrames(conn);
         const last = frames[frames.length - 1];
-        if (!last || !('object' in last) || last.object.type !== 'out') throw new CaseFailure('the client left without out', '{"type":"out",...}', last && 'object' in last ? JSON.stringify(last.object) : 'nothing');
+        if (!last || !('object' in last) || last.object.type !== 'out')
+          throw new CaseFailure(
+            'the client left without out',
+            '{"type":"out",...}',
+            last && 'object' in last ? JSON.stringify(last.object) : 'nothing',
+          );
       }
     },
   },

@@ -49,13 +49,31 @@ const CONFIG_PORT: Record<DialectName, 'zapPort' | 'mmPort' | 'p2pPort' | 'lobby
 };
 
 /** Starts a fresh reference server (ours, loopback, temporary data) with only `dialect` on. */
-export async function startReference(dialect: DialectName, users: string[]): Promise<{ server: RunningServer; port: number; dataDir: string }> {
+export async function startReference(
+  dialect: DialectName,
+  users: string[],
+): Promise<{ server: RunningServer; port: number; dataDir: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mensageiro-conform-'));
   const usersFile = path.join(dataDir, 'users.csv');
   fs.writeFileSync(usersFile, `login\n${users.join('\n')}\n`);
-  const off = { nativePort: 'off', mmPort: 'off', zapPort: 'off', p2pPort: 'off', lobbyPort: 'off', metricsPort: 'off', tlsPort: 'off' };
+  const off = {
+    nativePort: 'off',
+    mmPort: 'off',
+    zapPort: 'off',
+    p2pPort: 'off',
+    lobbyPort: 'off',
+    metricsPort: 'off',
+    tlsPort: 'off',
+  };
   const config = loadConfig({
-    flags: { ...off, host: '127.0.0.1', data: dataDir, logLevel: 'silent', users: usersFile, [CONFIG_PORT[dialect]]: 0 },
+    flags: {
+      ...off,
+      host: '127.0.0.1',
+      data: dataDir,
+      logLevel: 'silent',
+      users: usersFile,
+      [CONFIG_PORT[dialect]]: 0,
+    },
   });
   const server = await startServer(config);
   return { server, port: server.ports[dialect]!, dataDir };
@@ -81,7 +99,14 @@ export interface ServeOptions {
  */
 export function recordSession(options: ServeOptions): Promise<Session> {
   const transcript = new Transcript();
-  const session: Session = { dialect: options.dialect, conns: [], startedAt: Date.now(), endedAt: 0, transcript, facts: new Map() };
+  const session: Session = {
+    dialect: options.dialect,
+    conns: [],
+    startedAt: Date.now(),
+    endedAt: 0,
+    transcript,
+    facts: new Map(),
+  };
   const sockets = new Set<net.Socket>();
   return new Promise((resolve, reject) => {
     let linger: NodeJS.Timeout | undefined;
@@ -137,7 +162,9 @@ export function recordSession(options: ServeOptions): Promise<Session> {
       }
     });
     proxy.once('error', reject);
-    proxy.listen(options.port, options.host, () => options.onListening?.((proxy.address() as net.AddressInfo).port));
+    proxy.listen(options.port, options.host, () =>
+      options.onListening?.((proxy.address() as net.AddressInfo).port),
+    );
   });
 }
 
@@ -163,7 +190,8 @@ export function clientUnits(conn: ClientConn, byWrite: boolean): Unit[] {
     if (pending === '') pendingAt = chunk.at;
     const parts = (pending + text).split('\n');
     pending = parts.pop()!;
-    for (const part of parts) units.push({ at: pendingAt, text: part.replace(/\r$/, ''), lf: true, crlf: part.endsWith('\r') });
+    for (const part of parts)
+      units.push({ at: pendingAt, text: part.replace(/\r$/, ''), lf: true, crlf: part.endsWith('\r') });
     if (parts.length > 0) pendingAt = chunk.at;
     if (byWrite && pending !== '') {
       units.push({ at: pendingAt, text: pending, lf: false, crlf: false });
@@ -175,4 +203,5 @@ export function clientUnits(conn: ClientConn, byWrite: boolean): Unit[] {
 }
 
 /** Everything the client sent on one connection, joined. */
-export const clientBytes = (conn: ClientConn) => Buffer.concat(conn.chunks.filter((c) => c.dir === 'in').map((c) => c.bytes));
+export const clientBytes = (conn: ClientConn) =>
+  Buffer.concat(conn.chunks.filter((c) => c.dir === 'in').map((c) => c.bytes));

@@ -44,7 +44,9 @@ function clientFrames(session: Session): ClientFrame[] {
 function serverFrames(session: Session, code: '02' | '06'): Array<{ at: number; raw: string }> {
   const pattern = code === '02' ? /02(\d{13})/g : /06(\d{13})(\d{13})(\d{10})/g;
   return session.conns.flatMap((conn) =>
-    conn.chunks.filter((c) => c.dir === 'out').flatMap((c) => [...c.bytes.toString('utf8').matchAll(pattern)].map((m) => ({ at: c.at, raw: m[0] }))),
+    conn.chunks
+      .filter((c) => c.dir === 'out')
+      .flatMap((c) => [...c.bytes.toString('utf8').matchAll(pattern)].map((m) => ({ at: c.at, raw: m[0] }))),
   );
 }
 
@@ -60,7 +62,8 @@ export const ZAP_CLIENT_CASES: ClientCase[] = [
     check(session) {
       const first = clientFrames(session)[0];
       if (!first) skip('the client sent nothing');
-      if (first.code !== '01' && first.code !== '03') throw new CaseFailure('the first frame is neither 01 nor 03', '01, or 03 and the id', show(first));
+      if (first.code !== '01' && first.code !== '03')
+        throw new CaseFailure('the first frame is neither 01 nor 03', '01, or 03 and the id', show(first));
     },
   },
   {
@@ -75,7 +78,11 @@ export const ZAP_CLIENT_CASES: ClientCase[] = [
       const given = serverFrames(session, '02');
       for (const c of connects) {
         if (!given.some((g) => g.at <= c.at && g.raw.slice(2) === c.raw.slice(2))) {
-          throw new CaseFailure('03 names an id the server never gave this client', `03 with one of: ${given.map((g) => g.raw.slice(2)).join(', ') || '(no 02 yet: send 01 first)'}`, show(c));
+          throw new CaseFailure(
+            '03 names an id the server never gave this client',
+            `03 with one of: ${given.map((g) => g.raw.slice(2)).join(', ') || '(no 02 yet: send 01 first)'}`,
+            show(c),
+          );
         }
       }
     },
@@ -91,8 +98,18 @@ export const ZAP_CLIENT_CASES: ClientCase[] = [
       if (all.length === 0) skip('the client sent nothing');
       for (const f of all) {
         const shape = SHAPE[f.code];
-        if (!shape || !shape.test(f.raw)) throw new CaseFailure('a frame does not have the seed’s fields and widths', '01 | 03 id(13) | 05 src(13) dst(13) ts(10) data | 08 src(13) ts(10) | 10 creator(13) ts(10) members(13×1..7)', show(f));
-        if (f.code === '05' && [...f.raw.slice(38)].length > 218) throw new CaseFailure('05 data is over 218 characters', '≤ 218 characters', `${[...f.raw.slice(38)].length} characters`);
+        if (!shape || !shape.test(f.raw))
+          throw new CaseFailure(
+            'a frame does not have the seed’s fields and widths',
+            '01 | 03 id(13) | 05 src(13) dst(13) ts(10) data | 08 src(13) ts(10) | 10 creator(13) ts(10) members(13×1..7)',
+            show(f),
+          );
+        if (f.code === '05' && [...f.raw.slice(38)].length > 218)
+          throw new CaseFailure(
+            '05 data is over 218 characters',
+            '≤ 218 characters',
+            `${[...f.raw.slice(38)].length} characters`,
+          );
       }
     },
   },
@@ -103,11 +120,21 @@ export const ZAP_CLIENT_CASES: ClientCase[] = [
     level: 'required',
     points: 2,
     check(session) {
-      const own = new Set([...serverFrames(session, '02').map((g) => g.raw.slice(2)), ...clientFrames(session).filter((f) => f.code === '03').map((f) => f.raw.slice(2))]);
+      const own = new Set([
+        ...serverFrames(session, '02').map((g) => g.raw.slice(2)),
+        ...clientFrames(session)
+          .filter((f) => f.code === '03')
+          .map((f) => f.raw.slice(2)),
+      ]);
       const sends = clientFrames(session).filter((f) => f.code === '05' || f.code === '10');
       if (sends.length === 0) skip('the client sent no 05 or 10');
       for (const f of sends) {
-        if (!own.has(f.raw.slice(2, 15))) throw new CaseFailure('the sender field is not the client’s id', [...own].join(' or ') || 'an id from 02', show(f));
+        if (!own.has(f.raw.slice(2, 15)))
+          throw new CaseFailure(
+            'the sender field is not the client’s id',
+            [...own].join(' or ') || 'an id from 02',
+            show(f),
+          );
       }
     },
   },
@@ -124,7 +151,11 @@ export const ZAP_CLIENT_CASES: ClientCase[] = [
       for (const r of reads) {
         const src = r.raw.slice(2, 15);
         if (!deliveries.some((d) => d.at <= r.at && d.raw.slice(2, 15) === src)) {
-          throw new CaseFailure('08 before any 06 from that sender reached the client', `08 after a 06 from ${src}`, show(r));
+          throw new CaseFailure(
+            '08 before any 06 from that sender reached the client',
+            `08 after a 06 from ${src}`,
+            show(r),
+          );
         }
       }
     },
@@ -136,13 +167,20 @@ export const ZAP_CLIENT_CASES: ClientCase[] = [
     level: 'recommended',
     points: 1,
     check(session) {
-      const stamped = clientFrames(session).filter((f) => SHAPE[f.code]?.test(f.raw) && ['05', '08', '10'].includes(f.code));
+      const stamped = clientFrames(session).filter(
+        (f) => SHAPE[f.code]?.test(f.raw) && ['05', '08', '10'].includes(f.code),
+      );
       if (stamped.length === 0) skip('the client sent no 05, 08 or 10');
       const now = Date.now() / 1000;
       for (const f of stamped) {
         const at = f.code === '05' ? 28 : 15;
         const ts = Number(f.raw.slice(at, at + 10));
-        if (Math.abs(ts - now) > 86_400) throw new CaseFailure('a timestamp is not POSIX seconds of today', `about ${Math.floor(now)}`, show(f));
+        if (Math.abs(ts - now) > 86_400)
+          throw new CaseFailure(
+            'a timestamp is not POSIX seconds of today',
+            `about ${Math.floor(now)}`,
+            show(f),
+          );
       }
     },
   },
@@ -169,7 +207,10 @@ export async function zapProfessor(upstreamPort: number): Promise<{ script: Scri
   const greet = (client: string) => {
     if (greeted.has(client) || client === id13(id)) return;
     greeted.add(client);
-    setTimeout(() => socket.write(frames.send(id, Number(client), Math.floor(Date.now() / 1000), PROFESSOR_TEXT)), 200);
+    setTimeout(
+      () => socket.write(frames.send(id, Number(client), Math.floor(Date.now() / 1000), PROFESSOR_TEXT)),
+      200,
+    );
   };
   return {
     id,

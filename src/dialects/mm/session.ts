@@ -60,7 +60,7 @@ export class MmSession implements Session {
   }
 
   onClose(): void {
-    if (this.account) this.hub.presence.leave(this.account.id);
+    if (this.account) this.hub.presence.leave(this.account.id, this.connection);
   }
 
   private async onLine(line: string): Promise<void> {
@@ -102,7 +102,7 @@ export class MmSession implements Session {
       return;
     }
     this.connection.established = true;
-    this.hub.presence.enter(this.account.id);
+    this.hub.presence.enter(this.account.id, this.connection);
     this.names.set(this.account.id, this.account.username ?? String(this.account.id).padStart(13, '0'));
     this.cursor = (await this.hub.store.inboxState(this.account.id)).delivered;
     await this.reply([]);
@@ -145,6 +145,7 @@ export class MmSession implements Session {
       rows.push({ timestamp: new Date(item.msg.at).toISOString(), from, to, text: item.msg.text });
     }
     if (this.connection.isClosed) return;
+    for (let i = 0; i < lines.length; i++) this.hub.observer.delivered(this.hub.dialect);
     this.messagesCsv.append(rows);
     this.connection.send(Buffer.from(lines.join(''), 'utf8'));
   }

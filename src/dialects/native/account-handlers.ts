@@ -29,6 +29,7 @@ const secret: NativeHandler = async (request, frame) => {
   if (frame.revoke_all !== undefined && typeof frame.revoke_all !== 'boolean') {
     throw bad('revoke_all must be true or false');
   }
+  request.hub.limitSecretChecks({ ip: request.ip });
   const { token, revoked, account } = await request.hub.settings.changeSecret(
     request.account.id,
     request.device,

@@ -1,4 +1,5 @@
 import type { MensageiroError } from '../../core/errors.js';
+import type { SignedIn } from '../../core/hub.js';
 import type { DeliveredMessage, GroupNotice, HistoryMessage, InboxItem } from '../../core/types.js';
 import type { NativeObject } from './codec.js';
 
@@ -89,11 +90,16 @@ function fromName(msg: DeliveredMessage): NativeObject {
 export function sizedItemJson(item: InboxItem): { json: string; bytes: number } {
   if (item.kind === 'msg' || item.kind === 'sent') {
     const { msg } = item;
-    let text = JSON.stringify(msg.text);
-    // The name is not ASCII-only either: it is counted with the text.
-    if (msg.fromName != null) text += `,"from_name":${JSON.stringify(msg.fromName)}`;
-    const json = `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${text},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
-    return { json, bytes: json.length - text.length + Buffer.byteLength(text, 'utf8') };
+    const text = JSON.stringify(msg.text);
+    // The name is not ASCII-only either, so it is counted like the text; each is counted on its
+    // own, since counting a concatenation would copy a long text first.
+    const name = msg.fromName == null ? '' : `,"from_name":${JSON.stringify(msg.fromName)}`;
+    const json = `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${text}${name},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
+    const wide = text.length + name.length;
+    return {
+      json,
+      bytes: json.length - wide + Buffer.byteLength(text, 'utf8') + Buffer.byteLength(name, 'utf8'),
+    };
   }
   if (item.kind === 'receipt') {
     // Nearly one receipt per message under load; its status is one of two fixed words, and all
@@ -123,6 +129,25 @@ export interface SentAck {
 export function sentJson(ack: SentAck): string {
   const cid = ack.cid === undefined ? '' : `"cid":${JSON.stringify(ack.cid)},`;
   return `{"type":"sent",${cid}"mid":${ack.mid},"to":${ack.to},"at":${ack.at},"ts":${ack.ts},"duplicate":${ack.duplicate}}`;
+}
+
+/** The answer to a sign-in: who, which device, and where the inbox resumes. */
+export function welcomeFrame(
+  { account, token, device }: SignedIn,
+  state: { last: number; delivered: number },
+  resume: number,
+): NativeObject {
+  return {
+    type: 'welcome',
+    id: account.id,
+    username: account.username,
+    display_name: account.displayName,
+    token,
+    device,
+    last: state.last,
+    delivered: state.delivered,
+    resume,
+  };
 }
 
 export function errorFrame(error: MensageiroError, extra: NativeObject = {}): NativeObject {

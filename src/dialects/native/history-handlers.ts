@@ -49,4 +49,23 @@ const conversations: NativeHandler = async (request, frame) => {
   });
 };
 
-export const HISTORY_HANDLERS: Record<string, NativeHandler> = { history, conversations };
+/** Per-member state of one message you sent: a group message is read once all have read it. */
+const messageInfo: NativeHandler = async (request, frame) => {
+  const mid = optionalSeq(frame, 'mid');
+  if (mid === null) throw bad('message.info needs "mid"');
+  const info = await request.hub.store.messageReceipts(request.account.id, mid);
+  if (!info) throw bad(`you sent no message ${mid}`);
+  request.reply({
+    type: 'message.info',
+    ...echoCid(frame),
+    mid,
+    conv: info.conv,
+    members: info.states.map((s) => ({ id: s.member, name: s.name, status: s.status })),
+  });
+};
+
+export const HISTORY_HANDLERS: Record<string, NativeHandler> = {
+  history,
+  conversations,
+  'message.info': messageInfo,
+};

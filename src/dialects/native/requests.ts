@@ -1,5 +1,5 @@
 import { MensageiroError } from '../../core/errors.js';
-import { isAccountId, type Hub } from '../../core/hub.js';
+import { isAccountId, type Credentials, type Hub } from '../../core/hub.js';
 import type { Account } from '../../core/types.js';
 import type { NativeObject } from './codec.js';
 
@@ -42,6 +42,20 @@ export function recipientsOf(frame: NativeObject, key: string): Array<number | s
   });
 }
 
+/** What a `login` frame signs in with. */
+export function credentialsOf(frame: NativeObject): Credentials {
+  const id = frame.id;
+  if (id !== undefined && !isAccountId(id)) throw bad('id must be an integer in [1, 10^13)');
+  return {
+    id: id as number | undefined,
+    username: optionalString(frame, 'username'),
+    secret: optionalString(frame, 'secret'),
+    token: optionalString(frame, 'token'),
+    device: optionalSeq(frame, 'device') ?? undefined,
+    deviceName: optionalString(frame, 'device_name'),
+  };
+}
+
 /** `{ cid }` when the request had one, for its answer. */
 export function echoCid(frame: NativeObject): NativeObject {
   return frame.cid === undefined ? {} : { cid: frame.cid };
@@ -53,6 +67,8 @@ export interface NativeRequest {
   account: Account;
   /** 0 when the account has no devices. */
   device: number;
+  /** The client's address, for the per-address limits. */
+  ip: string;
   reply(frame: NativeObject): void;
   /** Closes the connection once what was replied is written. */
   close(): void;

@@ -9,11 +9,12 @@ import { OrderedWork } from '../ordered-work.js';
 import { cleanText } from '../text.js';
 import { ACCOUNT_HANDLERS } from './account-handlers.js';
 import type { NativeObject } from './codec.js';
-import { errorFrame, sentJson, sizedItemJson } from './frames.js';
+import { errorFrame, sentJson, sizedItemJson, welcomeFrame } from './frames.js';
 import { GROUP_HANDLERS } from './group-handlers.js';
 import { HISTORY_HANDLERS } from './history-handlers.js';
 import {
   bad,
+  credentialsOf,
   optionalSeq,
   optionalString,
   recipientOf,
@@ -113,7 +114,7 @@ export class NativeSession implements InboxSink {
     this.inbox?.stop();
     for (const cleanup of this.cleanups ?? []) cleanup();
     this.cleanups = null;
-    if (this.account) this.hub.presence.leave(this.account.id);
+    if (this.account) this.hub.presence.leave(this.account.id, this.connection);
   }
 
   private reply(frame: NativeObject): void {
@@ -202,6 +203,7 @@ export class NativeSession implements InboxSink {
       hub: this.hub,
       account: this.requireAccount(),
       device: this.device,
+      ip: this.connection.remoteAddress,
       reply: (frame) => this.reply(frame),
       close: () => this.connection.close(),
       setAccount: (account) => (this.account = account),
@@ -243,20 +245,7 @@ export class NativeSession implements InboxSink {
 
   private async onLogin(frame: NativeObject): Promise<void> {
     this.assertSignedOut();
-    const id = frame.id;
-    if (id !== undefined && !isAccountId(id)) throw bad('id must be an integer in [1, 10^13)');
-    const device = optionalSeq(frame, 'device') ?? undefined;
-    const signedIn = await this.hub.signIn(
-      {
-        id: id as number | undefined,
-        username: optionalString(frame, 'username'),
-        secret: optionalString(frame, 'secret'),
-        token: optionalString(frame, 'token'),
-        device,
-        deviceName: optionalString(frame, 'device_name'),
-      },
-      this.origin(),
-    );
+    const signedIn = await this.hub.signIn(credentialsOf(frame), this.origin());
     if (frame.compress === true) this.framer.compress();
     const options = { legacy: false, acks: frame.acks === true, resume: optionalSeq(frame, 'resume') };
     await this.start(signedIn, options);
@@ -265,7 +254,7 @@ export class NativeSession implements InboxSink {
   private async start({ account, token, device }: SignedIn, options: StartOptions): Promise<void> {
     this.account = account;
     this.device = device;
-    this.hub.presence.enter(account.id);
+    this.hub.presence.enter(account.id, this.connection);
     this.legacy = options.legacy;
     this.connection.established = true;
     if (device > 0) this.endWhenRevoked(account.id);
@@ -276,19 +265,7 @@ export class NativeSession implements InboxSink {
       // Resuming from N says the client holds everything up to N.
       if (options.acks && after > state.delivered) await this.hub.ack(account.id, after, device);
     }
-    if (!options.legacy) {
-      this.reply({
-        type: 'welcome',
-        id: account.id,
-        username: account.username,
-        display_name: account.displayName,
-        token,
-        device,
-        last: state.last,
-        delivered: state.delivered,
-        resume: after,
-      });
-    }
+    if (!options.legacy) this.reply(welcomeFrame({ account, token, device }, state, after));
     if (this.connection.isClosed) return;
     this.inbox = this.hub.openInbox(account.id, after, this, { autoAck: !options.acks, device });
   }

@@ -161,7 +161,7 @@ export class ZapSession implements Session {
   private enter(id: AccountId): void {
     this.me = id;
     this.connection.established = true;
-    this.hub.presence.enter(id);
+    this.hub.presence.enter(id, this.connection);
     void this.hub.store.inboxState(id).then(({ delivered }) => {
       if (this.me !== id || this.connection.isClosed) return;
       this.inbox = this.hub.openInbox(
@@ -186,7 +186,7 @@ export class ZapSession implements Session {
   private leave(): void {
     this.inbox?.stop();
     this.inbox = null;
-    if (this.me !== null) this.hub.presence.leave(this.me);
+    if (this.me !== null) this.hub.presence.leave(this.me, this.connection);
     this.me = null;
   }
 

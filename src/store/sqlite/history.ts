@@ -5,16 +5,25 @@ import type {
   ConversationSummary,
   Group,
   HistoryMessage,
+  MessageReceipts,
   MessageStatus,
 } from '../../core/types.js';
 import { RECEIPT_STATUS_CODES } from './receipt-body.js';
 
 /** Messages indexed per catch-up step: one lazy transaction of about this many rows. */
-export const INDEX_CHUNK = 20_000;
+export const INDEX_CHUNK = 5_000;
 /** Unread counts stop here: counting costs one index step per unread message. */
 export const MAX_UNREAD = 9_999;
 /** How far back in a peer's inbox a page looks for its last delivered message. */
 const DELIVERED_WALK = 10_000;
+
+interface Participant {
+  member: AccountId;
+  /** Messages after this mid reached them (they joined then). */
+  since: number;
+  read: number;
+  delivered: number;
+}
 
 type MessageRow = [mid: number, sender: number, conv: number, text: string, ts: number, at: number];
 
@@ -40,8 +49,11 @@ export class SqliteHistory {
     db: Database.Database,
     private readonly context: HistoryContext,
   ) {
-    const pairA = `CASE WHEN in_group = 1 THEN conv ELSE min(sender, conv) END`;
-    const pairB = `CASE WHEN in_group = 1 THEN 0 ELSE max(sender, conv) END`;
+    // Group-ness comes from the conversation's account row, not from `messages.in_group`: that
+    // column sits after the text, and reading it would walk a long text's overflow pages.
+    const group = `EXISTS (SELECT 1 FROM accounts g WHERE g.id = conv AND g.kind = 'group')`;
+    const pairA = `CASE WHEN ${group} THEN conv ELSE min(sender, conv) END`;
+    const pairB = `CASE WHEN ${group} THEN 0 ELSE max(sender, conv) END`;
     const upsertLast = `ON CONFLICT (owner, conv) DO UPDATE SET last_mid = max(last_mid, excluded.last_mid)`;
     this.sql = {
       indexed: db.prepare(`SELECT value FROM meta WHERE key = 'history_indexed_mid'`).pluck(),
@@ -53,12 +65,12 @@ export class SqliteHistory {
       ),
       indexSenders: db.prepare(
         `INSERT INTO conversations (owner, conv, last_mid)
-         SELECT sender, conv, max(mid) FROM messages WHERE mid > ? AND mid <= ? AND in_group = 0
+         SELECT sender, conv, max(mid) FROM messages WHERE mid > ? AND mid <= ? AND NOT ${group}
          GROUP BY sender, conv ${upsertLast}`,
       ),
       indexRecipients: db.prepare(
         `INSERT INTO conversations (owner, conv, last_mid)
-         SELECT conv, sender, max(mid) FROM messages WHERE mid > ? AND mid <= ? AND in_group = 0
+         SELECT conv, sender, max(mid) FROM messages WHERE mid > ? AND mid <= ? AND NOT ${group}
          GROUP BY conv, sender ${upsertLast}`,
       ),
       page: db
@@ -91,6 +103,8 @@ export class SqliteHistory {
       receiptMark: db
         .prepare(`SELECT mid FROM receipt_marks WHERE sender = ? AND conv = ? AND by_id = ? AND status = ?`)
         .pluck(),
+      groupDelivered: db.prepare(`SELECT mid FROM group_delivered WHERE group_id = ? AND member = ?`).pluck(),
+      message: db.prepare(`SELECT sender, conv FROM messages WHERE mid = ?`).raw(),
       lastDeliveredMid: db
         .prepare(
           `SELECT mid FROM inbox WHERE user = ? AND seq <= ? AND seq > ? AND kind = 1 ORDER BY seq DESC LIMIT 1`,
@@ -100,9 +114,14 @@ export class SqliteHistory {
     this.indexed = this.sql.indexed.get() as number;
   }
 
-  /** True while messages are waiting to be indexed. */
-  get behind(): boolean {
-    return this.indexed < (this.sql.lastMid.get() as number);
+  /** The newest message's mid: what a catch-up started now must reach. */
+  lastMid(): number {
+    return this.sql.lastMid.get() as number;
+  }
+
+  /** True while messages up to `mid` are waiting to be indexed. */
+  behind(mid = this.lastMid()): boolean {
+    return this.indexed < mid;
   }
 
   /** Indexes up to INDEX_CHUNK more messages; inside the store's transaction. */
@@ -204,28 +223,52 @@ export class SqliteHistory {
     conv: AccountId,
     group: Group | null,
   ): (mid: number, from: AccountId) => MessageStatus {
-    const mark = (sender: AccountId, receiptConv: AccountId, by: AccountId, status: 'delivered' | 'read') =>
-      (this.sql.receiptMark.get(sender, receiptConv, by, RECEIPT_STATUS_CODES[status]) as
-        number | undefined) ?? 0;
     const myReadMark = (this.sql.readMark.get(user, conv) as number | undefined) ?? 0;
-    let readBy: number;
-    let deliveredTo: number;
-    if (group) {
-      const others = group.members.filter((m) => m !== user);
-      readBy = others.length === 0 ? 0 : Math.min(...others.map((m) => mark(user, conv, m, 'read')));
-      deliveredTo = Math.max(mark(user, conv, conv, 'delivered'), readBy);
-    } else {
-      readBy = mark(user, conv, conv, 'read');
-      const seq = this.context.deliveredSeqOf(conv) ?? 0;
-      const lastDelivered =
-        (this.sql.lastDeliveredMid.get(conv, seq, seq - DELIVERED_WALK) as number | undefined) ?? 0;
-      deliveredTo = Math.max(lastDelivered, readBy);
-    }
+    const others = this.participants(user, conv, group);
     return (mid, from) => {
       if (from !== user) return mid <= myReadMark ? 'read' : 'delivered';
-      if (mid <= readBy) return 'read';
-      return mid <= deliveredTo ? 'delivered' : 'sent';
+      // Those who were in when it was sent: a member added later never gets it.
+      const audience = others.filter((o) => o.since < mid);
+      if (audience.length === 0) return 'sent';
+      if (audience.every((o) => o.read >= mid)) return 'read';
+      return audience.every((o) => o.delivered >= mid) ? 'delivered' : 'sent';
     };
+  }
+
+  /** Who else is in `conv`, with how far each has `user`'s messages and read them. */
+  private participants(user: AccountId, conv: AccountId, group: Group | null): Participant[] {
+    const readMark = (by: AccountId) =>
+      (this.sql.receiptMark.get(user, conv, by, RECEIPT_STATUS_CODES.read) as number | undefined) ?? 0;
+    if (!group) {
+      const seq = this.context.deliveredSeqOf(conv) ?? 0;
+      const delivered =
+        (this.sql.lastDeliveredMid.get(conv, seq, seq - DELIVERED_WALK) as number | undefined) ?? 0;
+      const read = readMark(conv);
+      return [{ member: conv, since: 0, read, delivered: Math.max(delivered, read) }];
+    }
+    return group.members
+      .filter((member) => member !== user)
+      .map((member) => {
+        const access = this.sql.access.get(conv, member) as [number, number | null] | undefined;
+        const read = readMark(member);
+        const delivered = (this.sql.groupDelivered.get(conv, member) as number | undefined) ?? 0;
+        return { member, since: access?.[0] ?? 0, read, delivered: Math.max(delivered, read) };
+      });
+  }
+
+  /** Each other participant's state of a message `user` sent; null for any other message. */
+  receiptsOf(user: AccountId, mid: number): MessageReceipts | null {
+    const row = this.sql.message.get(mid) as [number, number] | undefined;
+    if (!row || row[0] !== user) return null;
+    const conv = row[1];
+    const states = this.participants(user, conv, this.context.group(conv))
+      .filter((p) => p.since < mid)
+      .map(({ member, read, delivered }) => ({
+        member,
+        name: this.context.nameOf(member),
+        status: (read >= mid ? 'read' : delivered >= mid ? 'delivered' : 'sent') as MessageStatus,
+      }));
+    return { mid, conv, states };
   }
 
   private toMessage(

@@ -78,6 +78,8 @@ export class InboxTail {
   /** `page` was read from the user's inbox after `after`: its items, in order, with no gap. */
   read(user: AccountId, after: number, page: InboxItem[]): void {
     if (page.length === 0 || this.maxWeight === 0) return;
+    // A page with a gap (history removed by retention) cannot be held: a tail is gapless.
+    if (page[page.length - 1]!.seq - after !== page.length) return;
     let tail = this.users.get(user);
     if (tail === undefined || after < tail.start || after > tail.coveredTo) {
       // The reader is where the acks will come from: a tail that starts later (the end of a

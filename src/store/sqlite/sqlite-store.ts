@@ -21,18 +21,30 @@ import type {
   DeviceInfo,
   Group,
   GroupChange,
-  GroupNotice,
   HistoryMessage,
   InboxItem,
+  MessageReceipts,
   Receipt,
   StoredMessage,
 } from '../../core/types.js';
+import { SqliteAccounts } from './accounts.js';
+import {
+  KIND_GROUP,
+  KIND_MSG,
+  KIND_READ,
+  KIND_RECEIPT,
+  KIND_SENT,
+  creation,
+  toInboxItem,
+  type InboxRow,
+  type UnackedRow,
+} from './inbox-rows.js';
 import { SqliteDevices } from './devices.js';
 import { SqliteGroups } from './groups.js';
-import { INDEX_CHUNK, SqliteHistory } from './history.js';
-import { GroupCommit } from '../group-commit.js';
+import { SqliteHistory } from './history.js';
+import { GroupCommit, type CommitObserver } from '../group-commit.js';
 import { Checkpointer } from './checkpointer.js';
-import { RECEIPT_STATUS_CODES, packReceipt, unpackReceipt } from './receipt-body.js';
+import { RECEIPT_STATUS_CODES, packReceipt } from './receipt-body.js';
 import { migrate } from './schema.js';
 import { InboxTail, type RangeRow } from './inbox-tail.js';
 import { WalSync } from './wal-sync.js';
@@ -46,6 +58,8 @@ export interface SqliteStoreOptions {
   inboxTailBytes?: number;
   /** Where background problems (a failed checkpoint) are reported. */
   onWarning?: (message: string) => void;
+  /** Told of every group commit, for the metrics. */
+  commitObserver?: CommitObserver;
 }
 
 const PAGE_CACHE_MIB = 64;
@@ -55,48 +69,16 @@ const WAL_BACKSTOP_PAGES = 16_384;
 /** Items handed to the tail at a time while it is warmed at open. */
 const WARM_PAGE = 512;
 
-const KIND_MSG = 1;
-const KIND_RECEIPT = 2;
-const KIND_GROUP = 3;
-/** A message the account sent itself, for its other devices (body: the sending device). */
-const KIND_SENT = 4;
-/** A read on one device, for the others (mid: the read mark; body: `[conv, device]`). */
-const KIND_READ = 5;
 /** How often the conversation index catches up while the server is quiet. */
 const INDEX_INTERVAL_MS = 1_000;
+/** Fewer new messages than this in an interval is quiet: a catch-up then costs no one. */
+const QUIET_APPENDS = 1_000;
 /**
  * How many of a reader's newest 1:1 messages a read receipt looks through for the peer's last
  * one. It bounds what one `read` frame can cost (a zap 08 may name a peer who never wrote); a
  * mark further back than this many newer messages gives no receipt.
  */
 const READ_RECEIPT_WALK = 10_000;
-
-interface AccountRow {
-  id: number;
-  kind: string;
-  username: string | null;
-  secret_hash: string | null;
-  display_name: string | null;
-  group_name: string | null;
-  creator: number | null;
-  client_ts: number | null;
-  created_at: number;
-}
-
-/** readInbox rows come as arrays (better-sqlite3's raw mode), which skips building an object per row. */
-type InboxRow = [
-  seq: number,
-  kind: number,
-  body: string | Buffer | null,
-  mid: number | null,
-  sender: number | null,
-  conv: number | null,
-  text: string | null,
-  ts: number | null,
-  at: number | null,
-];
-/** An InboxRow with its user, as the tail is warmed at open. */
-type UnackedRow = [...InboxRow, user: AccountId];
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
@@ -148,17 +130,6 @@ export class SqliteStore implements Store {
     migrate(this.db);
     const db = this.db;
     this.sql = {
-      insertAccount: db.prepare(
-        `INSERT INTO accounts (id, kind, username, username_key, secret_hash, display_name, group_name, creator, client_ts, created_at)
-         VALUES (@id, @kind, @username, @usernameKey, @secretHash, @displayName, @groupName, @creator, @clientTs, @createdAt)`,
-      ),
-      updateAccount: db.prepare(
-        `UPDATE accounts SET username = @username, username_key = @usernameKey, secret_hash = @secretHash,
-         display_name = @displayName WHERE id = @id AND kind = 'user'`,
-      ),
-      accountById: db.prepare(`SELECT * FROM accounts WHERE id = ?`),
-      accountByUsername: db.prepare(`SELECT * FROM accounts WHERE username_key = ? AND kind = 'user'`),
-      idExists: db.prepare(`SELECT 1 FROM accounts WHERE id = ?`).pluck(),
       members: db.prepare(`SELECT member FROM group_members WHERE group_id = ? ORDER BY position`).pluck(),
       lastSeq: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM inbox WHERE user = ?`).pluck(),
       deliveredSeq: db.prepare(`SELECT delivered_seq FROM accounts WHERE id = ?`).pluck(),
@@ -239,26 +210,30 @@ export class SqliteStore implements Store {
       ),
     };
     const walSync = this.walSync;
-    this.commits = new GroupCommit({
-      transaction: (body, durable) => this.transaction(body, durable),
-      savepoint: (op) => this.db.transaction(op)(),
-      onRollback: () => {
-        this.lastSeqs.clear();
-        this.deliveredSeqs.clear();
-        this.tail.clear();
-        this.accounts.clear();
-        this.groups.clear();
-        this.devices.clear();
-        this.historyIndex.reload();
+    this.commits = new GroupCommit(
+      {
+        transaction: (body, durable) => this.transaction(body, durable),
+        savepoint: (op) => this.db.transaction(op)(),
+        onRollback: () => {
+          this.lastSeqs.clear();
+          this.deliveredSeqs.clear();
+          this.tail.clear();
+          this.accounts.clear();
+          this.groups.clear();
+          this.devices.clear();
+          this.historyIndex.reload();
+        },
+        ...(walSync && { sync: (done) => this.syncWal(walSync, done) }),
       },
-      ...(walSync && { sync: (done) => this.syncWal(walSync, done) }),
-    });
+      options.commitObserver ?? null,
+    );
+    this.accounts = new SqliteAccounts(db);
     this.devices = new SqliteDevices(db);
     this.groupRows = new SqliteGroups(db);
     this.historyIndex = new SqliteHistory(db, {
-      nameOf: (id) => this.nameOf(id),
+      nameOf: (id) => this.accounts.name(id),
       group: (id) => this.groupOf(id),
-      isUser: (id) => this.accountOf(id) !== null,
+      isUser: (id) => this.accounts.user(id) !== null,
       deliveredSeqOf: (id) => this.deliveredSeqOf(id),
     });
     this.indexTimer = setInterval(() => this.indexWhenQuiet(), INDEX_INTERVAL_MS).unref();
@@ -267,9 +242,9 @@ export class SqliteStore implements Store {
 
   /** Keeps the conversation index close behind the messages, but only while writes are few. */
   private indexWhenQuiet(): void {
-    const quiet = this.appendedSinceTick < INDEX_CHUNK;
+    const quiet = this.appendedSinceTick < QUIET_APPENDS;
     this.appendedSinceTick = 0;
-    if (quiet && this.historyIndex.behind) {
+    if (quiet && this.historyIndex.behind()) {
       this.commits
         .submit(() => this.historyIndex.catchUp(), { lazy: true })
         .catch((error: unknown) => {
@@ -280,7 +255,9 @@ export class SqliteStore implements Store {
 
   /** Catches the index up with every message committed so far, a chunk per transaction. */
   private async indexHistory(): Promise<void> {
-    while (this.historyIndex.behind)
+    // Up to what was committed when asked: a steady stream of sends must not keep it going.
+    const target = this.historyIndex.lastMid();
+    while (this.historyIndex.behind(target))
       await this.commits.submit(() => this.historyIndex.catchUp(), { lazy: true });
   }
 
@@ -326,8 +303,8 @@ export class SqliteStore implements Store {
   /** What each user has not acked, so its pages and its acks' receipts cost no query. */
   private readonly tail: InboxTail;
   private pagesFromFile = 0;
-  /** Accounts and groups never change once created: reads of them are cached (bounded). */
-  private readonly accounts = new Map<AccountId, Account>();
+  private readonly accounts: SqliteAccounts;
+  /** Groups, read on every group send; a change updates the entry in its transaction. */
   private readonly groups = new Map<AccountId, Group>();
 
   private cache<K, V>(map: Map<K, V>, key: K, value: V): V {
@@ -392,6 +369,24 @@ export class SqliteStore implements Store {
     return last;
   }
 
+  /** The open database, for backup.ts, admin-queries.ts and retention.ts. */
+  get database(): Database.Database {
+    return this.db;
+  }
+
+  /** Runs `op` in the next group commit, in order with every other write. */
+  write<T>(op: () => T): Promise<T> {
+    return this.commits.submit(op);
+  }
+
+  /** Drops what is cached of an account or group that an operator changed or removed. */
+  forget(id: AccountId): void {
+    this.accounts.forget(id);
+    this.groups.delete(id);
+    this.lastSeqs.delete(id);
+    this.deliveredSeqs.delete(id);
+  }
+
   get committedBatches(): number {
     return this.commits.committedBatches;
   }
@@ -403,25 +398,15 @@ export class SqliteStore implements Store {
 
   createAccount(account: NewAccount): Promise<Account> {
     return this.commits.submit(() => {
-      const createdAt = Date.now();
-      this.insertAccountRow({
-        id: account.id,
-        kind: 'user',
-        username: account.username ?? null,
-        secretHash: account.secretHash ?? null,
-        displayName: account.displayName ?? null,
-        groupName: null,
-        creator: null,
-        clientTs: null,
-        createdAt,
-      });
-      return {
+      const row = {
         id: account.id,
         username: account.username ?? null,
         secretHash: account.secretHash ?? null,
         displayName: account.displayName ?? null,
-        createdAt,
+        createdAt: Date.now(),
       };
+      this.accounts.insert({ ...row, kind: 'user', groupName: null, creator: null, clientTs: null });
+      return row;
     });
   }
 
@@ -430,10 +415,10 @@ export class SqliteStore implements Store {
       const createdAt = Date.now();
       let created = 0;
       for (const username of usernames) {
-        if (this.sql.accountByUsername.get(username.toLowerCase())) continue;
+        if (this.accounts.byUsername(username)) continue;
         for (let attempt = 0; ; attempt++) {
           try {
-            this.insertAccountRow({
+            this.accounts.insert({
               id: newId(),
               kind: 'user',
               username,
@@ -457,43 +442,11 @@ export class SqliteStore implements Store {
   }
 
   async getAccount(id: AccountId): Promise<Account | null> {
-    return this.accountOf(id);
-  }
-
-  private accountOf(id: AccountId): Account | null {
-    const cached = this.accounts.get(id);
-    if (cached) return cached;
-    const row = this.sql.accountById.get(id) as AccountRow | undefined;
-    return row && row.kind === 'user' ? this.cache(this.accounts, id, toAccount(row)) : null;
-  }
-
-  /** What deliveries show for a sender: the display name, else the username. */
-  private nameOf(id: AccountId): string | null {
-    const account = this.accountOf(id);
-    return account ? (account.displayName ?? account.username) : null;
+    return this.accounts.user(id);
   }
 
   updateAccount(id: AccountId, change: AccountChange): Promise<Account> {
-    return this.commits.submit(() => {
-      const current = this.accountOf(id);
-      if (!current) throw new MensageiroError('unknown_account', `no account ${id}`);
-      const next: Account = {
-        ...current,
-        ...(change.username !== undefined && { username: change.username }),
-        ...(change.displayName !== undefined && { displayName: change.displayName }),
-        ...(change.secretHash !== undefined && { secretHash: change.secretHash }),
-      };
-      try {
-        this.sql.updateAccount.run({ ...next, usernameKey: next.username?.toLowerCase() ?? null });
-      } catch (error) {
-        if (String(error).includes('accounts.username_key')) {
-          throw new MensageiroError('username_taken', `username ${change.username} is taken`);
-        }
-        throw error;
-      }
-      this.accounts.set(id, next);
-      return next;
-    });
+    return this.commits.submit(() => this.accounts.update(id, change));
   }
 
   createDevice(account: AccountId, tokenHash: string, name: string | null, at: number): Promise<DeviceInfo> {
@@ -519,17 +472,16 @@ export class SqliteStore implements Store {
   }
 
   async findAccountByUsername(username: string): Promise<Account | null> {
-    const row = this.sql.accountByUsername.get(username.toLowerCase()) as AccountRow | undefined;
-    return row ? toAccount(row) : null;
+    return this.accounts.byUsername(username);
   }
 
   async idExists(id: AccountId): Promise<boolean> {
-    return this.sql.idExists.get(id) !== undefined;
+    return this.accounts.kindOf(id) !== undefined;
   }
 
   createGroup(group: NewGroup): Promise<{ group: Group; deliveries: Delivery[] }> {
     return this.commits.submit(() => {
-      this.insertAccountRow({
+      this.accounts.insert({
         id: group.id,
         kind: 'group',
         username: null,
@@ -543,14 +495,7 @@ export class SqliteStore implements Store {
       const stored: Group = { ...group, members: [...group.members], admins: [] };
       this.groupRows.addFounders(stored);
       this.groups.set(stored.id, stored);
-      const change: GroupChange = {
-        action: 'create',
-        by: group.creator,
-        affected: [],
-        ts: group.ts,
-        at: group.at,
-      };
-      return { group: stored, deliveries: this.appendNotice(stored, change, stored.members) };
+      return { group: stored, deliveries: this.appendNotice(stored, creation(stored), stored.members) };
     });
   }
 
@@ -585,7 +530,7 @@ export class SqliteStore implements Store {
 
   /** The group notice, stored and forwarded in each of `audience`'s inboxes. */
   private appendNotice(group: Group, change: GroupChange, audience: AccountId[]): Delivery[] {
-    const notice = { group, change, names: group.members.map((m) => this.nameOf(m)) };
+    const notice = { group, change, names: group.members.map((m) => this.accounts.name(m)) };
     const body = JSON.stringify(notice);
     return audience.map((member) =>
       this.appendItem(member, KIND_GROUP, group.id, body, (seq) => ({ seq, kind: 'group', ...notice })),
@@ -648,7 +593,7 @@ export class SqliteStore implements Store {
         ts: input.ts,
         at: input.at,
       };
-      const fromName = this.nameOf(input.from);
+      const fromName = this.accounts.name(input.from);
       if (fromName !== null) delivered.fromName = fromName;
       const deliveries = recipients.map((user) =>
         this.appendItem(user, KIND_MSG, mid, null, (seq) => ({ seq, kind: 'msg', msg: delivered })),
@@ -684,9 +629,15 @@ export class SqliteStore implements Store {
 
   /** Senders' names as they are now, on the messages of a page. */
   private withNames(items: InboxItem[]): InboxItem[] {
+    // A page mostly comes from a few senders: the last one's name is kept at hand.
+    let sender = 0;
+    let name: string | null = null;
     for (const item of items) {
       if (item.kind !== 'msg' && item.kind !== 'sent') continue;
-      const name = this.nameOf(item.msg.from);
+      if (item.msg.from !== sender) {
+        sender = item.msg.from;
+        name = this.accounts.name(sender);
+      }
       if (name !== null) item.msg.fromName = name;
     }
     return items;
@@ -752,6 +703,7 @@ export class SqliteStore implements Store {
   markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number, device = 0): Promise<Delivery[]> {
     return this.commits.submit(() => {
       const deliveries = this.readReceipts(reader, conv, mark, at);
+      if (deliveries === null) return [];
       // The reader's own mark: what `mid` says, or the newest message the receipts found.
       let readMid = 'mid' in mark ? mark.mid : 0;
       for (const { item } of deliveries)
@@ -786,6 +738,10 @@ export class SqliteStore implements Store {
     return this.historyIndex.page(user, conv, before, limit);
   }
 
+  async messageReceipts(user: AccountId, mid: number): Promise<MessageReceipts | null> {
+    return this.historyIndex.receiptsOf(user, mid);
+  }
+
   async conversations(user: AccountId, limit: number): Promise<ConversationSummary[]> {
     await this.indexHistory();
     return this.historyIndex.conversations(user, limit);
@@ -800,13 +756,14 @@ export class SqliteStore implements Store {
     return group.members.filter((member) => member !== from);
   }
 
-  private readReceipts(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Delivery[] {
-    const target = this.sql.accountById.get(conv) as AccountRow | undefined;
-    if (!target) return [];
+  /** Null when `conv` is no conversation of the reader's (no such account, or not a member). */
+  private readReceipts(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Delivery[] | null {
+    const kind = this.accounts.kindOf(conv);
+    if (!kind) return null;
     const deliveries: Delivery[] = [];
-    if (target.kind === 'group') {
+    if (kind === 'group') {
       const members = this.groupOf(conv)?.members ?? [];
-      if (!members.includes(reader)) return [];
+      if (!members.includes(reader)) return null;
       const senders = (
         'mid' in mark
           ? this.sql.groupSendersUpToMid.all(conv, reader, mark.mid)
@@ -926,7 +883,7 @@ export class SqliteStore implements Store {
     body: string | Buffer | number | null,
     build: (seq: number) => InboxItem,
   ): Delivery {
-    if (!this.lastSeqs.has(to) && this.sql.idExists.get(to) === undefined) {
+    if (!this.lastSeqs.has(to) && this.accounts.kindOf(to) === undefined) {
       throw new MensageiroError('unknown_account', `no account ${to}`);
     }
     const seq = this.lastSeqOf(to) + 1;
@@ -937,71 +894,4 @@ export class SqliteStore implements Store {
     this.tail.appended(to, item);
     return { to, item };
   }
-
-  private insertAccountRow(row: {
-    id: number;
-    kind: 'user' | 'group';
-    username: string | null;
-    secretHash: string | null;
-    displayName: string | null;
-    groupName: string | null;
-    creator: number | null;
-    clientTs: number | null;
-    createdAt: number;
-  }): void {
-    try {
-      this.sql.insertAccount.run({ ...row, usernameKey: row.username?.toLowerCase() ?? null });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (message.includes('accounts.username_key')) {
-        throw new MensageiroError('username_taken', `username ${row.username} is taken`);
-      }
-      if (message.includes('accounts.id')) throw new MensageiroError('conflict', `id ${row.id} exists`);
-      throw error;
-    }
-  }
-}
-
-function toAccount(row: AccountRow): Account {
-  return {
-    id: row.id,
-    username: row.username,
-    secretHash: row.secret_hash,
-    displayName: row.display_name,
-    createdAt: row.created_at,
-  };
-}
-
-function toInboxItem([seq, kind, body, mid, sender, conv, text, ts, at]: InboxRow | UnackedRow): InboxItem {
-  if (kind === KIND_MSG) {
-    return {
-      seq,
-      kind: 'msg',
-      msg: { mid: mid!, from: sender!, to: conv!, text: text!, ts: ts!, at: at! },
-    };
-  }
-  if (kind === KIND_RECEIPT) return { seq, kind: 'receipt', receipt: unpackReceipt(mid!, body!) };
-  if (kind === KIND_SENT) {
-    const msg = { mid: mid!, from: sender!, to: conv!, text: text!, ts: ts!, at: at! };
-    return { seq, kind: 'sent', msg, device: Number(body) };
-  }
-  if (kind === KIND_READ) {
-    const [readConv, device] = JSON.parse(body as string) as [number, number];
-    return { seq, kind: 'read', conv: readConv, mid: mid!, device };
-  }
-  return { seq, kind: 'group', ...groupNotice(JSON.parse(body as string) as GroupNotice | Group) };
-}
-
-/** Notices of schema version 2 and before stored the bare group as it was created. */
-function groupNotice(stored: GroupNotice | Group): GroupNotice {
-  if ('change' in stored) return stored;
-  const group: Group = { ...stored, admins: stored.admins ?? [] };
-  const change: GroupChange = {
-    action: 'create',
-    by: group.creator,
-    affected: [],
-    ts: group.ts,
-    at: group.at,
-  };
-  return { group, change, names: group.members.map(() => null) };
 }
