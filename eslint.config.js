@@ -12,4 +12,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The web app runs in the browser.
+  { files: ['src/web/**'], languageOptions: { globals: { ...globals.browser } } },
 );

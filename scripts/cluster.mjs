@@ -22,7 +22,7 @@ if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) {
 }
 const host = option('host', '127.0.0.1');
 const store = process.env.MENSAGEIRO_STORE ?? 'postgres://postgres@127.0.0.1:5432/test';
-const PORTS = { native: 7333, mm: 3333, zap: 12345, p2p: 10000, lobby: 18000, metrics: 9464 };
+const PORTS = { native: 7333, mm: 3333, zap: 12345, p2p: 10000, lobby: 18000, metrics: 9464, web: 8080 };
 const children = [];
 
 function freePort() {

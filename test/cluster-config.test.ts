@@ -7,7 +7,19 @@ import { tempDir } from './helpers/server.js';
 function refused(args: string[], env: NodeJS.ProcessEnv = {}) {
   const run = spawnSync(
     process.execPath,
-    [CLI, 'server', '--host', '127.0.0.1', '--data', tempDir(), '--native-port', '0', ...args],
+    [
+      CLI,
+      'server',
+      '--host',
+      '127.0.0.1',
+      '--data',
+      tempDir(),
+      '--native-port',
+      '0',
+      '--web-port',
+      'off',
+      ...args,
+    ],
     { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } },
   );
   return { code: run.status, stderr: run.stderr };

@@ -28,6 +28,7 @@ async function start(): Promise<RunningServer> {
       p2pPort: 'off',
       lobbyPort: 0,
       metricsPort: 0,
+      webPort: 'off',
     },
   });
   server = await startServer(config, { log: pino({ level: 'info' }, sink) });

@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 const SERVER_ARGS = ['--host', '127.0.0.1', '--native-port', '0', '--mm-port', 'off', '--zap-port', 'off'];
-const OFF = ['--p2p-port', 'off', '--lobby-port', 'off', '--metrics-port', 'off'];
+const OFF = ['--p2p-port', 'off', '--lobby-port', 'off', '--metrics-port', 'off', '--web-port', 'off'];
 
 async function registers(port: number): Promise<boolean> {
   const client = await NativeTestClient.connect(port);

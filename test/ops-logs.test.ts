@@ -82,6 +82,7 @@ describe('server logs', () => {
       '--p2p-port',
       '--lobby-port',
       '--metrics-port',
+      '--web-port',
     ])
       args.push(port, '0');
     // `script` runs the server on a pseudo-terminal and copies what it prints to our pipe.

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import mqtt from 'mqtt-packet';
+import WebSocket from 'ws';
 import {
   MqttReader,
   PACKET,
@@ -8,12 +9,12 @@ import {
   encodePuback,
   encodePublish,
 } from './mqtt-wire.js';
-import { encodeNative, encodeNativeJson } from '../dialects/native/codec.js';
+import { encodeNativeJson } from '../dialects/native/codec.js';
 import { NativeWireReader, readWireFrame } from './native-wire.js';
 import { connectTcp } from '../client/tcp.js';
 import { FrameBuffer } from '../dialects/frame-buffer.js';
 
-export type Protocol = 'native' | 'mqtt' | 'relay';
+export type Protocol = 'native' | 'web' | 'mqtt' | 'relay';
 
 /** One load-generator connection, whatever the protocol. */
 export interface BenchClient {
@@ -68,25 +69,32 @@ export class NativeBenchClient implements BenchClient {
   }
 
   async connect(): Promise<void> {
+    await this.open();
+    const welcome = this.wait('welcome');
+    this.writeJson(JSON.stringify({ type: 'new', id: this.id, acks: true }));
+    await welcome;
+  }
+
+  /** Opens the transport and feeds every JSON object received to dispatch. */
+  protected async open(): Promise<void> {
     this.socket = await connectSocket(this.port);
     this.writer = new Writer(this.socket);
     this.socket.on('data', (chunk: Buffer) => this.reader.push(chunk, (json) => this.dispatch(json)));
-    const welcome = this.wait('welcome');
-    this.writer.write(encodeNative({ type: 'new', id: this.id, acks: true }));
-    await welcome;
+  }
+
+  protected writeJson(json: string): void {
+    this.writer.write(encodeNativeJson(json));
   }
 
   send(to: number | { group: number }, payload: string): void {
     const dst = typeof to === 'number' ? ID_BASE + to : to.group;
-    this.writer.write(
-      encodeNativeJson(`{"type":"msg","to":${dst},"text":${JSON.stringify(payload)},"cid":${++this.cid}}`),
-    );
+    this.writeJson(`{"type":"msg","to":${dst},"text":${JSON.stringify(payload)},"cid":${++this.cid}}`);
   }
 
   async makeGroup(members: BenchClient[]): Promise<number> {
     const created = this.wait('group.created');
-    this.writer.write(
-      encodeNative({
+    this.writeJson(
+      JSON.stringify({
         type: 'group',
         members: members.filter((m) => m !== this).map((m) => ID_BASE + m.index),
       }),
@@ -102,7 +110,7 @@ export class NativeBenchClient implements BenchClient {
     return new Promise((resolve) => this.waiters.set(type, resolve));
   }
 
-  private dispatch(json: string): void {
+  protected dispatch(json: string): void {
     const frame = readWireFrame(json);
     switch (frame.type) {
       case 'sent':
@@ -127,8 +135,37 @@ export class NativeBenchClient implements BenchClient {
     this.ackScheduled = true;
     setImmediate(() => {
       this.ackScheduled = false;
-      this.writer.write(encodeNative({ type: 'ack', seq: this.lastSeq }));
+      this.writeJson(`{"type":"ack","seq":${this.lastSeq}}`);
     });
+  }
+}
+
+/** The same native objects over the web door's WebSocket, one text message each. */
+export class WebBenchClient extends NativeBenchClient {
+  private ws!: WebSocket;
+
+  constructor(
+    index: number,
+    private readonly webPort: number,
+  ) {
+    super(index, webPort);
+  }
+
+  protected override async open(): Promise<void> {
+    this.ws = new WebSocket(`ws://127.0.0.1:${this.webPort}/ws`, { perMessageDeflate: false });
+    this.ws.on('message', (data) => this.dispatch(String(data)));
+    await new Promise<void>((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+
+  protected override writeJson(json: string): void {
+    this.ws.send(json);
+  }
+
+  override close(): void {
+    this.ws.terminate();
   }
 }
 
@@ -264,6 +301,7 @@ export class RelayBenchClient implements BenchClient {
 
 export function createClient(protocol: Protocol, index: number, port: number): BenchClient {
   if (protocol === 'native') return new NativeBenchClient(index, port);
+  if (protocol === 'web') return new WebBenchClient(index, port);
   if (protocol === 'mqtt') return new MqttBenchClient(index, port);
   return new RelayBenchClient(index, port);
 }

@@ -60,7 +60,7 @@ export async function runLargeMessages(
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mensageiro-large-'));
   const args = ['server', '--host', '127.0.0.1', '--data', dir, '--native-port', String(port)];
-  for (const off of ['mm', 'zap', 'p2p', 'lobby', 'metrics']) args.push(`--${off}-port`, 'off');
+  for (const off of ['mm', 'zap', 'p2p', 'lobby', 'metrics', 'web']) args.push(`--${off}-port`, 'off');
   const child: ChildProcess = spawn(
     process.execPath,
     [CLI, ...args, '--message-burst', '0', ...serverFlags],

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Protocol } from './clients.js';
 import type { Spec } from './loadgen.js';
 import { freePort } from './free-port.js';
+import { CHROMIUM_PATH, appFirstLoadBytes, timeToConversationList } from './web-load.js';
 import { summarizeProfile } from './profile-summary.js';
 import { clusterUnavailable, runClusterWorkload, type ClusterWorkload } from './cluster-bench.js';
 import type { StoreBenchResult, StoreBenchSpec } from './store-bench.js';
@@ -82,6 +83,8 @@ const mensageiroNode = (flags: string[]) =>
     'off',
     '--metrics-port',
     'off',
+    '--web-port',
+    'off',
     '--message-burst',
     '0',
     '--register-burst',
@@ -98,6 +101,8 @@ const mensageiroNode = (flags: string[]) =>
     '120000',
     ...flags,
   ]);
+
+const WEB_SKIPS = ['W1 C=1000', 'W1 C=100 window 1', 'W1 C=20 window 1', 'W2', 'W2 restart', 'W3', 'W4'];
 
 function peers(): Peer[] {
   const pkg = (name: string) =>
@@ -120,6 +125,17 @@ function peers(): Peer[] {
       skips: [],
       persistentAccounts: true,
       start: (port, dir) => mensageiroNode(['--data', dir, '--native-port', String(port)]),
+    },
+    {
+      name: 'mensageiro-web',
+      protocol: 'web',
+      version: `mensageiro ${own}, ws ${pkg('ws')}, node ${process.version}`,
+      config: 'the same server and session behind the web door (WebSocket, one JSON object a message)',
+      // Only the row that compares the door's cost with TCP's.
+      skips: WEB_SKIPS,
+      // The last --web-port wins, so this opens the door the base list turned off.
+      start: (port, dir) =>
+        mensageiroNode(['--data', dir, '--native-port', 'off', '--web-port', String(port)]),
     },
     {
       name: 'mosquitto',
@@ -327,6 +343,8 @@ interface Plan {
   store: StoreBenchSpec[];
   /** Mensageiro on PostgreSQL, one node or several over NATS (cluster-bench.ts). */
   cluster: ClusterWorkload[];
+  /** The web app: conversations in the list whose time to show is measured in Chromium; 0 for none. */
+  webConversations: number;
 }
 
 const FULL: Plan = {
@@ -354,6 +372,7 @@ const FULL: Plan = {
       window: 16,
     })),
   ),
+  webConversations: 1000,
 };
 
 const QUICK: Plan = {
@@ -370,6 +389,7 @@ const QUICK: Plan = {
   idleSettleMs: 0,
   store: [{ users: 20, messages: 2000, batch: 100 }],
   cluster: [{ name: 'C W1 C=20, 2 nodes on PostgreSQL + NATS', nodes: 2, clients: 20, window: 4 }],
+  webConversations: 20,
 };
 
 interface Row {
@@ -553,6 +573,68 @@ async function runStore(spec: StoreBenchSpec, rows: Row[]): Promise<void> {
   );
 }
 
+/** The web door's CPU a delivery over TCP's, for each live workload both ran. */
+function webDoorRatios(rows: Row[]): void {
+  for (const webRow of rows.filter((row) => row.peer === 'mensageiro-web' && row.metric === 'msg/s')) {
+    const tcp = rows.find((row) => row.peer === 'mensageiro' && row.workload === webRow.workload);
+    const webUs = webRow.detail.serverUsPerDelivery as number | null;
+    const tcpUs = tcp?.detail.serverUsPerDelivery as number | null | undefined;
+    if (!webUs || !tcpUs) continue;
+    const value = Math.round((webUs / tcpUs) * 100) / 100;
+    rows.push({
+      workload: `${webRow.workload}: server CPU a delivery, WebSocket / TCP`,
+      peer: 'mensageiro-web',
+      metric: 'ratio',
+      value,
+      detail: { webUs, tcpUs, target: 1.3 },
+      ok: true,
+    });
+    console.log(
+      `  web door ${webRow.workload}: ${webUs} µs a delivery vs ${tcpUs} over TCP (${value}×; target ≤ 1.3×)`,
+    );
+  }
+}
+
+/** The app's first-load size, and Chromium's time to a list of N conversations. */
+async function runWebLoad(peer: Peer, conversations: number, rows: Row[]): Promise<void> {
+  const size = appFirstLoadBytes(path.join(root, 'dist/web'));
+  rows.push({
+    workload: 'web app first load, gzipped',
+    peer: peer.name,
+    metric: 'bytes',
+    value: size.gzip,
+    detail: { ...size, target: 100 * 1024 },
+    ok: true,
+  });
+  console.log(`web app: ${size.gzip} bytes gzipped on first load (${size.raw} raw; target < 100 KB)`);
+  const running = await startPeer(peer);
+  try {
+    const result = await timeToConversationList(running.port, conversations);
+    if (result === null) {
+      console.log(`web app: Chromium not found at ${CHROMIUM_PATH}; the time to the list is not measured`);
+      return;
+    }
+    for (const [what, ms] of [
+      ['signed in from scratch', result.firstSignInMs],
+      ['reloaded, from IndexedDB', result.reloadMs],
+    ] as const) {
+      rows.push({
+        workload: `web list of ${conversations} conversations, ${what}`,
+        peer: peer.name,
+        metric: 'ms',
+        value: ms,
+        detail: { ...result },
+        ok: true,
+      });
+    }
+    console.log(
+      `web app: list of ${conversations} conversations in ${result.firstSignInMs} ms signing in, ${result.reloadMs} ms on a reload`,
+    );
+  } finally {
+    await running.stop();
+  }
+}
+
 /**
  * Workload by workload, every peer in turn: each comparison is made within a few minutes, so
  * a drift in the machine's speed over the run (seen here: 30% within ten minutes) falls on
@@ -562,7 +644,7 @@ async function runAll(peers: Peer[], plan: Plan, rows: Row[]): Promise<void> {
   for (const w of plan.live) {
     console.log(`${w.name}:`);
     for (const peer of peers)
-      if (!(w.groupSize && peer.skips.includes('W4'))) await runLive(peer, w, plan, rows);
+      if (!peer.skips.some((skip) => w.name.startsWith(skip))) await runLive(peer, w, plan, rows);
   }
   if (plan.drainMessages > 0) {
     for (const restart of [false, true]) {
@@ -575,10 +657,13 @@ async function runAll(peers: Peer[], plan: Plan, rows: Row[]): Promise<void> {
   }
   for (const count of plan.idle) {
     console.log(`W3 idle ${count}:`);
-    for (const peer of peers) await runIdle(peer, count, plan, rows);
+    for (const peer of peers) if (!peer.skips.includes('W3')) await runIdle(peer, count, plan, rows);
   }
   if (plan.cluster.length > 0 && peers.some((p) => p.name === 'mensageiro'))
     await runClusterSection(plan, rows);
+  const web = peers.find((p) => p.protocol === 'web');
+  if (web) webDoorRatios(rows);
+  if (web && plan.webConversations > 0) await runWebLoad(web, plan.webConversations, rows);
   if (plan.store.length > 0 && peers.some((p) => p.name === 'mensageiro')) {
     console.log('S, the store alone (W1 pattern, sends and acks, no sockets):');
     for (const spec of plan.store) await runStore(spec, rows);
@@ -624,6 +709,8 @@ function table(rows: Row[], names: string[]): string {
     if (row.metric === 'bytes/conn') return `${(row.value / 1024).toFixed(1)} KB`;
     if (row.metric === 'ms') return `${row.value} ms`;
     if (row.metric === 'µs/msg') return `${row.value} µs a message`;
+    if (row.metric === 'bytes') return `${(row.value / 1024).toFixed(1)} KB`;
+    if (row.metric === 'ratio') return `${row.value}×`;
     const d = row.detail;
     return `${row.value.toLocaleString('en')}/s (p99 ${d.p99} ms)`;
   };
@@ -665,6 +752,7 @@ export async function runBench(argv: string[]): Promise<number> {
     idle: keep('W3') ? base.idle : [],
     store: keep('S') ? base.store : [],
     cluster: base.cluster.filter((w) => keep(w.name)),
+    webConversations: keep('web') ? base.webConversations : 0,
   };
   const all = peers().filter((p) => !only || only.includes(p.name));
   console.log(`mensageiro bench${quick ? ' --quick (counts only; timings are not checked)' : ''}`);

@@ -41,6 +41,8 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   bus: 'nats://host:port[,nats://...] to route between nodes (needs --store postgres://...)',
   busPrefix: 'NATS subject prefix, one per cluster',
   nodeId: "this node's name in logs, NATS and PostgreSQL (default <hostname>-<pid>)",
+  webPort: 'web app and its WebSocket (/ws) port, or "off"; HTTPS/WSS with --tls-cert and --tls-key',
+  webOrigin: "origins besides the server's own that may open the WebSocket (comma-separated, or *)",
 };
 
 const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

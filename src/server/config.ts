@@ -56,6 +56,10 @@ export interface ServerConfig {
   busPrefix: string;
   /** This node's name in logs, metrics, NATS and pg_stat_activity. */
   nodeId: string;
+  /** The web app and its WebSocket (HTTPS/WSS with the TLS certificate and key). */
+  webPort: PortSetting;
+  /** Origins besides the server's own allowed to open the WebSocket: a comma-separated list, or `*`. */
+  webOrigin: string | null;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -97,6 +101,8 @@ export const DEFAULTS: ServerConfig = {
   bus: null,
   busPrefix: 'mensageiro',
   nodeId: `${os.hostname()}-${process.pid}`,
+  webPort: 8080,
+  webOrigin: null,
 };
 
 type Kind = 'string' | 'number' | 'port' | 'sync' | 'path' | 'logFormat';
@@ -140,6 +146,8 @@ const KINDS: Record<keyof ServerConfig, Kind> = {
   bus: 'path',
   busPrefix: 'string',
   nodeId: 'string',
+  webPort: 'port',
+  webOrigin: 'path',
 };
 
 export const CONFIG_KEYS = Object.keys(KINDS) as Array<keyof ServerConfig>;

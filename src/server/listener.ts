@@ -105,12 +105,91 @@ export class ConnectionLimits {
 
 const SWEEP_INTERVAL_MS = 250;
 
+/** Listens, and resolves with the bound port (the one asked for, or the one port 0 got). */
+export async function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** What the sweep reads of a connection: a TCP Connection, or a browser's WebSocket link. */
+export type SweptConnection = Pick<
+  Connection,
+  | 'id'
+  | 'remoteAddress'
+  | 'connectedAt'
+  | 'lastActivity'
+  | 'established'
+  | 'blockedSince'
+  | 'isClosed'
+  | 'bufferedBytes'
+  | 'writable'
+  | 'destroy'
+>;
+
+export interface SweepLimits {
+  handshake: number | null;
+  idle: number | null;
+  stall: number;
+}
+
+/** One timer for every connection of a port, instead of one per connection. */
+export class ConnectionSweep {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly connections: () => Iterable<SweptConnection>,
+    private readonly limits: () => SweepLimits,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const { handshake, idle, stall } = this.limits();
+    for (const connection of this.connections()) {
+      if (connection.isClosed) continue;
+      if (!connection.established && handshake !== null && now - connection.connectedAt > handshake) {
+        this.log.info({ conn: connection.id, ip: connection.remoteAddress }, 'handshake timeout');
+        connection.destroy();
+      } else if (idle !== null && now - connection.lastActivity > idle) {
+        this.log.info({ conn: connection.id, ip: connection.remoteAddress }, 'idle timeout');
+        connection.destroy();
+      } else if (
+        connection.blockedSince !== null &&
+        now - connection.blockedSince > stall &&
+        !connection.writable()
+      ) {
+        // It stopped reading: drop it; it resumes from the store when it comes back.
+        this.log.warn(
+          { conn: connection.id, ip: connection.remoteAddress, buffered: connection.bufferedBytes },
+          'slow consumer disconnected',
+        );
+        connection.destroy();
+      }
+    }
+  }
+}
+
 /** One TCP port speaking one dialect, with its connections' lifecycle and timeouts. */
 export class DialectListener implements ConnectionOwner, Evictable {
   private readonly server: net.Server;
   private readonly sessions = new Map<Connection, Session>();
   private readonly connectionOptions: ConnectionOptions;
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweep: ConnectionSweep;
   private readonly log: Logger;
 
   constructor(
@@ -121,6 +200,15 @@ export class DialectListener implements ConnectionOwner, Evictable {
     secure?: tls.TlsOptions,
   ) {
     this.log = context.log.child({ dialect: dialect.name, ...(secure ? { tls: true } : {}) });
+    this.sweep = new ConnectionSweep(
+      () => this.sessions.keys(),
+      () => ({
+        handshake: dialect.handshakeTimeoutMs(context.config),
+        idle: dialect.idleTimeoutMs(context.config),
+        stall: context.config.writeStallTimeout,
+      }),
+      this.log,
+    );
     this.connectionOptions = {
       maxWriteBuffer: context.config.maxWriteBuffer,
       highWaterMark: 256 * 1024,
@@ -151,22 +239,14 @@ export class DialectListener implements ConnectionOwner, Evictable {
   }
 
   async listen(port: number, host: string): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
-    this.sweepTimer.unref();
-    const address = this.server.address() as net.AddressInfo;
-    return address.port;
+    const bound = await listenOn(this.server, port, host);
+    this.sweep.start();
+    return bound;
   }
 
   /** Stops accepting, then closes every connection. */
   async close(): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweep.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const connection of this.sessions.keys()) connection.close();
     await closed;
@@ -233,35 +313,6 @@ export class DialectListener implements ConnectionOwner, Evictable {
       session.onClose();
     } catch (error) {
       this.log.error({ conn: connection.id, err: error }, 'session cleanup failed');
-    }
-  }
-
-  /** One timer for every connection of this port, instead of one per connection. */
-  private sweep(): void {
-    const now = Date.now();
-    const handshake = this.dialect.handshakeTimeoutMs(this.context.config);
-    const idle = this.dialect.idleTimeoutMs(this.context.config);
-    const stall = this.context.config.writeStallTimeout;
-    for (const connection of this.sessions.keys()) {
-      if (connection.isClosed) continue;
-      if (!connection.established && handshake !== null && now - connection.connectedAt > handshake) {
-        this.log.info({ conn: connection.id, ip: connection.remoteAddress }, 'handshake timeout');
-        connection.destroy();
-      } else if (idle !== null && now - connection.lastActivity > idle) {
-        this.log.info({ conn: connection.id, ip: connection.remoteAddress }, 'idle timeout');
-        connection.destroy();
-      } else if (
-        connection.blockedSince !== null &&
-        now - connection.blockedSince > stall &&
-        !connection.writable()
-      ) {
-        // It stopped reading: drop it; it resumes from the store when it comes back.
-        this.log.warn(
-          { conn: connection.id, ip: connection.remoteAddress, buffered: connection.bufferedBytes },
-          'slow consumer disconnected',
-        );
-        connection.destroy();
-      }
     }
   }
 }

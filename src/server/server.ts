@@ -22,8 +22,9 @@ import type { PortSetting, ServerConfig } from './config.js';
 import type { Dialect } from './dialect.js';
 import { ConnectionLimits, DialectListener } from './listener.js';
 import { ActivityLog, createLogger, startUpSummary } from './logger.js';
+import { WebDoor } from './web-door.js';
 
-export type DialectName = 'native' | 'tls' | 'mm' | 'zap' | 'p2p' | 'lobby' | 'metrics';
+export type DialectName = 'native' | 'tls' | 'mm' | 'zap' | 'p2p' | 'lobby' | 'metrics' | 'web';
 
 /** Each dialect with the setting that holds its port; a factory, since some keep per-server state. */
 const DIALECTS: Array<{
@@ -53,6 +54,8 @@ export interface RunningServer {
   /** The bound port of every listener that is on. */
   ports: Partial<Record<DialectName, number>>;
   listeners: DialectListener[];
+  /** The web app and its WebSocket, unless --web-port is off. */
+  web: WebDoor | null;
   metrics: MessagingMetrics;
   /** With the embedded store: the operator's commands, also served on the admin socket. */
   admin: AdminService | null;
@@ -68,6 +71,11 @@ export interface ServerParts {
   log?: Logger;
   store?: Store;
   bus?: Bus;
+}
+
+function tlsFiles(config: ServerConfig): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  return { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) };
 }
 
 export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
@@ -136,6 +144,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const ports: RunningServer['ports'] = {};
   const stopDialects = () => Promise.all(started.map((dialect) => dialect.stop?.()));
   let monitor: Awaited<ReturnType<typeof serveMonitor>> | null = null;
+  let web: WebDoor | null = null;
   let adminSocket: Awaited<ReturnType<typeof serveAdmin>> | null = null;
   let retention: RetentionSchedule | null = null;
   let lastSeenTimer: NodeJS.Timeout | null = null;
@@ -162,15 +171,26 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
         await dialect.start?.(context);
         started.push(dialect);
       }
-      const secure = entry.tls
-        ? { cert: fs.readFileSync(config.tlsCert!), key: fs.readFileSync(config.tlsKey!) }
-        : undefined;
-      const listener = new DialectListener(dialect, context, limits, secure);
+      const listener = new DialectListener(
+        dialect,
+        context,
+        limits,
+        entry.tls ? tlsFiles(config) : undefined,
+      );
       const bound = await listener.listen(wanted, config.host);
       listeners.push(listener);
       keys.set(listener, key);
       ports[key] = bound;
       log.info({ dialect: key, port: bound, host: config.host }, 'listening');
+    }
+    if (config.webPort !== null) {
+      const secure = tlsFiles(config);
+      web = new WebDoor({ hub: hub.forDialect('web'), config, log }, limits, secure);
+      ports.web = await web.listen(config.webPort, config.host);
+      log.info(
+        { dialect: 'web', port: ports.web, host: config.host, tls: secure !== undefined },
+        'listening',
+      );
     }
     if (config.metricsPort !== null) {
       const liveness: HealthCheck[] = listeners.map((listener) => ({
@@ -208,7 +228,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     retention?.start(RETENTION_INTERVAL_MS);
     startUpSummary(log, config, ports, store);
   } catch (error) {
-    await Promise.all(listeners.map((listener) => listener.close()));
+    await Promise.all([...listeners.map((listener) => listener.close()), web?.close()]);
     await new Promise((resolve) => (monitor ? monitor.close(resolve) : resolve(undefined)));
     adminSocket?.close();
     await stopDialects();
@@ -226,7 +246,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
       if (lastSeenTimer) clearInterval(lastSeenTimer);
       await retention?.stop();
       await new Promise((resolve) => (adminSocket ? adminSocket.close(resolve) : resolve(undefined)));
-      await Promise.all(listeners.map((listener) => listener.close()));
+      await Promise.all([...listeners.map((listener) => listener.close()), web?.close()]);
       await new Promise((resolve) => (monitor ? monitor.close(resolve) : resolve(undefined)));
       await stopDialects();
       hub.close();
@@ -238,7 +258,7 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
     })();
     return closing;
   };
-  return { hub, store, log, ports, listeners, metrics, admin, retention, close };
+  return { hub, store, log, ports, listeners, web, metrics, admin, retention, close };
 }
 
 async function openStore(config: ServerConfig, log: Logger, metrics: MessagingMetrics): Promise<Store> {

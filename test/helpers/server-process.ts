@@ -50,6 +50,8 @@ export async function spawnServer(
       '0',
       '--metrics-port',
       '0',
+      '--web-port',
+      '0',
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -30,6 +30,7 @@ export async function startTestServer(
       p2pPort: 0,
       lobbyPort: 0,
       metricsPort: 0,
+      webPort: 0,
       logLevel: 'silent',
       ...flags,
     },
