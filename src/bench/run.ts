@@ -8,9 +8,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Protocol } from './clients.js';
 import type { Spec } from './loadgen.js';
 import { freePort } from './free-port.js';
+import { FULL, QUICK, type Plan } from './plan.js';
+import { cpuMsOf, measuredWindow, rssOf } from './proc-stats.js';
 import { CHROMIUM_PATH, appFirstLoadBytes, timeToConversationList } from './web-load.js';
 import { summarizeProfile } from './profile-summary.js';
-import { clusterUnavailable, runClusterWorkload, type ClusterWorkload } from './cluster-bench.js';
+import { clusterUnavailable, runClusterWorkload } from './cluster-bench.js';
 import type { StoreBenchResult, StoreBenchSpec } from './store-bench.js';
 
 /**
@@ -250,49 +252,6 @@ async function measuredLoadgen(
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
- * The peer's CPU time and the wall time between the generator's `measuring` and `measured`
- * lines; `pid` is read at each, so a peer restarted before the window is measured as it runs.
- */
-function measuredWindow(pid: () => number) {
-  let cpuAtStart = 0;
-  let startedAt = 0;
-  const window = {
-    cpuMs: 0,
-    ms: 0,
-    onLine(line: Record<string, unknown>) {
-      if (line.phase === 'measuring') {
-        cpuAtStart = cpuMsOf(pid());
-        startedAt = performance.now();
-      } else if (line.phase === 'measured') {
-        window.cpuMs = cpuMsOf(pid()) - cpuAtStart;
-        window.ms = performance.now() - startedAt;
-      }
-    },
-  };
-  return window;
-}
-
-/** User and system CPU time of a process and all its threads, in ms. */
-function cpuMsOf(pid: number): number {
-  // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name, which may hold spaces.
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function rssOf(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-}
-
-/**
  * Runs one of the bench's Node scripts pinned to `cpu`, with a JSON spec as its argument; it
  * prints JSON lines, and resolves with the `result` of the one that has it. `onLine` sees the
  * others.
@@ -330,67 +289,6 @@ function runScript(
 /** The load generator, on CPU1. */
 const loadgen = (spec: Spec, onLine?: Parameters<typeof runScript>[3]) =>
   runScript(1, 'loadgen.js', spec, onLine);
-
-interface Plan {
-  live: Array<{ name: string; clients: number; window: number; groupSize?: number }>;
-  warmupMs: number;
-  measureMs: number;
-  drainMessages: number;
-  idle: number[];
-  /** How long W3 holds the connections idle before the measurement it reports. */
-  idleSettleMs: number;
-  /** Mensageiro's store alone (store-bench.ts), no peer to compare with. */
-  store: StoreBenchSpec[];
-  /** Mensageiro on PostgreSQL, one node or several over NATS (cluster-bench.ts). */
-  cluster: ClusterWorkload[];
-  /** The web app: conversations in the list whose time to show is measured in Chromium; 0 for none. */
-  webConversations: number;
-}
-
-const FULL: Plan = {
-  live: [
-    { name: 'W1 C=100', clients: 100, window: 16 },
-    { name: 'W1 C=1000', clients: 1000, window: 16 },
-    { name: 'W1 C=100 window 1', clients: 100, window: 1 },
-    { name: 'W4 groups of 8, C=200', clients: 200, window: 16, groupSize: 8 },
-  ],
-  warmupMs: 2000,
-  measureMs: 10_000,
-  drainMessages: 100_000,
-  idle: [10_000, 19_500],
-  idleSettleMs: 20_000,
-  store: [
-    { users: 100, messages: 200_000, batch: 800 },
-    { users: 100, messages: 200_000, batch: 800, inMemory: true },
-    { users: 1000, messages: 200_000, batch: 9000 },
-  ],
-  cluster: [1, 2, 3].flatMap((nodes) =>
-    [100, 1000].map((clients) => ({
-      name: `C W1 C=${clients}, ${nodes} node${nodes > 1 ? 's' : ''} on PostgreSQL${nodes > 1 ? ' + NATS' : ''}`,
-      nodes,
-      clients,
-      window: 16,
-    })),
-  ),
-  webConversations: 1000,
-};
-
-const QUICK: Plan = {
-  live: [
-    { name: 'W1 C=20', clients: 20, window: 16 },
-    { name: 'W1 C=50', clients: 50, window: 16 },
-    { name: 'W1 C=20 window 1', clients: 20, window: 1 },
-    { name: 'W4 groups of 8, C=32', clients: 32, window: 4, groupSize: 8 },
-  ],
-  warmupMs: 300,
-  measureMs: 1200,
-  drainMessages: 2000,
-  idle: [300],
-  idleSettleMs: 0,
-  store: [{ users: 20, messages: 2000, batch: 100 }],
-  cluster: [{ name: 'C W1 C=20, 2 nodes on PostgreSQL + NATS', nodes: 2, clients: 20, window: 4 }],
-  webConversations: 20,
-};
 
 interface Row {
   workload: string;
