@@ -102,6 +102,12 @@ describe('server logs', () => {
     const native = Number(/"native":"127\.0\.0\.1:(\d+)"/.exec(started)?.[1]);
     const secrets = await exchange(native);
     await waitFor(() => lines().find((line) => line.includes('refused')), 'the refused sign-in', terminal);
+    // The clients are closed; the server logs each disconnect when it reads the FIN, which may come after.
+    await waitFor(
+      () => lines().find((line) => line.includes('closed by the client')),
+      'a disconnect by the client',
+      terminal,
+    );
     process.kill(lockPid(dataDir), 'SIGTERM');
     await new Promise((resolve) => terminal.once('exit', resolve));
 
