@@ -21,7 +21,7 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   seedHandshakeTimeout: 'ms a seed-dialect client has to send its first frame',
   p2pKeepalive: 'ms of silence after which a P2P directory client is dropped',
   zapFrameIdle: 'ms after which an undelimited zap 05/10 frame is taken as complete',
-  maxGroupSize: 'members a group may have, creator included (default 8, as seed 002)',
+  maxGroupSize: 'members a group may have, creator included (as seed 002)',
   logLevel: 'trace, debug, info, warn, error or silent',
   logFormat: 'auto (readable on a terminal, JSON otherwise), pretty or json',
   retainDays: 'remove messages older than this many days once every recipient has them (0 keeps all)',
@@ -45,6 +45,9 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   webOrigin: "origins besides the server's own that may open the WebSocket (comma-separated, or *)",
 };
 
+/** Defaults worked out when the server starts, so the help's own value would mislead. */
+const COMPUTED_DEFAULTS = new Set<keyof ServerConfig>(['nodeId']);
+
 const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 export function addServerCommand(program: Command): void {
@@ -53,7 +56,7 @@ export function addServerCommand(program: Command): void {
     .description('start the server on every dialect port, with the embedded store')
     .option('--config <file>', 'JSON config file with the same keys as the flags, camelCased');
   for (const key of CONFIG_KEYS) {
-    const fallback = DEFAULTS[key];
+    const fallback = COMPUTED_DEFAULTS.has(key) ? null : DEFAULTS[key];
     command.option(
       `--${flagName(key)} <value>`,
       `${HELP[key] ?? key} (env ${envName(key)}${fallback === null ? '' : `, default ${String(fallback)}`})`,
