@@ -93,11 +93,12 @@ export async function runClusterWorkload(
       await waitForPort(port, child);
       ports.push(port);
     }
+    const postgresPids = await postgresProcesses();
     let before = { nodes: 0, postgres: 0, nats: 0, at: 0 };
     let after = before;
     const sample = () => ({
       nodes: nodes.reduce((sum, child) => sum + tools.cpuMsOf(child.pid!), 0),
-      postgres: postgresCpuMs(tools),
+      postgres: postgresPids().reduce((sum, pid) => sum + cpuMsOrZero(tools, pid), 0),
       nats: nats ? tools.cpuMsOf(nats.pid!) : 0,
       at: performance.now(),
     });
@@ -141,19 +142,55 @@ export async function runClusterWorkload(
   }
 }
 
-/** CPU of every PostgreSQL process (postmaster, backends, WAL writer...), in ms. */
-function postgresCpuMs(tools: ClusterTools): number {
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (comm === 'postgres' || comm.startsWith('postgres:')) total += tools.cpuMsOf(Number(entry));
-    } catch {
-      // The process ended between the listing and the read.
-    }
+/**
+ * The PIDs whose CPU counts as PostgreSQL's: the postmaster serving POSTGRES_URL and its
+ * children (backends, WAL writer, checkpointer...), read again at each sample since backends
+ * come and go. Without access to its data directory, every process named postgres.
+ */
+async function postgresProcesses(): Promise<() => number[]> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  let postmaster: number | null = null;
+  try {
+    const { rows } = await client.query<{ setting: string }>(
+      `SELECT setting FROM pg_settings WHERE name = 'data_directory'`,
+    );
+    const pidFile = rows[0] ? path.join(rows[0].setting, 'postmaster.pid') : null;
+    if (pidFile && fs.existsSync(pidFile))
+      postmaster = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  } catch {
+    // Not a superuser, or another machine's data directory: count every postgres process.
+  } finally {
+    await client.end();
   }
-  return total;
+  return () => {
+    const pids: number[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const pid = Number(entry);
+        if (postmaster !== null) {
+          const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+          const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          if (pid === postmaster || parent === postmaster) pids.push(pid);
+          continue;
+        }
+        const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+        if (comm === 'postgres' || comm.startsWith('postgres:')) pids.push(pid);
+      } catch {
+        // The process ended between the listing and the read.
+      }
+    }
+    return pids;
+  };
+}
+
+function cpuMsOrZero(tools: ClusterTools, pid: number): number {
+  try {
+    return tools.cpuMsOf(pid);
+  } catch {
+    return 0; // ended since it was listed
+  }
 }
 
 async function stop(child: ChildProcess): Promise<void> {
