@@ -29,7 +29,8 @@ export interface ClusterTools {
   loadgen(spec: Spec, onLine?: (line: Record<string, unknown>) => void): Promise<Record<string, unknown>>;
 }
 
-const POSTGRES_URL = process.env.MENSAGEIRO_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.MENSAGEIRO_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 const NATS_SERVER = process.env.MENSAGEIRO_BENCH_NATS_SERVER ?? '/usr/sbin/nats-server';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -98,7 +99,7 @@ export async function runClusterWorkload(
     let after = before;
     const sample = () => ({
       nodes: nodes.reduce((sum, child) => sum + tools.cpuMsOf(child.pid!), 0),
-      postgres: postgresPids().reduce((sum, pid) => sum + cpuMsOrZero(tools, pid), 0),
+      postgres: cpuMsOfAll(tools.cpuMsOf, postgresPids()),
       nats: nats ? tools.cpuMsOf(nats.pid!) : 0,
       at: performance.now(),
     });
@@ -147,7 +148,7 @@ export async function runClusterWorkload(
  * children (backends, WAL writer, checkpointer...), read again at each sample since backends
  * come and go. Without access to its data directory, every process named postgres.
  */
-async function postgresProcesses(): Promise<() => number[]> {
+export async function postgresProcesses(): Promise<() => number[]> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
   let postmaster: number | null = null;
@@ -185,12 +186,17 @@ async function postgresProcesses(): Promise<() => number[]> {
   };
 }
 
-function cpuMsOrZero(tools: ClusterTools, pid: number): number {
-  try {
-    return tools.cpuMsOf(pid);
-  } catch {
-    return 0; // ended since it was listed
+/** The CPU of these processes, in ms; one that ended since it was listed counts nothing. */
+export function cpuMsOfAll(cpuMsOf: (pid: number) => number, pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += cpuMsOf(pid);
+    } catch {
+      // ended
+    }
   }
+  return total;
 }
 
 async function stop(child: ChildProcess): Promise<void> {
