@@ -45,7 +45,7 @@ interface View {
 
 /**
  * History pages and conversation lists, read straight from the messages' indexes
- * (`messages_pair` for a 1:1 pair, `messages_group` for a group), newest first.
+ * (`messages_conv` from both sides of a 1:1 pair, `messages_group` for a group), newest first.
  */
 export class PostgresHistory {
   constructor(private readonly pool: pg.Pool) {}
@@ -153,11 +153,17 @@ export class PostgresHistory {
            WHERE conv = $1 AND in_group AND mid > $2 AND mid < $3 ORDER BY mid DESC LIMIT $4`,
           [view.conv, view.after, below, limit],
         )
-      : await this.pool.query<MessageRow>(
-          `SELECT mid, sender, conv, text, ts, at FROM messages
-           WHERE least(sender, conv) = $1 AND greatest(sender, conv) = $2 AND NOT in_group AND mid < $3
-           ORDER BY mid DESC LIMIT $4`,
-          [Math.min(user, view.conv), Math.max(user, view.conv), below, limit],
+      : // Each side of the pair newest first on messages_conv, merged (UNION: a note to self
+        // is found from both sides).
+        await this.pool.query<MessageRow>(
+          `SELECT * FROM (
+             (SELECT mid, sender, conv, text, ts, at FROM messages
+              WHERE conv = $1 AND sender = $2 AND NOT in_group AND mid < $3 ORDER BY mid DESC LIMIT $4)
+             UNION
+             (SELECT mid, sender, conv, text, ts, at FROM messages
+              WHERE conv = $2 AND sender = $1 AND NOT in_group AND mid < $3 ORDER BY mid DESC LIMIT $4)
+           ) pair ORDER BY mid DESC LIMIT $4`,
+          [user, view.conv, below, limit],
         );
     return rows;
   }
