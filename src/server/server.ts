@@ -88,8 +88,10 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
   const keys = new Map<DialectListener, DialectName>();
   let sqlite: SqliteStore | null = parts.store instanceof SqliteStore ? parts.store : null;
   const metrics = new MessagingMetrics({
-    connections: () =>
-      listeners.map((listener) => ({ dialect: keys.get(listener)!, count: listener.connectionCount })),
+    connections: () => [
+      ...listeners.map((listener) => ({ dialect: keys.get(listener)!, count: listener.connectionCount })),
+      ...(web ? [{ dialect: 'web', count: web.connectionCount }] : []),
+    ],
     inboxBacklog: () => (sqlite ? inboxBacklog(sqlite.database) : null),
   });
   const embedded = parts.store === undefined && config.store === null && config.data !== ':memory:';
@@ -198,6 +200,14 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
         name: `${keys.get(listener)} listener`,
         check: async () => (listener.isListening ? null : 'not listening'),
       }));
+      if (web) {
+        const door = web;
+        liveness.push({
+          type: 'listener',
+          name: 'web listener',
+          check: async () => (door.isListening ? null : 'not listening'),
+        });
+      }
       const storeCheck: HealthCheck = {
         type: 'store',
         name: 'store',
