@@ -1,0 +1,566 @@
+import { MensageiroError } from '../../core/errors.js';
+import type { AccountChange, GroupChangeRequest, NewGroup, NewMessage, ReadMark } from '../../core/ports.js';
+import type {
+  Account,
+  AccountId,
+  DeliveredMessage,
+  Delivery,
+  DeviceInfo,
+  Group,
+  GroupChange,
+  InboxItem,
+  Receipt,
+  ReceiptStatus,
+  StoredMessage,
+} from '../../core/types.js';
+import { MAX_DEVICES } from '../sqlite/devices.js';
+import { creation } from '../sqlite/inbox-rows.js';
+
+/** How far back a 1:1 read receipt looks, as the SQLite store (sqlite-store.ts) does. */
+const READ_RECEIPT_WALK = 10_000;
+
+export interface StoredEntry extends StoredMessage {
+  group: boolean;
+}
+
+/** One inbox item without its seq (its index + 1): a message by mid, or the item itself. */
+export type Entry = number | WithoutSeq<Exclude<InboxItem, { kind: 'msg' } | { kind: 'sent' }>> | SentEntry;
+type WithoutSeq<T> = T extends unknown ? Omit<T, 'seq'> : never;
+interface SentEntry {
+  kind: 'sent';
+  mid: number;
+  device: number;
+}
+
+interface DeviceRow {
+  info: DeviceInfo;
+  cursor: number;
+  token: string | null;
+}
+
+export interface GroupState {
+  group: Group;
+  /** Each member's, or past member's, window of messages: after `from`, up to `to` once out. */
+  access: Map<AccountId, { from: number; to: number | null }>;
+  /** How far each member has received the group's messages (acked mid). */
+  delivered: Map<AccountId, number>;
+  /** The group's mids, rising; and each sender's. */
+  mids: number[];
+  bySender: Map<AccountId, number[]>;
+}
+
+export interface Row {
+  kind: 'user' | 'group';
+  account: Account;
+  group: GroupState | null;
+  inbox: Entry[];
+  delivered: number;
+  nextDevice: number;
+  devices: Map<number, DeviceRow>;
+  /** 1:1 peers with the last mid exchanged. */
+  peers: Map<AccountId, number>;
+  /** Groups this account is or was in. */
+  groups: Set<AccountId>;
+}
+
+/**
+ * Everything the store holds, in memory: the state the log's records rebuild. Each write method
+ * checks everything that can fail before it changes anything, so a throw leaves the state as it
+ * was, and the write is neither applied nor logged.
+ */
+export class LogState {
+  readonly rows = new Map<AccountId, Row>();
+  readonly usernames = new Map<string, AccountId>();
+  readonly tokens = new Map<string, { account: AccountId; device: number }>();
+  /** messages[mid - 1]. */
+  readonly messages: StoredEntry[] = [];
+  readonly cids = new Map<AccountId, Map<string, number>>();
+  /** 1:1 conversations' mids, rising, by `${low id}:${high id}`. */
+  readonly pairs = new Map<string, number[]>();
+  /** Receipts already sent, by `${sender}:${conv}:${by}:${status}`. */
+  readonly receiptMarks = new Map<string, number>();
+  /** Each owner's read mark per conversation. */
+  readonly readMarks = new Map<AccountId, Map<AccountId, number>>();
+
+  user(id: AccountId): Row | null {
+    const row = this.rows.get(id);
+    return row && row.kind === 'user' ? row : null;
+  }
+
+  groupOf(id: AccountId): GroupState | null {
+    return this.rows.get(id)?.group ?? null;
+  }
+
+  name(id: AccountId): string | null {
+    const account = this.user(id)?.account;
+    return account ? (account.displayName ?? account.username) : null;
+  }
+
+  message(mid: number): StoredEntry | undefined {
+    return this.messages[mid - 1];
+  }
+
+  receiptMark(sender: AccountId, conv: AccountId, by: AccountId, status: ReceiptStatus): number {
+    return this.receiptMarks.get(`${sender}:${conv}:${by}:${status}`) ?? 0;
+  }
+
+  readMark(owner: AccountId, conv: AccountId): number {
+    return this.readMarks.get(owner)?.get(conv) ?? 0;
+  }
+
+  createAccount(account: Account): Account {
+    this.checkNewAccount(account.id, account.username);
+    this.addRow('user', { ...account }, null);
+    return account;
+  }
+
+  ensureUsernames(accounts: Array<[AccountId, string]>, createdAt: number): number {
+    for (const [id, username] of accounts) {
+      this.createAccount({ id, username, secretHash: null, displayName: null, createdAt });
+    }
+    return accounts.length;
+  }
+
+  updateAccount(id: AccountId, change: AccountChange): Account {
+    const row = this.user(id);
+    if (!row) throw new MensageiroError('unknown_account', `no account ${id}`);
+    const current = row.account;
+    const next: Account = {
+      ...current,
+      ...(change.username !== undefined && { username: change.username }),
+      ...(change.displayName !== undefined && { displayName: change.displayName }),
+      ...(change.secretHash !== undefined && { secretHash: change.secretHash }),
+    };
+    const key = next.username?.toLowerCase() ?? null;
+    const holder = key === null ? undefined : this.usernames.get(key);
+    if (holder !== undefined && holder !== id) {
+      throw new MensageiroError('username_taken', `username ${change.username} is taken`);
+    }
+    if (current.username !== null) this.usernames.delete(current.username.toLowerCase());
+    if (key !== null) this.usernames.set(key, id);
+    row.account = next;
+    return next;
+  }
+
+  createDevice(account: AccountId, tokenHash: string, name: string | null, at: number): DeviceInfo {
+    const row = this.user(account);
+    if (!row) throw new MensageiroError('unknown_account', `no account ${account}`);
+    if (row.devices.size >= MAX_DEVICES) {
+      throw new MensageiroError(
+        'forbidden',
+        `${MAX_DEVICES} devices are signed in: sign one out, or sign in again as one of them`,
+      );
+    }
+    const info: DeviceInfo = { account, device: row.nextDevice++, name, createdAt: at };
+    row.devices.set(info.device, { info, cursor: row.delivered, token: tokenHash });
+    this.tokens.set(tokenHash, { account, device: info.device });
+    return info;
+  }
+
+  replaceDeviceToken(account: AccountId, device: number, tokenHash: string): boolean {
+    const entry = this.user(account)?.devices.get(device);
+    if (!entry) return false;
+    if (entry.token !== null) this.tokens.delete(entry.token);
+    entry.token = tokenHash;
+    this.tokens.set(tokenHash, { account, device });
+    return true;
+  }
+
+  revokeDevices(account: AccountId, device: number | 'all', keep?: number): number[] {
+    const row = this.user(account);
+    if (!row) return [];
+    const targets = device === 'all' ? [...row.devices.keys()].filter((d) => d !== keep) : [device];
+    const removed: number[] = [];
+    for (const target of targets.sort((a, b) => a - b)) {
+      const entry = row.devices.get(target);
+      if (!entry) continue;
+      if (entry.token !== null) this.tokens.delete(entry.token);
+      row.devices.delete(target);
+      removed.push(target);
+    }
+    return removed;
+  }
+
+  createGroup(input: NewGroup): { group: Group; deliveries: Delivery[] } {
+    this.checkNewAccount(input.id, null);
+    this.checkAccounts(input.members);
+    const group: Group = { ...input, members: [...input.members], admins: [] };
+    const state: GroupState = {
+      group,
+      access: new Map(),
+      delivered: new Map(),
+      mids: [],
+      bySender: new Map(),
+    };
+    const account = { id: group.id, username: null, secretHash: null, displayName: null, createdAt: group.at };
+    this.addRow('group', account, state);
+    for (const member of group.members) this.grantAccess(state, member);
+    return { group, deliveries: this.appendNotice(group, creation(group), group.members) };
+  }
+
+  changeGroup(change: GroupChangeRequest): { group: Group; deliveries: Delivery[] } {
+    const state = this.groupOf(change.gid);
+    if (!state) throw new MensageiroError('unknown_recipient', `unknown group ${change.gid}`);
+    const current = state.group;
+    const members = [...current.members];
+    let admins = [...current.admins];
+    let name = current.name;
+    let affected: AccountId[] = [];
+    const removed: AccountId[] = [];
+    switch (change.action) {
+      case 'add':
+        affected = unique(change.members).filter((m) => !members.includes(m));
+        if (affected.length === 0) throw new MensageiroError('bad_request', 'they are members already');
+        if (members.length + affected.length > change.maxMembers) {
+          throw new MensageiroError(
+            'group_too_large',
+            `a group has at most ${change.maxMembers} members, creator included`,
+          );
+        }
+        this.checkAccounts(affected);
+        members.push(...affected);
+        break;
+      case 'remove':
+      case 'leave': {
+        affected = unique(change.members).filter((m) => members.includes(m));
+        if (affected.length === 0) throw new MensageiroError('bad_request', 'they are not members');
+        for (const member of affected) {
+          members.splice(members.indexOf(member), 1);
+          removed.push(member);
+        }
+        admins = admins.filter((m) => members.includes(m));
+        const someoneInCharge = members.includes(current.creator) || admins.length > 0;
+        // Nobody left may manage the group: its oldest member takes over, as WhatsApp does.
+        if (!someoneInCharge && members.length > 0) admins = [members[0]!];
+        break;
+      }
+      case 'rename':
+        name = change.name ?? '';
+        break;
+      case 'admins': {
+        const wanted = unique(change.members).filter((m) => members.includes(m) && m !== current.creator);
+        admins = members.filter((m) => wanted.includes(m));
+        affected = admins;
+        break;
+      }
+    }
+    const now = this.messages.length;
+    if (change.action === 'add') for (const member of affected) this.grantAccess(state, member);
+    for (const member of removed) state.access.get(member)!.to = now;
+    const group: Group = { ...current, name, members, admins };
+    state.group = group;
+    const notice: GroupChange = {
+      action: change.action,
+      by: change.by,
+      affected,
+      ts: change.ts,
+      at: change.at,
+    };
+    return { group, deliveries: this.appendNotice(group, notice, [...members, ...removed]) };
+  }
+
+  /** The message, or the original when (from, cid) is stored already. */
+  appendMessage(input: NewMessage): { message: StoredMessage; duplicate: boolean; deliveries: Delivery[] } {
+    const direct = input.recipients.length === 1 && input.recipients[0] === input.to;
+    // The members as of this write: a change applied after the send was prepared wins.
+    const recipients = direct ? input.recipients : this.groupRecipients(input.from, input.to);
+    const sent = input.cid === null ? undefined : this.cids.get(input.from)?.get(input.cid);
+    if (sent !== undefined) {
+      const { group: _group, ...message } = this.message(sent)!;
+      return { message, duplicate: true, deliveries: [] };
+    }
+    this.checkAccounts(recipients);
+    const mid = this.messages.length + 1;
+    const message: StoredMessage = {
+      mid,
+      from: input.from,
+      to: input.to,
+      cid: input.cid,
+      text: input.text,
+      ts: input.ts,
+      at: input.at,
+    };
+    this.messages.push({ ...message, group: !direct });
+    if (input.cid !== null) {
+      let cids = this.cids.get(input.from);
+      if (!cids) this.cids.set(input.from, (cids = new Map()));
+      cids.set(input.cid, mid);
+    }
+    this.index(message, !direct);
+    const delivered: DeliveredMessage = {
+      mid,
+      from: input.from,
+      to: input.to,
+      text: input.text,
+      ts: input.ts,
+      at: input.at,
+    };
+    const fromName = this.name(input.from);
+    if (fromName !== null) delivered.fromName = fromName;
+    const deliveries = recipients.map((user) => this.appendItem(user, mid, (seq) => ({ seq, kind: 'msg', msg: delivered })));
+    const device = input.device ?? 0;
+    const sender = this.user(input.from);
+    if (device > 0 && sender && sender.devices.size > 1 && !recipients.includes(input.from)) {
+      const entry: SentEntry = { kind: 'sent', mid, device };
+      deliveries.push(this.appendItem(input.from, entry, (seq) => ({ seq, kind: 'sent', msg: delivered, device })));
+    }
+    return { message, duplicate: false, deliveries };
+  }
+
+  ackDelivered(user: AccountId, upToSeq: number, at: number, device: number): Delivery[] {
+    const row = this.user(user);
+    if (!row) return [];
+    const upTo = Math.min(upToSeq, row.inbox.length);
+    if (device > 0) {
+      // The device's own cursor; the account's watermark below moves only past every device.
+      const entry = row.devices.get(device);
+      if (entry && upTo > entry.cursor) entry.cursor = upTo;
+    }
+    if (upTo <= row.delivered) return [];
+    const ranges = this.lastPerConversation(row, row.delivered, upTo);
+    row.delivered = upTo;
+    const deliveries: Delivery[] = [];
+    for (const { sender, conv, mid, ts } of ranges) {
+      if (conv === user) {
+        deliveries.push(this.appendReceipt(sender, { status: 'delivered', by: user, conv: user, mid, ts, at }));
+      } else {
+        const delivered = this.groupOf(conv)?.delivered;
+        if (delivered && (delivered.get(user) ?? 0) < mid) delivered.set(user, mid);
+      }
+    }
+    // Only once this member's group watermarks are all raised can the group receipts be known.
+    for (const { sender, conv } of ranges) {
+      if (conv === user) continue;
+      const receipt = this.groupDeliveryReceipt(conv, sender, at);
+      if (receipt) deliveries.push(receipt);
+    }
+    return deliveries;
+  }
+
+  markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number, device: number): Delivery[] {
+    const deliveries = this.readReceipts(reader, conv, mark, at);
+    if (deliveries === null) return [];
+    // The reader's own mark: what `mid` says, or the newest message the receipts found.
+    let readMid = 'mid' in mark ? mark.mid : 0;
+    for (const { item } of deliveries) if (item.kind === 'receipt') readMid = Math.max(readMid, item.receipt.mid);
+    if (readMid > 0 && this.raiseReadMark(reader, conv, readMid) && (this.user(reader)?.devices.size ?? 0) > 1) {
+      const entry: Entry = { kind: 'read', conv, mid: readMid, device };
+      deliveries.push(this.appendItem(reader, entry, (seq) => ({ seq, kind: 'read', conv, mid: readMid, device })));
+    }
+    return deliveries;
+  }
+
+  /** The item at `seq` of `row`'s inbox, built afresh (senders' names are the caller's). */
+  item(seq: number, entry: Entry): InboxItem {
+    if (typeof entry === 'number') {
+      const { mid, from, to, text, ts, at } = this.message(entry)!;
+      return { seq, kind: 'msg', msg: { mid, from, to, text, ts, at } };
+    }
+    if (entry.kind === 'sent') {
+      const { mid, from, to, text, ts, at } = this.message(entry.mid)!;
+      return { seq, kind: 'sent', msg: { mid, from, to, text, ts, at }, device: entry.device };
+    }
+    return { ...entry, seq } as InboxItem;
+  }
+
+  private checkNewAccount(id: AccountId, username: string | null): void {
+    if (this.rows.has(id)) throw new MensageiroError('conflict', `id ${id} exists`);
+    if (username !== null && this.usernames.has(username.toLowerCase())) {
+      throw new MensageiroError('username_taken', `username ${username} is taken`);
+    }
+  }
+
+  private checkAccounts(ids: AccountId[]): void {
+    for (const id of ids) if (!this.rows.has(id)) throw new MensageiroError('unknown_account', `no account ${id}`);
+  }
+
+  private addRow(kind: 'user' | 'group', account: Account, group: GroupState | null): void {
+    this.rows.set(account.id, {
+      kind,
+      account,
+      group,
+      inbox: [],
+      delivered: 0,
+      nextDevice: 1,
+      devices: new Map(),
+      peers: new Map(),
+      groups: new Set(),
+    });
+    if (account.username !== null) this.usernames.set(account.username.toLowerCase(), account.id);
+  }
+
+  /** Members see what follows from now on (again, if they were in before). */
+  private grantAccess(state: GroupState, member: AccountId): void {
+    state.access.set(member, { from: this.messages.length, to: null });
+    this.rows.get(member)?.groups.add(state.group.id);
+  }
+
+  private index(message: StoredMessage, inGroup: boolean): void {
+    if (inGroup) {
+      const state = this.groupOf(message.to);
+      if (!state) return;
+      state.mids.push(message.mid);
+      let mids = state.bySender.get(message.from);
+      if (!mids) state.bySender.set(message.from, (mids = []));
+      mids.push(message.mid);
+      return;
+    }
+    const key = pairKey(message.from, message.to);
+    let mids = this.pairs.get(key);
+    if (!mids) this.pairs.set(key, (mids = []));
+    mids.push(message.mid);
+    this.rows.get(message.from)?.peers.set(message.to, message.mid);
+    this.rows.get(message.to)?.peers.set(message.from, message.mid);
+  }
+
+  private groupRecipients(from: AccountId, gid: AccountId): AccountId[] {
+    const group = this.groupOf(gid)?.group;
+    if (!group || !group.members.includes(from)) {
+      throw new MensageiroError('forbidden', `you are not in group ${gid}`);
+    }
+    return group.members.filter((member) => member !== from);
+  }
+
+  private appendNotice(group: Group, change: GroupChange, audience: AccountId[]): Delivery[] {
+    const notice = { group, change, names: group.members.map((m) => this.name(m)) };
+    const entry: Entry = { kind: 'group', ...notice };
+    return audience.map((member) => this.appendItem(member, entry, (seq) => ({ seq, kind: 'group', ...notice })));
+  }
+
+  private appendReceipt(to: AccountId, receipt: Receipt): Delivery {
+    const entry: Entry = { kind: 'receipt', receipt };
+    return this.appendItem(to, entry, (seq) => ({ seq, kind: 'receipt', receipt }));
+  }
+
+  private appendItem(to: AccountId, entry: Entry, build: (seq: number) => InboxItem): Delivery {
+    const row = this.rows.get(to);
+    if (!row) throw new MensageiroError('unknown_account', `no account ${to}`);
+    row.inbox.push(entry);
+    return { to, item: build(row.inbox.length) };
+  }
+
+  /** Each (sender, conversation) among the messages of (after, upTo], with its last message. */
+  private lastPerConversation(row: Row, after: number, upTo: number) {
+    const found: Array<{ sender: AccountId; conv: AccountId; mid: number; ts: number }> = [];
+    for (let seq = after + 1; seq <= upTo; seq++) {
+      const entry = row.inbox[seq - 1];
+      if (typeof entry !== 'number') continue;
+      const message = this.message(entry)!;
+      const same = found.find((f) => f.sender === message.from && f.conv === message.to);
+      if (same) {
+        same.mid = message.mid;
+        same.ts = message.ts;
+      } else found.push({ sender: message.from, conv: message.to, mid: message.mid, ts: message.ts });
+    }
+    return found.sort((a, b) => a.sender - b.sender || a.conv - b.conv);
+  }
+
+  /** A group message is delivered once every member but its sender has it. */
+  private groupDeliveryReceipt(gid: AccountId, sender: AccountId, at: number): Delivery | null {
+    const state = this.groupOf(gid);
+    if (!state) return null;
+    let everyone = Number.MAX_SAFE_INTEGER;
+    for (const member of state.group.members) {
+      if (member !== sender) everyone = Math.min(everyone, state.delivered.get(member) ?? 0);
+    }
+    const last = this.lastFromUpTo(state, sender, everyone);
+    if (!last || last.mid <= this.receiptMark(sender, gid, gid, 'delivered')) return null;
+    this.receiptMarks.set(`${sender}:${gid}:${gid}:delivered`, last.mid);
+    return this.appendReceipt(sender, { status: 'delivered', by: gid, conv: gid, mid: last.mid, ts: last.ts, at });
+  }
+
+  /** `sender`'s last message in the group within the mark (a mid, or client time). */
+  private lastFromUpTo(state: GroupState, sender: AccountId, mark: number | ReadMark): StoredEntry | undefined {
+    const mids = state.bySender.get(sender) ?? [];
+    if (typeof mark === 'number' || 'mid' in mark) {
+      const upTo = typeof mark === 'number' ? mark : mark.mid;
+      const at = upperBound(mids, upTo);
+      return at > 0 ? this.message(mids[at - 1]!) : undefined;
+    }
+    for (let i = mids.length - 1; i >= 0; i--) {
+      const message = this.message(mids[i]!)!;
+      if (message.ts <= mark.ts) return message;
+    }
+    return undefined;
+  }
+
+  /** Null when `conv` is no conversation of the reader's (no such account, or not a member). */
+  private readReceipts(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Delivery[] | null {
+    const row = this.rows.get(conv);
+    if (!row) return null;
+    const deliveries: Delivery[] = [];
+    if (row.group) {
+      if (!row.group.group.members.includes(reader)) return null;
+      const senders = [...row.group.bySender.keys()].filter((s) => s !== reader).sort((a, b) => a - b);
+      for (const sender of senders) {
+        const delivery = this.readReceipt(reader, conv, sender, mark, at);
+        if (delivery) deliveries.push(delivery);
+      }
+    } else {
+      const delivery = this.readReceipt(reader, reader, conv, mark, at);
+      if (delivery) deliveries.push(delivery);
+    }
+    return deliveries;
+  }
+
+  private readReceipt(reader: AccountId, receiptConv: AccountId, sender: AccountId, mark: ReadMark, at: number) {
+    const already = this.receiptMark(sender, receiptConv, reader, 'read');
+    const last =
+      receiptConv === reader
+        ? this.lastDirectUpTo(reader, sender, mark, already)
+        : this.lastFromUpTo(this.groupOf(receiptConv)!, sender, mark);
+    if (!last || last.mid <= already) return null;
+    this.receiptMarks.set(`${sender}:${receiptConv}:${reader}:read`, last.mid);
+    return this.appendReceipt(sender, { status: 'read', by: reader, conv: receiptConv, mid: last.mid, ts: last.ts, at });
+  }
+
+  /** The last message from `sender` to `reader` within the mark, no further back than `already`. */
+  private lastDirectUpTo(reader: AccountId, sender: AccountId, mark: ReadMark, already: number) {
+    if ('mid' in mark) {
+      const named = this.message(mark.mid);
+      if (named && named.from === sender && named.to === reader && !named.group) {
+        return mark.mid > already ? named : undefined;
+      }
+    }
+    const inbox = this.rows.get(reader)?.inbox ?? [];
+    let walked = 0;
+    for (let i = inbox.length - 1; i >= 0 && walked < READ_RECEIPT_WALK; i--) {
+      const entry = inbox[i];
+      if (typeof entry !== 'number') continue;
+      const message = this.message(entry)!;
+      if (message.to !== reader) continue;
+      walked++;
+      if (message.mid <= already) return undefined;
+      if (message.from === sender && ('mid' in mark ? message.mid <= mark.mid : message.ts <= mark.ts)) return message;
+    }
+    return undefined;
+  }
+
+  private raiseReadMark(owner: AccountId, conv: AccountId, mid: number): boolean {
+    let marks = this.readMarks.get(owner);
+    if (!marks) this.readMarks.set(owner, (marks = new Map()));
+    if (mid <= (marks.get(conv) ?? 0)) return false;
+    marks.set(conv, mid);
+    return true;
+  }
+}
+
+export function pairKey(a: AccountId, b: AccountId): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+/** How many of the rising `values` are at most `limit`. */
+export function upperBound(values: number[], limit: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (values[middle]! <= limit) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function unique(ids: AccountId[]): AccountId[] {
+  return [...new Set(ids)];
+}
