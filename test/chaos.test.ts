@@ -5,6 +5,7 @@ import { freePort } from '../src/bench/free-port.js';
 import { Client } from '../src/client/client.js';
 import { tempDir } from './helpers/server.js';
 import { spawnServer, type ServerProcess } from './helpers/server-process.js';
+import { startSendLoad } from './helpers/send-load.js';
 
 /**
  * Crash safety under load: a real server process is SIGKILLed at random moments (so also in the
@@ -60,24 +61,7 @@ describe('chaos: SIGKILL under load', () => {
       );
       await Promise.all([receiver, ...senders].map((c) => c.connect()));
 
-      const acked = new Set<string>();
-      let stop = false;
-      const load = senders.map(async (sender, i) => {
-        let n = 0;
-        const inFlight = new Set<Promise<unknown>>();
-        while (!stop) {
-          if (inFlight.size >= WINDOW) {
-            await Promise.race(inFlight);
-            continue;
-          }
-          const text = `${i}:${n++}`;
-          const sent = sender.send(receiver.id!, text).then(() => acked.add(text));
-          inFlight.add(sent);
-          void sent.finally(() => inFlight.delete(sent));
-          if (n % WINDOW === 0) await sleep(1);
-        }
-        await Promise.all(inFlight);
-      });
+      const { acked, stop } = startSendLoad(senders, receiver.id!, WINDOW);
 
       for (let kill = 1; kill <= KILLS; kill++) {
         await sleep(150 + Math.random() * 450);
@@ -87,9 +71,8 @@ describe('chaos: SIGKILL under load', () => {
         db.close();
         await start();
       }
-      stop = true;
       // Every send still in an outbox goes again after the last restart, and is acknowledged.
-      await Promise.all(load);
+      await stop();
       await until(() => senders.every((s) => s.unacknowledged.length === 0), 'all outboxes drained');
       await until(() => [...acked].every((text) => received.includes(text)), 'every acked message delivered');
 
