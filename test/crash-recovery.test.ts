@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NativeTestClient, ofType } from './helpers/native-client.js';
@@ -10,17 +11,23 @@ afterEach(async () => {
   for (const server of running.splice(0)) await server.kill('SIGKILL');
 });
 
-async function start(dataDir: string): Promise<ServerProcess> {
+async function start(dataDir: string, storeArgs: string[] = []): Promise<ServerProcess> {
   // The load is a burst of 300 from one account: the per-account message limit is off here.
-  const server = await spawnServer(dataDir, ['--message-burst', '0']);
+  const server = await spawnServer(dataDir, ['--message-burst', '0', ...storeArgs]);
   running.push(server);
   return server;
 }
 
-describe('crash recovery (real server process, SIGKILL)', () => {
+/** Each embedded store; the log's check is its restart, which reads every record back. */
+const STORES = [
+  { store: 'sqlite', args: [] as string[], sqlite: true, file: 'mensageiro.db' },
+  { store: 'log', args: ['--store', 'log:'], sqlite: false, file: 'mensageiro.log' },
+];
+
+describe.each(STORES)('crash recovery (real server process, SIGKILL), $store store', ({ args, sqlite, file }) => {
   it('delivers every acknowledged message exactly once after a kill right after the acks', async () => {
     const dataDir = tempDir();
-    const first = await start(dataDir);
+    const first = await start(dataDir, args);
     const sender = await NativeTestClient.connect(first.ports.native!);
     const senderWelcome = await sender.register({ username: 'writer', acks: true });
     const reader = await NativeTestClient.connect(first.ports.native!);
@@ -37,11 +44,14 @@ describe('crash recovery (real server process, SIGKILL)', () => {
     expect(await first.kill('SIGKILL')).toBe('SIGKILL');
     sender.close();
 
-    const db = new Database(path.join(dataDir, 'mensageiro.db'), { readonly: true });
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    db.close();
+    expect(fs.existsSync(path.join(dataDir, file))).toBe(true);
+    if (sqlite) {
+      const db = new Database(path.join(dataDir, 'mensageiro.db'), { readonly: true });
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      db.close();
+    }
 
-    const second = await start(dataDir);
+    const second = await start(dataDir, args);
     const back = await NativeTestClient.connect(second.ports.native!);
     await back.send({ type: 'login', username: 'reader', secret: 'pw', acks: true });
     const got = await back.waitForCount(ofType('msg'), total, 'every acknowledged message');
@@ -64,7 +74,7 @@ describe('crash recovery (real server process, SIGKILL)', () => {
   });
 
   it('shuts down gracefully on SIGTERM, flushing what it accepted', async () => {
-    const server = await start(tempDir());
+    const server = await start(tempDir(), args);
     const client = await NativeTestClient.connect(server.ports.native!);
     await client.register();
     expect(await server.kill('SIGTERM')).toBe(0);
