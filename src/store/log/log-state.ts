@@ -192,7 +192,13 @@ export class LogState {
       mids: [],
       bySender: new Map(),
     };
-    const account = { id: group.id, username: null, secretHash: null, displayName: null, createdAt: group.at };
+    const account = {
+      id: group.id,
+      username: null,
+      secretHash: null,
+      displayName: null,
+      createdAt: group.at,
+    };
     this.addRow('group', account, state);
     for (const member of group.members) this.grantAccess(state, member);
     return { group, deliveries: this.appendNotice(group, creation(group), group.members) };
@@ -297,12 +303,16 @@ export class LogState {
     };
     const fromName = this.name(input.from);
     if (fromName !== null) delivered.fromName = fromName;
-    const deliveries = recipients.map((user) => this.appendItem(user, mid, (seq) => ({ seq, kind: 'msg', msg: delivered })));
+    const deliveries = recipients.map((user) =>
+      this.appendItem(user, mid, (seq) => ({ seq, kind: 'msg', msg: delivered })),
+    );
     const device = input.device ?? 0;
     const sender = this.user(input.from);
     if (device > 0 && sender && sender.devices.size > 1 && !recipients.includes(input.from)) {
       const entry: SentEntry = { kind: 'sent', mid, device };
-      deliveries.push(this.appendItem(input.from, entry, (seq) => ({ seq, kind: 'sent', msg: delivered, device })));
+      deliveries.push(
+        this.appendItem(input.from, entry, (seq) => ({ seq, kind: 'sent', msg: delivered, device })),
+      );
     }
     return { message, duplicate: false, deliveries };
   }
@@ -322,7 +332,9 @@ export class LogState {
     const deliveries: Delivery[] = [];
     for (const { sender, conv, mid, ts } of ranges) {
       if (conv === user) {
-        deliveries.push(this.appendReceipt(sender, { status: 'delivered', by: user, conv: user, mid, ts, at }));
+        deliveries.push(
+          this.appendReceipt(sender, { status: 'delivered', by: user, conv: user, mid, ts, at }),
+        );
       } else {
         const delivered = this.groupOf(conv)?.delivered;
         if (delivered && (delivered.get(user) ?? 0) < mid) delivered.set(user, mid);
@@ -342,10 +354,17 @@ export class LogState {
     if (deliveries === null) return [];
     // The reader's own mark: what `mid` says, or the newest message the receipts found.
     let readMid = 'mid' in mark ? mark.mid : 0;
-    for (const { item } of deliveries) if (item.kind === 'receipt') readMid = Math.max(readMid, item.receipt.mid);
-    if (readMid > 0 && this.raiseReadMark(reader, conv, readMid) && (this.user(reader)?.devices.size ?? 0) > 1) {
+    for (const { item } of deliveries)
+      if (item.kind === 'receipt') readMid = Math.max(readMid, item.receipt.mid);
+    if (
+      readMid > 0 &&
+      this.raiseReadMark(reader, conv, readMid) &&
+      (this.user(reader)?.devices.size ?? 0) > 1
+    ) {
       const entry: Entry = { kind: 'read', conv, mid: readMid, device };
-      deliveries.push(this.appendItem(reader, entry, (seq) => ({ seq, kind: 'read', conv, mid: readMid, device })));
+      deliveries.push(
+        this.appendItem(reader, entry, (seq) => ({ seq, kind: 'read', conv, mid: readMid, device })),
+      );
     }
     return deliveries;
   }
@@ -371,7 +390,8 @@ export class LogState {
   }
 
   private checkAccounts(ids: AccountId[]): void {
-    for (const id of ids) if (!this.rows.has(id)) throw new MensageiroError('unknown_account', `no account ${id}`);
+    for (const id of ids)
+      if (!this.rows.has(id)) throw new MensageiroError('unknown_account', `no account ${id}`);
   }
 
   private addRow(kind: 'user' | 'group', account: Account, group: GroupState | null): void {
@@ -424,7 +444,9 @@ export class LogState {
   private appendNotice(group: Group, change: GroupChange, audience: AccountId[]): Delivery[] {
     const notice = { group, change, names: group.members.map((m) => this.name(m)) };
     const entry: Entry = { kind: 'group', ...notice };
-    return audience.map((member) => this.appendItem(member, entry, (seq) => ({ seq, kind: 'group', ...notice })));
+    return audience.map((member) =>
+      this.appendItem(member, entry, (seq) => ({ seq, kind: 'group', ...notice })),
+    );
   }
 
   private appendReceipt(to: AccountId, receipt: Receipt): Delivery {
@@ -466,11 +488,22 @@ export class LogState {
     const last = this.lastFromUpTo(state, sender, everyone);
     if (!last || last.mid <= this.receiptMark(sender, gid, gid, 'delivered')) return null;
     this.receiptMarks.set(`${sender}:${gid}:${gid}:delivered`, last.mid);
-    return this.appendReceipt(sender, { status: 'delivered', by: gid, conv: gid, mid: last.mid, ts: last.ts, at });
+    return this.appendReceipt(sender, {
+      status: 'delivered',
+      by: gid,
+      conv: gid,
+      mid: last.mid,
+      ts: last.ts,
+      at,
+    });
   }
 
   /** `sender`'s last message in the group within the mark (a mid, or client time). */
-  private lastFromUpTo(state: GroupState, sender: AccountId, mark: number | ReadMark): StoredEntry | undefined {
+  private lastFromUpTo(
+    state: GroupState,
+    sender: AccountId,
+    mark: number | ReadMark,
+  ): StoredEntry | undefined {
     const mids = state.bySender.get(sender) ?? [];
     if (typeof mark === 'number' || 'mid' in mark) {
       const upTo = typeof mark === 'number' ? mark : mark.mid;
@@ -503,7 +536,13 @@ export class LogState {
     return deliveries;
   }
 
-  private readReceipt(reader: AccountId, receiptConv: AccountId, sender: AccountId, mark: ReadMark, at: number) {
+  private readReceipt(
+    reader: AccountId,
+    receiptConv: AccountId,
+    sender: AccountId,
+    mark: ReadMark,
+    at: number,
+  ) {
     const already = this.receiptMark(sender, receiptConv, reader, 'read');
     const last =
       receiptConv === reader
@@ -511,7 +550,14 @@ export class LogState {
         : this.lastFromUpTo(this.groupOf(receiptConv)!, sender, mark);
     if (!last || last.mid <= already) return null;
     this.receiptMarks.set(`${sender}:${receiptConv}:${reader}:read`, last.mid);
-    return this.appendReceipt(sender, { status: 'read', by: reader, conv: receiptConv, mid: last.mid, ts: last.ts, at });
+    return this.appendReceipt(sender, {
+      status: 'read',
+      by: reader,
+      conv: receiptConv,
+      mid: last.mid,
+      ts: last.ts,
+      at,
+    });
   }
 
   /** The last message from `sender` to `reader` within the mark, no further back than `already`. */
@@ -531,7 +577,8 @@ export class LogState {
       if (message.to !== reader) continue;
       walked++;
       if (message.mid <= already) return undefined;
-      if (message.from === sender && ('mid' in mark ? message.mid <= mark.mid : message.ts <= mark.ts)) return message;
+      if (message.from === sender && ('mid' in mark ? message.mid <= mark.mid : message.ts <= mark.ts))
+        return message;
     }
     return undefined;
   }

@@ -52,6 +52,15 @@ function unavailable(error: Error): never {
   throw new MensageiroError('unavailable', `the log cannot be written: ${error.message}`);
 }
 
+/** The inbox items a write appended. */
+function deliveriesOf(record: LogRecord, result: unknown): Delivery[] {
+  if (record.t === 'ack' || record.t === 'read') return result as Delivery[];
+  if (record.t === 'group' || record.t === 'change' || record.t === 'message') {
+    return (result as { deliveries: Delivery[] }).deliveries;
+  }
+  return [];
+}
+
 function apply(state: LogState, record: LogRecord): unknown {
   switch (record.t) {
     case 'account':
@@ -90,6 +99,8 @@ export class LogStore implements Store {
   private readonly state = new LogState();
   private readonly views = new LogViews(this.state);
   private readonly file: RecordFile;
+  /** Per batch not yet on disk: each user's first inbox seq it holds. */
+  private readonly unsynced = new Map<Promise<void>, Map<AccountId, number>>();
   /** How many records the log held at open, and how long reading them took (ms). */
   readonly recovery: { records: number; truncatedBytes: number; ms: number };
 
@@ -98,7 +109,8 @@ export class LogStore implements Store {
     fs.mkdirSync(options.dataDir, { recursive: true });
     const { file, recovered } = RecordFile.open(path.join(options.dataDir, 'mensageiro.log'));
     this.file = file;
-    for (const payload of recovered.records) apply(this.state, JSON.parse(payload.toString('utf8')) as LogRecord);
+    for (const payload of recovered.records)
+      apply(this.state, JSON.parse(payload.toString('utf8')) as LogRecord);
     this.recovery = {
       records: recovered.records.length,
       truncatedBytes: recovered.truncated,
@@ -118,9 +130,41 @@ export class LogStore implements Store {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.file.append(Buffer.from(JSON.stringify(record), 'utf8')).then(() => result, unavailable);
+    const synced = this.file.append(Buffer.from(JSON.stringify(record), 'utf8'));
+    const deliveries = deliveriesOf(record, result);
+    if (deliveries.length > 0) this.holdBack(synced, deliveries);
+    return synced.then(() => result, unavailable);
   }
 
+  /**
+   * Inbox items stay unread until their record is on disk: a seq a client has seen must survive
+   * a crash, or it would be handed out again to another item.
+   */
+  private holdBack(synced: Promise<void>, deliveries: Delivery[]): void {
+    let firsts = this.unsynced.get(synced);
+    if (!firsts) {
+      const batch = new Map<AccountId, number>();
+      firsts = batch;
+      this.unsynced.set(synced, batch);
+      const release = () => this.unsynced.delete(synced);
+      synced.then(release, release);
+    }
+    for (const { to, item } of deliveries) if (!firsts.has(to)) firsts.set(to, item.seq);
+  }
+
+  /** The first seq of `user`'s inbox that is not on disk yet. */
+  private readableBefore(user: AccountId): number {
+    let first = Number.MAX_SAFE_INTEGER;
+    for (const firsts of this.unsynced.values()) first = Math.min(first, firsts.get(user) ?? first);
+    return first;
+  }
+
+  /**
+   * Reads that clients see as they are (history, conversations, receipts) wait for every write
+   * before them to be on disk. The hub's lookups (accounts, groups, tokens) do not: whatever a
+   * write makes of them is logged after the write they saw, and acknowledged only once both are
+   * on disk.
+   */
   private durable(): Promise<void> {
     return this.file.settled().catch(unavailable);
   }
@@ -159,18 +203,15 @@ export class LogStore implements Store {
   }
 
   async getAccount(id: AccountId): Promise<Account | null> {
-    await this.durable();
     return this.state.user(id)?.account ?? null;
   }
 
   async findAccountByUsername(username: string): Promise<Account | null> {
-    await this.durable();
     const id = this.state.usernames.get(username.toLowerCase());
     return id === undefined ? null : (this.state.user(id)?.account ?? null);
   }
 
   async idExists(id: AccountId): Promise<boolean> {
-    await this.durable();
     return this.state.rows.has(id);
   }
 
@@ -187,7 +228,6 @@ export class LogStore implements Store {
   }
 
   async deviceForToken(tokenHash: string): Promise<{ account: AccountId; device: number } | null> {
-    await this.durable();
     const found = this.state.tokens.get(tokenHash);
     return found ? { ...found } : null;
   }
@@ -207,7 +247,6 @@ export class LogStore implements Store {
   }
 
   async getGroup(id: AccountId): Promise<Group | null> {
-    await this.durable();
     return this.state.groupOf(id)?.group ?? null;
   }
 
@@ -220,10 +259,9 @@ export class LogStore implements Store {
   }
 
   async readInbox(user: AccountId, afterSeq: number, limit: number): Promise<InboxItem[]> {
-    await this.durable();
     const inbox = this.state.rows.get(user)?.inbox ?? [];
     const items: InboxItem[] = [];
-    const upTo = Math.min(afterSeq + limit, inbox.length);
+    const upTo = Math.min(afterSeq + limit, inbox.length, this.readableBefore(user) - 1);
     for (let seq = Math.max(afterSeq, 0) + 1; seq <= upTo; seq++) {
       const item = this.state.item(seq, inbox[seq - 1]!);
       if (item.kind === 'msg' || item.kind === 'sent') {
@@ -237,7 +275,6 @@ export class LogStore implements Store {
   }
 
   async inboxState(user: AccountId, device = 0): Promise<{ delivered: number; last: number }> {
-    await this.durable();
     const row = this.state.user(user);
     const delivered = device > 0 ? row?.devices.get(device)?.cursor : row?.delivered;
     return delivered === undefined ? { delivered: 0, last: 0 } : { delivered, last: row!.inbox.length };

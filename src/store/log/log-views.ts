@@ -58,7 +58,11 @@ export class LogViews {
       const state = this.state.groupOf(gid);
       const access = state?.access.get(user);
       if (!state || !access) continue;
-      const newest = newestIn({ mids: state.mids, after: access.from, upTo: 0, group: null }, (access.to ?? Number.MAX_SAFE_INTEGER - 1) + 1, 1);
+      const newest = newestIn(
+        { mids: state.mids, after: access.from, upTo: 0, group: null },
+        (access.to ?? Number.MAX_SAFE_INTEGER - 1) + 1,
+        1,
+      );
       found.push({ conv: gid, last: newest[0] ?? access.from, group: state.group });
     }
     found.sort((x, y) => y.last - x.last || x.conv - y.conv);
@@ -148,7 +152,12 @@ export class LogViews {
       .map((member) => {
         const read = this.state.receiptMark(user, conv, member, 'read');
         const delivered = state.delivered.get(member) ?? 0;
-        return { member, since: state.access.get(member)?.from ?? 0, read, delivered: Math.max(delivered, read) };
+        return {
+          member,
+          since: state.access.get(member)?.from ?? 0,
+          read,
+          delivered: Math.max(delivered, read),
+        };
       });
   }
 
