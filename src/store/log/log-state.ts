@@ -1,5 +1,5 @@
 import { MensageiroError } from '../../core/errors.js';
-import type { AccountChange, GroupChangeRequest, NewGroup, NewMessage, ReadMark } from '../../core/ports.js';
+import type { AccountChange, GroupChangeRequest, NewGroup, NewMessage } from '../../core/ports.js';
 import type {
   Account,
   AccountId,
@@ -15,9 +15,6 @@ import type {
 } from '../../core/types.js';
 import { MAX_DEVICES } from '../sqlite/devices.js';
 import { creation } from '../sqlite/inbox-rows.js';
-
-/** How far back a 1:1 read receipt looks, as the SQLite store (sqlite-store.ts) does. */
-const READ_RECEIPT_WALK = 10_000;
 
 export interface StoredEntry extends StoredMessage {
   group: boolean;
@@ -317,58 +314,6 @@ export class LogState {
     return { message, duplicate: false, deliveries };
   }
 
-  ackDelivered(user: AccountId, upToSeq: number, at: number, device: number): Delivery[] {
-    const row = this.user(user);
-    if (!row) return [];
-    const upTo = Math.min(upToSeq, row.inbox.length);
-    if (device > 0) {
-      // The device's own cursor; the account's watermark below moves only past every device.
-      const entry = row.devices.get(device);
-      if (entry && upTo > entry.cursor) entry.cursor = upTo;
-    }
-    if (upTo <= row.delivered) return [];
-    const ranges = this.lastPerConversation(row, row.delivered, upTo);
-    row.delivered = upTo;
-    const deliveries: Delivery[] = [];
-    for (const { sender, conv, mid, ts } of ranges) {
-      if (conv === user) {
-        deliveries.push(
-          this.appendReceipt(sender, { status: 'delivered', by: user, conv: user, mid, ts, at }),
-        );
-      } else {
-        const delivered = this.groupOf(conv)?.delivered;
-        if (delivered && (delivered.get(user) ?? 0) < mid) delivered.set(user, mid);
-      }
-    }
-    // Only once this member's group watermarks are all raised can the group receipts be known.
-    for (const { sender, conv } of ranges) {
-      if (conv === user) continue;
-      const receipt = this.groupDeliveryReceipt(conv, sender, at);
-      if (receipt) deliveries.push(receipt);
-    }
-    return deliveries;
-  }
-
-  markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number, device: number): Delivery[] {
-    const deliveries = this.readReceipts(reader, conv, mark, at);
-    if (deliveries === null) return [];
-    // The reader's own mark: what `mid` says, or the newest message the receipts found.
-    let readMid = 'mid' in mark ? mark.mid : 0;
-    for (const { item } of deliveries)
-      if (item.kind === 'receipt') readMid = Math.max(readMid, item.receipt.mid);
-    if (
-      readMid > 0 &&
-      this.raiseReadMark(reader, conv, readMid) &&
-      (this.user(reader)?.devices.size ?? 0) > 1
-    ) {
-      const entry: Entry = { kind: 'read', conv, mid: readMid, device };
-      deliveries.push(
-        this.appendItem(reader, entry, (seq) => ({ seq, kind: 'read', conv, mid: readMid, device })),
-      );
-    }
-    return deliveries;
-  }
-
   /** The item at `seq` of `row`'s inbox, built afresh (senders' names are the caller's). */
   item(seq: number, entry: Entry): InboxItem {
     if (typeof entry === 'number') {
@@ -449,146 +394,16 @@ export class LogState {
     );
   }
 
-  private appendReceipt(to: AccountId, receipt: Receipt): Delivery {
+  appendReceipt(to: AccountId, receipt: Receipt): Delivery {
     const entry: Entry = { kind: 'receipt', receipt };
     return this.appendItem(to, entry, (seq) => ({ seq, kind: 'receipt', receipt }));
   }
 
-  private appendItem(to: AccountId, entry: Entry, build: (seq: number) => InboxItem): Delivery {
+  appendItem(to: AccountId, entry: Entry, build: (seq: number) => InboxItem): Delivery {
     const row = this.rows.get(to);
     if (!row) throw new MensageiroError('unknown_account', `no account ${to}`);
     row.inbox.push(entry);
     return { to, item: build(row.inbox.length) };
-  }
-
-  /** Each (sender, conversation) among the messages of (after, upTo], with its last message. */
-  private lastPerConversation(row: Row, after: number, upTo: number) {
-    const found: Array<{ sender: AccountId; conv: AccountId; mid: number; ts: number }> = [];
-    for (let seq = after + 1; seq <= upTo; seq++) {
-      const entry = row.inbox[seq - 1];
-      if (typeof entry !== 'number') continue;
-      const message = this.message(entry)!;
-      const same = found.find((f) => f.sender === message.from && f.conv === message.to);
-      if (same) {
-        same.mid = message.mid;
-        same.ts = message.ts;
-      } else found.push({ sender: message.from, conv: message.to, mid: message.mid, ts: message.ts });
-    }
-    return found.sort((a, b) => a.sender - b.sender || a.conv - b.conv);
-  }
-
-  /** A group message is delivered once every member but its sender has it. */
-  private groupDeliveryReceipt(gid: AccountId, sender: AccountId, at: number): Delivery | null {
-    const state = this.groupOf(gid);
-    if (!state) return null;
-    let everyone = Number.MAX_SAFE_INTEGER;
-    for (const member of state.group.members) {
-      if (member !== sender) everyone = Math.min(everyone, state.delivered.get(member) ?? 0);
-    }
-    const last = this.lastFromUpTo(state, sender, everyone);
-    if (!last || last.mid <= this.receiptMark(sender, gid, gid, 'delivered')) return null;
-    this.receiptMarks.set(`${sender}:${gid}:${gid}:delivered`, last.mid);
-    return this.appendReceipt(sender, {
-      status: 'delivered',
-      by: gid,
-      conv: gid,
-      mid: last.mid,
-      ts: last.ts,
-      at,
-    });
-  }
-
-  /** `sender`'s last message in the group within the mark (a mid, or client time). */
-  private lastFromUpTo(
-    state: GroupState,
-    sender: AccountId,
-    mark: number | ReadMark,
-  ): StoredEntry | undefined {
-    const mids = state.bySender.get(sender) ?? [];
-    if (typeof mark === 'number' || 'mid' in mark) {
-      const upTo = typeof mark === 'number' ? mark : mark.mid;
-      const at = upperBound(mids, upTo);
-      return at > 0 ? this.message(mids[at - 1]!) : undefined;
-    }
-    for (let i = mids.length - 1; i >= 0; i--) {
-      const message = this.message(mids[i]!)!;
-      if (message.ts <= mark.ts) return message;
-    }
-    return undefined;
-  }
-
-  /** Null when `conv` is no conversation of the reader's (no such account, or not a member). */
-  private readReceipts(reader: AccountId, conv: AccountId, mark: ReadMark, at: number): Delivery[] | null {
-    const row = this.rows.get(conv);
-    if (!row) return null;
-    const deliveries: Delivery[] = [];
-    if (row.group) {
-      if (!row.group.group.members.includes(reader)) return null;
-      const senders = [...row.group.bySender.keys()].filter((s) => s !== reader).sort((a, b) => a - b);
-      for (const sender of senders) {
-        const delivery = this.readReceipt(reader, conv, sender, mark, at);
-        if (delivery) deliveries.push(delivery);
-      }
-    } else {
-      const delivery = this.readReceipt(reader, reader, conv, mark, at);
-      if (delivery) deliveries.push(delivery);
-    }
-    return deliveries;
-  }
-
-  private readReceipt(
-    reader: AccountId,
-    receiptConv: AccountId,
-    sender: AccountId,
-    mark: ReadMark,
-    at: number,
-  ) {
-    const already = this.receiptMark(sender, receiptConv, reader, 'read');
-    const last =
-      receiptConv === reader
-        ? this.lastDirectUpTo(reader, sender, mark, already)
-        : this.lastFromUpTo(this.groupOf(receiptConv)!, sender, mark);
-    if (!last || last.mid <= already) return null;
-    this.receiptMarks.set(`${sender}:${receiptConv}:${reader}:read`, last.mid);
-    return this.appendReceipt(sender, {
-      status: 'read',
-      by: reader,
-      conv: receiptConv,
-      mid: last.mid,
-      ts: last.ts,
-      at,
-    });
-  }
-
-  /** The last message from `sender` to `reader` within the mark, no further back than `already`. */
-  private lastDirectUpTo(reader: AccountId, sender: AccountId, mark: ReadMark, already: number) {
-    if ('mid' in mark) {
-      const named = this.message(mark.mid);
-      if (named && named.from === sender && named.to === reader && !named.group) {
-        return mark.mid > already ? named : undefined;
-      }
-    }
-    const inbox = this.rows.get(reader)?.inbox ?? [];
-    let walked = 0;
-    for (let i = inbox.length - 1; i >= 0 && walked < READ_RECEIPT_WALK; i--) {
-      const entry = inbox[i];
-      if (typeof entry !== 'number') continue;
-      const message = this.message(entry)!;
-      if (message.to !== reader) continue;
-      walked++;
-      if (message.mid <= already) return undefined;
-      if (message.from === sender && ('mid' in mark ? message.mid <= mark.mid : message.ts <= mark.ts))
-        return message;
-    }
-    return undefined;
-  }
-
-  private raiseReadMark(owner: AccountId, conv: AccountId, mid: number): boolean {
-    let marks = this.readMarks.get(owner);
-    if (!marks) this.readMarks.set(owner, (marks = new Map()));
-    if (mid <= (marks.get(conv) ?? 0)) return false;
-    marks.set(conv, mid);
-    return true;
   }
 }
 

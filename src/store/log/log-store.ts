@@ -22,6 +22,7 @@ import type {
   InboxItem,
   MessageReceipts,
 } from '../../core/types.js';
+import { LogReceipts } from './log-receipts.js';
 import { LogState } from './log-state.js';
 import { LogViews } from './log-views.js';
 import { RecordFile } from './record-file.js';
@@ -61,7 +62,12 @@ function deliveriesOf(record: LogRecord, result: unknown): Delivery[] {
   return [];
 }
 
-function apply(state: LogState, record: LogRecord): unknown {
+interface Model {
+  state: LogState;
+  receipts: LogReceipts;
+}
+
+function apply({ state, receipts }: Model, record: LogRecord): unknown {
   switch (record.t) {
     case 'account':
       return state.createAccount(record.account);
@@ -82,9 +88,9 @@ function apply(state: LogState, record: LogRecord): unknown {
     case 'message':
       return state.appendMessage(record.message);
     case 'ack':
-      return state.ackDelivered(record.user, record.upTo, record.at, record.device);
+      return receipts.ackDelivered(record.user, record.upTo, record.at, record.device);
     case 'read':
-      return state.markRead(record.reader, record.conv, record.mark, record.at, record.device);
+      return receipts.markRead(record.reader, record.conv, record.mark, record.at, record.device);
   }
 }
 
@@ -97,6 +103,7 @@ function apply(state: LogState, record: LogRecord): unknown {
  */
 export class LogStore implements Store {
   private readonly state = new LogState();
+  private readonly model = { state: this.state, receipts: new LogReceipts(this.state) };
   private readonly views = new LogViews(this.state);
   private readonly file: RecordFile;
   /** Per batch not yet on disk: each user's first inbox seq it holds. */
@@ -110,7 +117,7 @@ export class LogStore implements Store {
     const { file, recovered } = RecordFile.open(path.join(options.dataDir, 'mensageiro.log'));
     this.file = file;
     for (const payload of recovered.records)
-      apply(this.state, JSON.parse(payload.toString('utf8')) as LogRecord);
+      apply(this.model, JSON.parse(payload.toString('utf8')) as LogRecord);
     this.recovery = {
       records: recovered.records.length,
       truncatedBytes: recovered.truncated,
@@ -126,7 +133,7 @@ export class LogStore implements Store {
   private write<T>(record: LogRecord): Promise<T> {
     let result: T;
     try {
-      result = apply(this.state, record) as T;
+      result = apply(this.model, record) as T;
     } catch (error) {
       return Promise.reject(error);
     }
