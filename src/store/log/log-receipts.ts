@@ -1,13 +1,7 @@
 import type { ReadMark } from '../../core/ports.js';
 import type { AccountId, Delivery } from '../../core/types.js';
-import {
-  upperBound,
-  type Entry,
-  type GroupState,
-  type LogState,
-  type Row,
-  type StoredEntry,
-} from './log-state.js';
+import { upperBound, type Entry, type GroupState, type LogState, type Row } from './log-state.js';
+import type { StoredEntry } from './message-columns.js';
 
 /** How far back a 1:1 read receipt looks, as the SQLite store (sqlite-store.ts) does. */
 const READ_RECEIPT_WALK = 10_000;
@@ -78,12 +72,14 @@ export class LogReceipts {
     for (let seq = after + 1; seq <= upTo; seq++) {
       const entry = row.inbox[seq - 1];
       if (typeof entry !== 'number') continue;
-      const message = this.state.message(entry)!;
-      const same = found.find((f) => f.sender === message.from && f.conv === message.to);
+      const messages = this.state.messages;
+      const sender = messages.from(entry);
+      const conv = messages.to(entry);
+      const same = found.find((f) => f.sender === sender && f.conv === conv);
       if (same) {
-        same.mid = message.mid;
-        same.ts = message.ts;
-      } else found.push({ sender: message.from, conv: message.to, mid: message.mid, ts: message.ts });
+        same.mid = entry;
+        same.ts = messages.ts(entry);
+      } else found.push({ sender, conv, mid: entry, ts: messages.ts(entry) });
     }
     return found.sort((a, b) => a.sender - b.sender || a.conv - b.conv);
   }
@@ -122,8 +118,7 @@ export class LogReceipts {
       return at > 0 ? this.state.message(mids[at - 1]!) : undefined;
     }
     for (let i = mids.length - 1; i >= 0; i--) {
-      const message = this.state.message(mids[i]!)!;
-      if (message.ts <= mark.ts) return message;
+      if (this.state.messages.ts(mids[i]!) <= mark.ts) return this.state.message(mids[i]!);
     }
     return undefined;
   }
@@ -181,15 +176,14 @@ export class LogReceipts {
     }
     const inbox = this.state.rows.get(reader)?.inbox ?? [];
     let walked = 0;
+    const messages = this.state.messages;
     for (let i = inbox.length - 1; i >= 0 && walked < READ_RECEIPT_WALK; i--) {
-      const entry = inbox[i];
-      if (typeof entry !== 'number') continue;
-      const message = this.state.message(entry)!;
-      if (message.to !== reader) continue;
+      const mid = inbox[i];
+      if (typeof mid !== 'number' || messages.to(mid) !== reader) continue;
       walked++;
-      if (message.mid <= already) return undefined;
-      if (message.from === sender && ('mid' in mark ? message.mid <= mark.mid : message.ts <= mark.ts))
-        return message;
+      if (mid <= already) return undefined;
+      if (messages.from(mid) === sender && ('mid' in mark ? mid <= mark.mid : messages.ts(mid) <= mark.ts))
+        return this.state.message(mid);
     }
     return undefined;
   }

@@ -15,10 +15,7 @@ import type {
 } from '../../core/types.js';
 import { MAX_DEVICES } from '../sqlite/devices.js';
 import { creation } from '../sqlite/inbox-rows.js';
-
-export interface StoredEntry extends StoredMessage {
-  group: boolean;
-}
+import { MessageColumns, type StoredEntry } from './message-columns.js';
 
 /** One inbox item without its seq (its index + 1): a message by mid, or the item itself. */
 export type Entry = number | WithoutSeq<Exclude<InboxItem, { kind: 'msg' } | { kind: 'sent' }>> | SentEntry;
@@ -54,8 +51,11 @@ export interface Row {
   delivered: number;
   nextDevice: number;
   devices: Map<number, DeviceRow>;
-  /** 1:1 peers with the last mid exchanged. */
-  peers: Map<AccountId, number>;
+  /**
+   * 1:1 peers, each with the mids of the conversation, rising: one array, which the peer's row
+   * holds too (no key is built from the two ids: a 13-digit number's string costs a microsecond).
+   */
+  peers: Map<AccountId, number[]>;
   /** Groups this account is or was in. */
   groups: Set<AccountId>;
 }
@@ -69,11 +69,8 @@ export class LogState {
   readonly rows = new Map<AccountId, Row>();
   readonly usernames = new Map<string, AccountId>();
   readonly tokens = new Map<string, { account: AccountId; device: number }>();
-  /** messages[mid - 1]. */
-  readonly messages: StoredEntry[] = [];
+  readonly messages = new MessageColumns();
   readonly cids = new Map<AccountId, Map<string, number>>();
-  /** 1:1 conversations' mids, rising, by `${low id}:${high id}`. */
-  readonly pairs = new Map<string, number[]>();
   /** Receipts already sent, by `${sender}:${conv}:${by}:${status}`. */
   readonly receiptMarks = new Map<string, number>();
   /** Each owner's read mark per conversation. */
@@ -94,7 +91,7 @@ export class LogState {
   }
 
   message(mid: number): StoredEntry | undefined {
-    return this.messages[mid - 1];
+    return this.messages.get(mid);
   }
 
   receiptMark(sender: AccountId, conv: AccountId, by: AccountId, status: ReceiptStatus): number {
@@ -247,7 +244,7 @@ export class LogState {
         break;
       }
     }
-    const now = this.messages.length;
+    const now = this.messages.count;
     if (change.action === 'add') for (const member of affected) this.grantAccess(state, member);
     for (const member of removed) state.access.get(member)!.to = now;
     const group: Group = { ...current, name, members, admins };
@@ -273,7 +270,7 @@ export class LogState {
       return { message, duplicate: true, deliveries: [] };
     }
     this.checkAccounts(recipients);
-    const mid = this.messages.length + 1;
+    const mid = this.messages.count + 1;
     const message: StoredMessage = {
       mid,
       from: input.from,
@@ -283,7 +280,7 @@ export class LogState {
       ts: input.ts,
       at: input.at,
     };
-    this.messages.push({ ...message, group: !direct });
+    this.messages.push(message, !direct);
     if (input.cid !== null) {
       let cids = this.cids.get(input.from);
       if (!cids) this.cids.set(input.from, (cids = new Map()));
@@ -356,7 +353,7 @@ export class LogState {
 
   /** Members see what follows from now on (again, if they were in before). */
   private grantAccess(state: GroupState, member: AccountId): void {
-    state.access.set(member, { from: this.messages.length, to: null });
+    state.access.set(member, { from: this.messages.count, to: null });
     this.rows.get(member)?.groups.add(state.group.id);
   }
 
@@ -370,12 +367,14 @@ export class LogState {
       mids.push(message.mid);
       return;
     }
-    const key = pairKey(message.from, message.to);
-    let mids = this.pairs.get(key);
-    if (!mids) this.pairs.set(key, (mids = []));
+    const sender = this.rows.get(message.from);
+    let mids = sender?.peers.get(message.to);
+    if (!mids) {
+      mids = [];
+      sender?.peers.set(message.to, mids);
+      this.rows.get(message.to)?.peers.set(message.from, mids);
+    }
     mids.push(message.mid);
-    this.rows.get(message.from)?.peers.set(message.to, message.mid);
-    this.rows.get(message.to)?.peers.set(message.from, message.mid);
   }
 
   private groupRecipients(from: AccountId, gid: AccountId): AccountId[] {
@@ -405,10 +404,6 @@ export class LogState {
     row.inbox.push(entry);
     return { to, item: build(row.inbox.length) };
   }
-}
-
-export function pairKey(a: AccountId, b: AccountId): string {
-  return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
 /** How many of the rising `values` are at most `limit`. */

@@ -8,7 +8,8 @@ import type {
   MessageStatus,
 } from '../../core/types.js';
 import { MAX_UNREAD } from '../sqlite/history.js';
-import { pairKey, upperBound, type LogState, type StoredEntry } from './log-state.js';
+import { upperBound, type LogState } from './log-state.js';
+import type { StoredEntry } from './message-columns.js';
 
 /** How far back in a peer's inbox a page looks for its last delivered message (as SQLite's). */
 const DELIVERED_WALK = 10_000;
@@ -53,7 +54,7 @@ export class LogViews {
     const row = this.state.rows.get(user);
     if (!row) return [];
     const found: Array<{ conv: AccountId; last: number; group: Group | null }> = [];
-    for (const [conv, last] of row.peers) found.push({ conv, last, group: null });
+    for (const [conv, mids] of row.peers) found.push({ conv, last: mids[mids.length - 1]!, group: null });
     for (const gid of row.groups) {
       const state = this.state.groupOf(gid);
       const access = state?.access.get(user);
@@ -76,7 +77,7 @@ export class LogViews {
         const mid = view.mids[i]!;
         if (mid <= readMark) break;
         if (mid > view.upTo) continue;
-        const from = this.state.message(mid)!.from;
+        const from = this.state.messages.from(mid);
         if (group ? from !== user : from === conv) unread++;
       }
       return {
@@ -118,7 +119,7 @@ export class LogViews {
       };
     }
     if (!this.state.user(conv)) throw new MensageiroError('unknown_recipient', `unknown contact ${conv}`);
-    const mids = this.state.pairs.get(pairKey(user, conv)) ?? [];
+    const mids = this.state.rows.get(user)?.peers.get(conv) ?? [];
     return { mids, after: 0, upTo: Number.MAX_SAFE_INTEGER - 1, group: null };
   }
 
