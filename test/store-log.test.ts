@@ -64,6 +64,24 @@ describe('log store', () => {
     await again.close();
   });
 
+  it("replays a commit's merged receipts as they were merged, and merges nothing across commits", async () => {
+    const dataDir = tempDir();
+    const store = await aliceWroteToBob(dataDir, 3);
+    const merged = (await Promise.all([store.ackDelivered(bob, 1, 5), store.ackDelivered(bob, 2, 6)])).flat();
+    const apart = await store.ackDelivered(bob, 3, 7);
+    expect([...merged, ...apart].map((d) => d.item.kind === 'receipt' && d.item.receipt.mid)).toEqual([2, 3]);
+    const before = await store.readInbox(alice, 0, 10);
+    expect(before).toHaveLength(2);
+    await store.close();
+    const reopened = new LogStore({ dataDir });
+    expect(await reopened.readInbox(alice, 0, 10)).toEqual(before);
+    // A commit after the reopen is not merged with the last one before it.
+    await reopened.appendMessage(message(4));
+    await reopened.ackDelivered(bob, 4, 8);
+    expect(await reopened.readInbox(alice, 0, 10)).toHaveLength(3);
+    await reopened.close();
+  });
+
   it('hands out an inbox item only once its record is on disk', async () => {
     const store = await aliceWroteToBob(tempDir(), 1);
     const sent = store.appendMessage(message(1));

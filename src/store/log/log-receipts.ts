@@ -1,5 +1,5 @@
 import type { ReadMark } from '../../core/ports.js';
-import type { AccountId, Delivery } from '../../core/types.js';
+import type { AccountId, Delivery, Receipt } from '../../core/types.js';
 import { upperBound, type Entry, type GroupState, type LogState, type Row } from './log-state.js';
 import type { StoredEntry } from './message-columns.js';
 
@@ -12,7 +12,37 @@ const READ_RECEIPT_WALK = 10_000;
  * longer fail.
  */
 export class LogReceipts {
+  /** The commit the writes now applied land in, and the receipts appended in it per recipient. */
+  private commit = -1;
+  private readonly inCommit = new Map<AccountId, Receipt[]>();
+
   constructor(private readonly state: LogState) {}
+
+  /** Called before each ack or read with the number of the commit (the file's batch) it is in. */
+  startWrite(commit: number): void {
+    if (commit === this.commit) return;
+    this.commit = commit;
+    this.inCommit.clear();
+  }
+
+  /**
+   * A receipt for `to`, or null when this commit already appended one of the same conversation,
+   * peer and status: that one is moved in place, and its delivery (not yet settled, since the
+   * commit is not on disk) carries the new mark.
+   */
+  private receipt(to: AccountId, receipt: Receipt): Delivery | null {
+    const appended = this.inCommit.get(to);
+    const same = appended?.find(
+      (r) => r.conv === receipt.conv && r.by === receipt.by && r.status === receipt.status,
+    );
+    if (same) {
+      Object.assign(same, receipt);
+      return null;
+    }
+    if (appended) appended.push(receipt);
+    else this.inCommit.set(to, [receipt]);
+    return this.state.appendReceipt(to, receipt);
+  }
 
   ackDelivered(user: AccountId, upToSeq: number, at: number, device: number): Delivery[] {
     const row = this.state.user(user);
@@ -29,9 +59,8 @@ export class LogReceipts {
     const deliveries: Delivery[] = [];
     for (const { sender, conv, mid, ts } of ranges) {
       if (conv === user) {
-        deliveries.push(
-          this.state.appendReceipt(sender, { status: 'delivered', by: user, conv: user, mid, ts, at }),
-        );
+        const delivery = this.receipt(sender, { status: 'delivered', by: user, conv: user, mid, ts, at });
+        if (delivery) deliveries.push(delivery);
       } else {
         const delivered = this.state.groupOf(conv)?.delivered;
         if (delivered && (delivered.get(user) ?? 0) < mid) delivered.set(user, mid);
@@ -95,7 +124,7 @@ export class LogReceipts {
     const last = this.lastFromUpTo(state, sender, everyone);
     if (!last || last.mid <= this.state.receiptMark(sender, gid, gid, 'delivered')) return null;
     this.state.receiptMarks.set(`${sender}:${gid}:${gid}:delivered`, last.mid);
-    return this.state.appendReceipt(sender, {
+    return this.receipt(sender, {
       status: 'delivered',
       by: gid,
       conv: gid,
@@ -156,7 +185,7 @@ export class LogReceipts {
         : this.lastFromUpTo(this.state.groupOf(receiptConv)!, sender, mark);
     if (!last || last.mid <= already) return null;
     this.state.receiptMarks.set(`${sender}:${receiptConv}:${reader}:read`, last.mid);
-    return this.state.appendReceipt(sender, {
+    return this.receipt(sender, {
       status: 'read',
       by: reader,
       conv: receiptConv,

@@ -46,8 +46,16 @@ type LogRecord =
   | { t: 'group'; group: NewGroup }
   | { t: 'change'; change: GroupChangeRequest }
   | { t: 'message'; message: NewMessage }
-  | { t: 'ack'; user: AccountId; upTo: number; at: number; device: number }
-  | { t: 'read'; reader: AccountId; conv: AccountId; mark: ReadMark; at: number; device: number };
+  | { t: 'ack'; user: AccountId; upTo: number; at: number; device: number; commit: number }
+  | {
+      t: 'read';
+      reader: AccountId;
+      conv: AccountId;
+      mark: ReadMark;
+      at: number;
+      device: number;
+      commit: number;
+    };
 
 function unavailable(error: Error): never {
   throw new MensageiroError('unavailable', `the log cannot be written: ${error.message}`);
@@ -88,8 +96,10 @@ function apply({ state, receipts }: Model, record: LogRecord): unknown {
     case 'message':
       return state.appendMessage(record.message);
     case 'ack':
+      receipts.startWrite(record.commit);
       return receipts.ackDelivered(record.user, record.upTo, record.at, record.device);
     case 'read':
+      receipts.startWrite(record.commit);
       return receipts.markRead(record.reader, record.conv, record.mark, record.at, record.device);
   }
 }
@@ -106,6 +116,11 @@ export class LogStore implements Store {
   private readonly model = { state: this.state, receipts: new LogReceipts(this.state) };
   private readonly views = new LogViews(this.state);
   private readonly file: RecordFile;
+  /**
+   * Receipts are merged per commit (one per conversation, peer and status), so acks and reads
+   * log the commit they land in: the replay merges the same ones. Numbers go on from the log's.
+   */
+  private commitBase = 0;
   /** Per batch not yet on disk: each user's first inbox seq it holds. */
   private readonly unsynced = new Map<Promise<void>, Map<AccountId, number>>();
   /** How many records the log held at open, and how long reading them took (ms). */
@@ -128,6 +143,10 @@ export class LogStore implements Store {
   /** The log's length in bytes. */
   get logBytes(): number {
     return this.file.bytes;
+  }
+
+  private nextCommit(): number {
+    return this.commitBase + this.file.nextBatch;
   }
 
   private write<T>(record: LogRecord): Promise<T> {
@@ -288,11 +307,11 @@ export class LogStore implements Store {
   }
 
   ackDelivered(user: AccountId, upToSeq: number, at: number, device = 0): Promise<Delivery[]> {
-    return this.write({ t: 'ack', user, upTo: upToSeq, at, device });
+    return this.write({ t: 'ack', user, upTo: upToSeq, at, device, commit: this.nextCommit() });
   }
 
   markRead(reader: AccountId, conv: AccountId, mark: ReadMark, at: number, device = 0): Promise<Delivery[]> {
-    return this.write({ t: 'read', reader, conv, mark, at, device });
+    return this.write({ t: 'read', reader, conv, mark, at, device, commit: this.nextCommit() });
   }
 
   async history(

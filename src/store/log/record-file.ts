@@ -44,6 +44,8 @@ export class RecordFile {
   /** The batch being written and synced. */
   private writing: Batch | null = null;
   private failed: Error | null = null;
+  /** Batches opened so far. */
+  private batches = 0;
   private closed = false;
 
   private constructor(fd: number, size: number) {
@@ -89,6 +91,11 @@ export class RecordFile {
     return this.size;
   }
 
+  /** The number of the batch the next append lands in; they count from 1 at each open. */
+  get nextBatch(): number {
+    return this.open === null ? this.batches + 1 : this.batches;
+  }
+
   /** Queues a record; the promise settles once it is on disk (shared by its whole batch). */
   append(payload: Buffer): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
@@ -100,6 +107,7 @@ export class RecordFile {
     if (batch === null) {
       batch = newBatch();
       this.open = batch;
+      this.batches++;
       // After this turn's I/O callbacks, so that all of them land in one write.
       if (this.writing === null) setImmediate(() => this.writeNext());
     }
