@@ -10,17 +10,10 @@ import type {
 import { MAX_UNREAD } from '../sqlite/history.js';
 import { upperBound, type LogState } from './log-state.js';
 import type { StoredEntry } from './message-columns.js';
+import { participantStatus, statusRule, type Participant } from '../message-status.js';
 
 /** How far back in a peer's inbox a page looks for its last delivered message (as SQLite's). */
 const DELIVERED_WALK = 10_000;
-
-interface Participant {
-  member: AccountId;
-  /** Messages after this mid reached them (they joined then). */
-  since: number;
-  read: number;
-  delivered: number;
-}
 
 /** Which mids of which index `user` may read of `conv`. */
 interface View {
@@ -54,7 +47,7 @@ export class LogViews {
     const row = this.state.rows.get(user);
     if (!row) return [];
     const found: Array<{ conv: AccountId; last: number; group: Group | null }> = [];
-    for (const [conv, mids] of row.peers) found.push({ conv, last: mids[mids.length - 1]!, group: null });
+    for (const [conv, last] of row.peers) found.push({ conv, last, group: null });
     for (const gid of row.groups) {
       const state = this.state.groupOf(gid);
       const access = state?.access.get(user);
@@ -98,10 +91,10 @@ export class LogViews {
     const conv = message.to;
     const states = this.participants(user, conv, this.state.groupOf(conv)?.group ?? null)
       .filter((p) => p.since < mid)
-      .map(({ member, read, delivered }) => ({
-        member,
-        name: this.state.name(member),
-        status: (read >= mid ? 'read' : delivered >= mid ? 'delivered' : 'sent') as MessageStatus,
+      .map((participant) => ({
+        member: participant.member,
+        name: this.state.name(participant.member),
+        status: participantStatus(participant, mid),
       }));
     return { mid, conv, states };
   }
@@ -119,7 +112,7 @@ export class LogViews {
       };
     }
     if (!this.state.user(conv)) throw new MensageiroError('unknown_recipient', `unknown contact ${conv}`);
-    const mids = this.state.rows.get(user)?.peers.get(conv) ?? [];
+    const mids = this.state.directWith(user, conv);
     return { mids, after: 0, upTo: Number.MAX_SAFE_INTEGER - 1, group: null };
   }
 
@@ -130,14 +123,7 @@ export class LogViews {
   ): (mid: number, from: AccountId) => MessageStatus {
     const myReadMark = this.state.readMark(user, conv);
     const others = this.participants(user, conv, group);
-    return (mid, from) => {
-      if (from !== user) return mid <= myReadMark ? 'read' : 'delivered';
-      // Those who were in when it was sent: a member added later never gets it.
-      const audience = others.filter((o) => o.since < mid);
-      if (audience.length === 0) return 'sent';
-      if (audience.every((o) => o.read >= mid)) return 'read';
-      return audience.every((o) => o.delivered >= mid) ? 'delivered' : 'sent';
-    };
+    return statusRule(user, myReadMark, others);
   }
 
   /** Who else is in `conv`, with how far each has `user`'s messages and read them. */
