@@ -15,6 +15,7 @@ import type {
 } from '../../core/types.js';
 import { MAX_DEVICES } from '../sqlite/devices.js';
 import { creation } from '../sqlite/inbox-rows.js';
+import { planGroupChange } from './log-groups.js';
 import { MessageColumns, type StoredEntry } from './message-columns.js';
 
 /** One inbox item without its seq (its index + 1): a message by mid, or the item itself. */
@@ -206,53 +207,11 @@ export class LogState {
   changeGroup(change: GroupChangeRequest): { group: Group; deliveries: Delivery[] } {
     const state = this.groupOf(change.gid);
     if (!state) throw new MensageiroError('unknown_recipient', `unknown group ${change.gid}`);
-    const current = state.group;
-    const members = [...current.members];
-    let admins = [...current.admins];
-    let name = current.name;
-    let affected: AccountId[] = [];
-    const removed: AccountId[] = [];
-    switch (change.action) {
-      case 'add':
-        affected = unique(change.members).filter((m) => !members.includes(m));
-        if (affected.length === 0) throw new MensageiroError('bad_request', 'they are members already');
-        if (members.length + affected.length > change.maxMembers) {
-          throw new MensageiroError(
-            'group_too_large',
-            `a group has at most ${change.maxMembers} members, creator included`,
-          );
-        }
-        this.checkAccounts(affected);
-        members.push(...affected);
-        break;
-      case 'remove':
-      case 'leave': {
-        affected = unique(change.members).filter((m) => members.includes(m));
-        if (affected.length === 0) throw new MensageiroError('bad_request', 'they are not members');
-        for (const member of affected) {
-          members.splice(members.indexOf(member), 1);
-          removed.push(member);
-        }
-        admins = admins.filter((m) => members.includes(m));
-        const someoneInCharge = members.includes(current.creator) || admins.length > 0;
-        // Nobody left may manage the group: its oldest member takes over, as WhatsApp does.
-        if (!someoneInCharge && members.length > 0) admins = [members[0]!];
-        break;
-      }
-      case 'rename':
-        name = change.name ?? '';
-        break;
-      case 'admins': {
-        const wanted = unique(change.members).filter((m) => members.includes(m) && m !== current.creator);
-        admins = members.filter((m) => wanted.includes(m));
-        affected = admins;
-        break;
-      }
-    }
+    const { group, affected, removed } = planGroupChange(state.group, change);
+    if (change.action === 'add') this.checkAccounts(affected);
     const now = this.messages.count;
     if (change.action === 'add') for (const member of affected) this.grantAccess(state, member);
     for (const member of removed) state.access.get(member)!.to = now;
-    const group: Group = { ...current, name, members, admins };
     state.group = group;
     const notice: GroupChange = {
       action: change.action,
@@ -261,7 +220,7 @@ export class LogState {
       ts: change.ts,
       at: change.at,
     };
-    return { group, deliveries: this.appendNotice(group, notice, [...members, ...removed]) };
+    return { group, deliveries: this.appendNotice(group, notice, [...group.members, ...removed]) };
   }
 
   /** The message, or the original when (from, cid) is stored already. */
@@ -440,8 +399,4 @@ export function upperBound(values: number[], limit: number): number {
     else high = middle;
   }
   return low;
-}
-
-function unique(ids: AccountId[]): AccountId[] {
-  return [...new Set(ids)];
 }
