@@ -15,7 +15,7 @@ import type {
 } from '../../core/types.js';
 import { MAX_DEVICES } from '../sqlite/devices.js';
 import { creation } from '../sqlite/inbox-rows.js';
-import { planGroupChange } from './log-groups.js';
+import { planGroupChange } from '../group-change.js';
 import { MessageColumns, type StoredEntry } from './message-columns.js';
 
 /** One inbox item without its seq (its index + 1): a message by mid, or the item itself. */

@@ -1,6 +1,6 @@
-import { MensageiroError } from '../../core/errors.js';
-import type { GroupChangeRequest } from '../../core/ports.js';
-import type { AccountId, Group } from '../../core/types.js';
+import { MensageiroError } from '../core/errors.js';
+import type { GroupChangeRequest } from '../core/ports.js';
+import type { AccountId, Group } from '../core/types.js';
 
 /** A change to a group worked out: the group after it, who it touched, and who lost access. */
 export interface PlannedChange {
@@ -9,7 +9,10 @@ export interface PlannedChange {
   removed: AccountId[];
 }
 
-/** What `change` makes of `current`, or the error it is refused with; changes nothing itself. */
+/**
+ * What `change` makes of `current`, or the error it is refused with; changes nothing itself.
+ * Every backend writes what this works out, so the rules are the same in each.
+ */
 export function planGroupChange(current: Group, change: GroupChangeRequest): PlannedChange {
   const members = [...current.members];
   let admins = [...current.admins];
