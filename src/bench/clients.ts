@@ -13,6 +13,7 @@ import { encodeNativeJson } from '../dialects/native/codec.js';
 import { NativeWireReader, readWireFrame } from './native-wire.js';
 import { connectTcp } from '../client/tcp.js';
 import { FrameBuffer } from '../dialects/frame-buffer.js';
+import { frameCount } from './frame-count.js';
 
 export type Protocol = 'native' | 'web' | 'mqtt' | 'relay';
 
@@ -83,6 +84,7 @@ export class NativeBenchClient implements BenchClient {
   }
 
   protected writeJson(json: string): void {
+    if (frameCount.counting) frameCount.toServer++;
     this.writer.write(encodeNativeJson(json));
   }
 
@@ -111,6 +113,7 @@ export class NativeBenchClient implements BenchClient {
   }
 
   protected dispatch(json: string): void {
+    if (frameCount.counting) frameCount.fromServer++;
     const frame = readWireFrame(json);
     switch (frame.type) {
       case 'sent':

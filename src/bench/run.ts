@@ -10,6 +10,7 @@ import { freePort } from './free-port.js';
 import { FULL, QUICK, type Plan } from './plan.js';
 import { here, root, type Peer, taskset, pinned, sleep, mensageiroNode, peers } from './peers.js';
 import { cpuMsOf, measuredWindow, rssOf } from './proc-stats.js';
+import { framesNote } from './frame-count.js';
 import { CHROMIUM_PATH, appFirstLoadBytes, timeToConversationList } from './web-load.js';
 import { summarizeProfile } from './profile-summary.js';
 import { clusterUnavailable, runClusterWorkload } from './cluster-bench.js';
@@ -160,7 +161,7 @@ async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row[]): Pr
       ok,
     });
     console.log(
-      `  ${peer.name.padEnd(10)} ${w.name.padEnd(24)} ${String(result.perSecond).padStart(8)} /s  p50 ${result.p50} ms  p99 ${result.p99} ms  p99.9 ${result.p999} ms  lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuPercent}% (${result.serverUsPerDelivery} µs a delivery)`,
+      `  ${peer.name.padEnd(10)} ${w.name.padEnd(24)} ${String(result.perSecond).padStart(8)} /s  p50 ${result.p50} ms  p99 ${result.p99} ms  p99.9 ${result.p999} ms  lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuPercent}% (${result.serverUsPerDelivery} µs a delivery)${framesNote(result.frames)}`,
     );
   } finally {
     await running.stop();
