@@ -24,7 +24,6 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-
 describe.skipIf(!available)('cluster failover', () => {
   it(
     `loses and duplicates nothing acknowledged when a node is killed under load (${KILLS} kills)`,

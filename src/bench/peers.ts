@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Protocol } from './clients.js';
+import { logStorePeer } from './log-peer.js';
 
 /** The servers the bench compares, how each starts, pinned to its CPU, and the flags they share. */
 
@@ -123,6 +124,7 @@ export function peers(): Peer[] {
       persistentAccounts: true,
       start: (port, dir) => mensageiroNode(['--data', dir, '--native-port', String(port)]),
     },
+    logStorePeer(`mensageiro ${own}, node ${process.version}`),
     {
       name: 'mensageiro-web',
       protocol: 'web',

@@ -279,7 +279,7 @@ async function runIdle(peer: Peer, count: number, plan: Plan, rows: Row[]): Prom
 }
 
 const storeWorkload = (spec: StoreBenchSpec) =>
-  `S store alone, ${spec.users} users, ${spec.batch} a commit${spec.inMemory ? ', in memory' : ''}`;
+  `S store alone, ${spec.users} users, ${spec.batch} a commit${spec.inMemory ? ', in memory' : ''}${spec.log ? ', log store' : ''}`;
 
 /** Runs store-bench.ts pinned to CPU0, where the peers run. */
 async function runStore(spec: StoreBenchSpec, rows: Row[]): Promise<void> {
@@ -300,7 +300,7 @@ async function runStore(spec: StoreBenchSpec, rows: Row[]): Promise<void> {
   });
   console.log(
     result
-      ? `  mensageiro ${storeWorkload(spec)}: ${result.usPerMessage.toFixed(2)} µs of CPU a message, ${result.receipts} receipts, ${result.wrong} items wrong`
+      ? `  mensageiro ${storeWorkload(spec)}: ${result.usPerMessage.toFixed(2)} µs of CPU a message, ${result.receipts} receipts, ${result.wrong} items wrong${result.reopenMs === undefined ? '' : `, its log (${((result.logBytes ?? 0) / 1e6).toFixed(1)} MB) read back in ${result.reopenMs} ms`}`
       : `  mensageiro ${storeWorkload(spec)}: ${failure}`,
   );
 }

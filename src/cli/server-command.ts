@@ -37,7 +37,8 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   tlsPort: 'native-over-TLS port, used when --tls-cert and --tls-key are given',
   tlsCert: 'PEM certificate (chain) for TLS',
   tlsKey: 'PEM private key for TLS',
-  store: 'postgres://host:port/db for a store shared by many nodes (default: embedded SQLite in --data)',
+  store:
+    'postgres://host:port/db for a store shared by many nodes, or log:<dir> (log: alone: --data) for the embedded append-only log (default: embedded SQLite in --data)',
   bus: 'nats://host:port[,nats://...] to route between nodes (needs --store postgres://...)',
   busPrefix: 'NATS subject prefix, one per cluster',
   nodeId: "this node's name in logs, NATS and PostgreSQL (default <hostname>-<pid>)",
