@@ -10,17 +10,20 @@ import {
   type Person,
   type StoredMessage,
 } from './db.js';
+import {
+  applyConversations,
+  applyInboxItem,
+  fromHistory,
+  type InboxFrame,
+  type InboxTarget,
+} from './apply-frames.js';
 import { ServerLink, type LinkStatus } from './link.js';
 import { Outbox } from './outbox.js';
+import { byTime, newCid } from './records.js';
 import {
   type ConversationsFrame,
-  type GroupFrame,
   type HistoryFrame,
-  type HistoryMessage,
   type LobbyFrame,
-  type MsgFrame,
-  type ReceiptFrame,
-  type ReadSyncFrame,
   type ServerFrame,
   type WelcomeFrame,
 } from './protocol.js';
@@ -33,45 +36,14 @@ export interface Session {
 
 export type View = { kind: 'none' } | { kind: 'conv'; id: number } | { kind: 'lobby' };
 
-type InboxFrame = MsgFrame | ReceiptFrame | GroupFrame | ReadSyncFrame;
-
 const PAGE = 50;
 const LOBBY_KEEP = 500;
-
-let cidCounter = 0;
-// getRandomValues, unlike randomUUID, also works on a plain-http page served to the LAN.
-const newCid = (prefix: 'o' | 'r') =>
-  prefix +
-  Date.now().toString(36) +
-  (cidCounter++).toString(36) +
-  crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
-
-/** Time order; messages of one commit share a time, and the server's ids order them. */
-const byTime = (a: StoredMessage, b: StoredMessage) =>
-  a.at - b.at || (a.mid ?? Number.MAX_SAFE_INTEGER) - (b.mid ?? Number.MAX_SAFE_INTEGER);
-
-/** A message the server has (it has a mid), as this browser stores it. */
-function storedMessage(
-  conv: number,
-  message: { mid: number; from: number; text: string; at: number; from_name?: string },
-): StoredMessage {
-  const stored: StoredMessage = {
-    conv,
-    k: `m${message.mid}`,
-    mid: message.mid,
-    from: message.from,
-    text: message.text,
-    at: message.at,
-  };
-  if (message.from_name) stored.fromName = message.from_name;
-  return stored;
-}
 
 /**
  * Everything the app knows, and the handlers that change it. Handlers change state and call
  * `changed`; rendering happens elsewhere.
  */
-export class Model {
+export class Model implements InboxTarget {
   session: Session | null = null;
   convs = new Map<number, Conversation>();
   people = new Map<number, string>();
@@ -108,6 +80,14 @@ export class Model {
     const model = new Model(await openDb(), changed, notify);
     await model.load();
     return model;
+  }
+
+  get me(): number {
+    return this.session!.id;
+  }
+
+  isShown(id: number): boolean {
+    return document.visibilityState === 'visible' && this.view.kind === 'conv' && this.view.id === id;
   }
 
   get status(): LinkStatus {
@@ -308,7 +288,7 @@ export class Model {
               if (frame.seq <= this.lastSeq) continue;
               this.lastSeq = frame.seq;
             }
-            const conv = this.applyItem(frame, tx, shown);
+            const conv = applyInboxItem(this, frame, tx, shown);
             if (conv !== null) touched.add(conv);
           }
           for (const id of touched) tx.objectStore('convs').put(this.convs.get(id)!);
@@ -331,7 +311,7 @@ export class Model {
     }
   }
 
-  private conversation(id: number, kind: 'user' | 'group'): Conversation {
+  conversation(id: number, kind: 'user' | 'group'): Conversation {
     let conv = this.convs.get(id);
     if (!conv) {
       conv = {
@@ -365,7 +345,7 @@ export class Model {
     });
   }
 
-  private resolveName(id: number): void {
+  resolveName(id: number): void {
     this.request({ type: 'lookup', name: id }, (answer) => {
       if (answer.type !== 'lookup' || !answer.username) return;
       void this.rememberName(id, answer.username);
@@ -381,73 +361,6 @@ export class Model {
       if (conv) tx.objectStore('convs').put(conv);
     });
     this.changed();
-  }
-
-  /** Applies one inbox item to state and the open transaction; returns the conversation it touched. */
-  private applyItem(frame: InboxFrame, tx: IDBTransaction, shown: StoredMessage[]): number | null {
-    const me = this.session!.id;
-    if (frame.type === 'msg') {
-      const mine = frame.id === me;
-      // Mine (from another device): the conversation is where it went; to me: the sender's;
-      // otherwise a group's.
-      const id = frame.to === me ? frame.id : frame.to;
-      const conv = this.conversation(
-        id,
-        this.convs.get(id)?.kind ?? (mine || frame.to === me ? 'user' : 'group'),
-      );
-      if (frame.from_name && !mine && this.people.get(frame.id) !== frame.from_name) {
-        this.people.set(frame.id, frame.from_name);
-        tx.objectStore('people').put({ id: frame.id, name: frame.from_name });
-        if (conv.kind === 'user') conv.name = frame.from_name;
-      }
-      const message = storedMessage(id, { ...frame, from: frame.id });
-      tx.objectStore('messages').put(message);
-      shown.push(message);
-      if (frame.at >= conv.lastAt)
-        Object.assign(conv, { lastText: frame.text, lastAt: frame.at, lastFrom: frame.id });
-      if (!mine) {
-        conv.unread++;
-        if (document.visibilityState !== 'visible' || this.view.kind !== 'conv' || this.view.id !== id)
-          this.notify(
-            conv.kind === 'group' ? `${this.nameOf(frame.id)} in ${conv.name}` : conv.name,
-            frame.text,
-          );
-      }
-      return id;
-    }
-    if (frame.type === 'receipt') {
-      const conv = this.conversation(frame.conv, this.convs.get(frame.conv)?.kind ?? 'user');
-      conv.deliveredUpTo = Math.max(conv.deliveredUpTo, frame.mid);
-      if (frame.status === 'read') {
-        if (conv.kind === 'group') {
-          const readBy = (conv.readBy ??= {});
-          readBy[frame.by] = Math.max(readBy[frame.by] ?? 0, frame.mid);
-          const others = (conv.members ?? []).filter((member) => member !== me);
-          conv.readUpTo = others.length === 0 ? 0 : Math.min(...others.map((member) => readBy[member] ?? 0));
-        } else conv.readUpTo = Math.max(conv.readUpTo, frame.mid);
-      }
-      return conv.id;
-    }
-    if (frame.type === 'read') {
-      const conv = this.conversation(frame.conv, this.convs.get(frame.conv)?.kind ?? 'user');
-      conv.readMid = Math.max(conv.readMid, frame.mid);
-      conv.unread = 0;
-      return conv.id;
-    }
-    const conv = this.conversation(frame.gid, 'group');
-    conv.kind = 'group';
-    conv.name = frame.name ?? conv.name;
-    conv.members = frame.members;
-    conv.active = frame.members.includes(me);
-    frame.members.forEach((member, index) => {
-      const name = frame.names?.[index];
-      if (name) {
-        this.people.set(member, name);
-        tx.objectStore('people').put({ id: member, name });
-      } else if (!this.people.has(member)) this.resolveName(member);
-    });
-    if (conv.lastAt === 0) Object.assign(conv, { lastAt: frame.at, lastText: '' });
-    return conv.id;
   }
 
   /** Opens a conversation: the newest page from this browser, then the server's history if short. */
@@ -504,7 +417,7 @@ export class Model {
     const conv = this.convs.get(frame.conv);
     if (!conv) return;
     conv.moreHistory = frame.more;
-    const stored = frame.messages.map((message) => this.fromHistory(frame.conv, message));
+    const stored = frame.messages.map((message) => fromHistory(this, frame.conv, message));
     await transact(this.db, ['messages', 'convs'], 'readwrite', (tx) => {
       for (const message of stored) tx.objectStore('messages').put(message);
       tx.objectStore('convs').put(conv);
@@ -517,35 +430,8 @@ export class Model {
     this.changed();
   }
 
-  private fromHistory(conv: number, message: HistoryMessage): StoredMessage {
-    const stored = storedMessage(conv, message);
-    const summary = this.convs.get(conv)!;
-    if (message.from === this.session!.id) {
-      if (message.status !== 'sent') summary.deliveredUpTo = Math.max(summary.deliveredUpTo, message.mid);
-      if (message.status === 'read') summary.readUpTo = Math.max(summary.readUpTo, message.mid);
-    }
-    return stored;
-  }
-
   private async onConversations(frame: ConversationsFrame): Promise<void> {
-    await transact(this.db, ['convs'], 'readwrite', (tx) => {
-      for (const summary of frame.conversations) {
-        const conv = this.conversation(summary.conv, summary.kind);
-        conv.kind = summary.kind;
-        if (summary.name) conv.name = summary.name;
-        if (summary.members) conv.members = summary.members;
-        conv.unread = summary.unread;
-        if (summary.last && summary.last.at >= conv.lastAt) {
-          Object.assign(conv, {
-            lastText: summary.last.text,
-            lastAt: summary.last.at,
-            lastFrom: summary.last.from,
-          });
-          this.fromHistory(conv.id, summary.last);
-        }
-        tx.objectStore('convs').put(conv);
-      }
-    });
+    await transact(this.db, ['convs'], 'readwrite', (tx) => applyConversations(this, frame, tx));
     this.changed();
   }
 
