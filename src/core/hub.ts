@@ -1,4 +1,4 @@
-import { AccountSettings, checkUsername } from './account-settings.js';
+import { AccountSettings } from './account-settings.js';
 import { Directory } from './directory.js';
 import { MensageiroError } from './errors.js';
 import { Lobby } from './lobby.js';
@@ -6,8 +6,8 @@ import { NodeWatch } from './node-watch.js';
 import type { Bus, HubObserver, NewMessage, ReadMark, SignInEvent, Store } from './ports.js';
 import { checkGroupChange, type GroupChangeAsk } from './group-changes.js';
 import { Presence } from './presence.js';
+import { SignIns, withRandomId } from './sign-ins.js';
 import { RateLimiter } from './rate-limiter.js';
-import { hashSecret, hashToken, randomAccountId, spendHashingWork, verifySecret } from './secrets.js';
 import { MAX_GROUP_SIZE, NO_DEVICE } from './types.js';
 import type { Account, AccountId, Delivery, Group, InboxItem } from './types.js';
 import { InboxStream, type InboxSink } from './inbox-stream.js';
@@ -38,8 +38,6 @@ export type {
   Recipient,
 } from './hub-types.js';
 
-const ID_RETRIES = 8;
-
 /** Inbox subjects the hub keeps made; past it, it starts over. */
 const SUBJECTS_KEPT = 100_000;
 
@@ -62,8 +60,8 @@ export class Hub {
   /** Accounts an operator suspended: no dialect signs them in. The server loads it from the store. */
   readonly suspended = new Set<AccountId>();
   private readonly messageLimit: RateLimiter;
-  private readonly registrationLimit: RateLimiter;
-  private readonly signInLimit: RateLimiter;
+  /** Registrations and sign-ins: their checks and per-address limits. */
+  private readonly signIns: SignIns;
   readonly nodes: NodeWatch | null = null;
   /**
    * Inbox subjects by user, made once: every delivery and receipt publishes to one, and printing
@@ -78,17 +76,12 @@ export class Hub {
     this.observer = options.observer ?? UNOBSERVED;
     const limits = options.limits ?? DEFAULT_LIMITS;
     this.messageLimit = new RateLimiter('messages', limits.messages, this.now);
-    this.registrationLimit = new RateLimiter(
-      'registrations from your address',
-      limits.registrations,
-      this.now,
-    );
-    this.signInLimit = new RateLimiter('sign-in attempts from your address', limits.signIns, this.now);
     const node = options.cluster?.node ?? 'local';
     this.presence = new Presence(this.bus, node);
     this.lobby = new Lobby(this.bus, this.now);
     this.directory = new Directory(this.now, this.bus, node);
     this.settings = new AccountSettings(this.store, this.bus, this.now);
+    this.signIns = new SignIns(this.store, this.settings, this.suspended, limits, this.now);
     this.maxGroupSize = options.maxGroupSize ?? MAX_GROUP_SIZE;
     if (options.cluster) {
       this.nodes = new NodeWatch(this.bus, node, options.cluster.heartbeatMs, this.now, [
@@ -112,6 +105,11 @@ export class Hub {
     return Object.create(this, { dialect: { value: dialect } }) as Hub;
   }
 
+  /** A check of a secret outside sign-in (changing it) draws on the same per-address limit. */
+  limitSecretChecks(origin: Origin): void {
+    this.signIns.limitSecretChecks(origin);
+  }
+
   /** Suspends an account: it cannot sign in anywhere, and its sessions are closed now. */
   suspend(id: AccountId): number {
     this.suspended.add(id);
@@ -123,26 +121,7 @@ export class Hub {
     request: { username?: string; secret?: string; deviceName?: string } = {},
     origin?: Origin,
   ): Promise<SignedIn> {
-    return this.reported('registration', origin, this.registerAccount(request, origin));
-  }
-
-  private async registerAccount(
-    request: { username?: string; secret?: string; deviceName?: string },
-    origin?: Origin,
-  ): Promise<SignedIn> {
-    if (origin) this.registrationLimit.take(origin.ip);
-    const username = request.username ?? null;
-    if (username !== null) checkUsername(username);
-    if (request.secret !== undefined && request.secret.length === 0) {
-      throw new MensageiroError('bad_request', 'an empty secret is no secret');
-    }
-    const secretHash = request.secret === undefined ? null : await hashSecret(request.secret);
-    const account = await this.createWithRandomId((id) =>
-      this.store.createAccount({ id, username, secretHash }),
-    );
-    if (secretHash === null) return { account, token: null, device: NO_DEVICE };
-    const { device, token } = await this.settings.newDevice(account.id, request.deviceName ?? null);
-    return { account, token, device };
+    return this.reported('registration', origin, this.signIns.register(request, origin));
   }
 
   /**
@@ -150,52 +129,7 @@ export class Hub {
    * device; a secret makes a new device, or renews `device`.
    */
   signIn(credentials: Credentials, origin?: Origin): Promise<SignedIn> {
-    return this.reported('sign-in', origin, this.checkCredentials(credentials, origin));
-  }
-
-  private async checkCredentials(credentials: Credentials, origin?: Origin): Promise<SignedIn> {
-    if (origin) this.signInLimit.take(origin.ip);
-    if (credentials.token !== undefined) {
-      const found = await this.store.deviceForToken(hashToken(credentials.token));
-      const account = found === null ? null : await this.store.getAccount(found.account);
-      if (!found || !account) throw new MensageiroError('auth_failed', 'unknown or revoked token');
-      const named = credentials.id ?? credentials.username;
-      const other =
-        (credentials.id !== undefined && credentials.id !== account.id) ||
-        (credentials.username !== undefined &&
-          credentials.username.toLowerCase() !== account.username?.toLowerCase());
-      if (named !== undefined && other) {
-        throw new MensageiroError('auth_failed', `this token does not belong to ${named}`);
-      }
-      this.admit(account);
-      return { account, token: null, device: found.device };
-    }
-    const account = await this.findAccount(credentials);
-    if (!account) {
-      // As slow as a wrong secret for a real account, so timing does not tell who exists.
-      await spendHashingWork(credentials.secret ?? '');
-      throw new MensageiroError('auth_failed', 'wrong account or secret');
-    }
-    this.admit(account);
-    if (account.secretHash === null) {
-      if (credentials.secret !== undefined)
-        throw new MensageiroError('auth_failed', 'this account has no secret');
-      return { account, token: null, device: NO_DEVICE };
-    }
-    if (credentials.secret === undefined || !(await verifySecret(credentials.secret, account.secretHash))) {
-      throw new MensageiroError('auth_failed', 'wrong account or secret');
-    }
-    if (credentials.device !== undefined) {
-      const token = await this.settings.renewDevice(account.id, credentials.device);
-      return { account, token, device: credentials.device };
-    }
-    const { device, token } = await this.settings.newDevice(account.id, credentials.deviceName ?? null);
-    return { account, token, device };
-  }
-
-  /** A check of a secret outside sign-in (changing it) draws on the same per-address limit. */
-  limitSecretChecks(origin: Origin): void {
-    this.signInLimit.take(origin.ip);
+    return this.reported('sign-in', origin, this.signIns.withCredentials(credentials, origin));
   }
 
   /**
@@ -207,42 +141,10 @@ export class Hub {
     createIfMissing: boolean,
     origin?: Origin,
   ): Promise<Account> {
-    const signedIn = this.findWithoutSecret(lookup, createIfMissing, origin).then((account) => ({ account }));
+    const signedIn = this.signIns
+      .withoutSecret(lookup, createIfMissing, origin)
+      .then((account) => ({ account }));
     return this.reported('sign-in', origin, signedIn).then(({ account }) => account);
-  }
-
-  private async findWithoutSecret(
-    lookup: { id?: AccountId; username?: string },
-    createIfMissing: boolean,
-    origin?: Origin,
-  ): Promise<Account> {
-    if (origin) this.signInLimit.take(origin.ip);
-    let account = await this.findAccount(lookup);
-    if (!account && createIfMissing && lookup.id !== undefined) {
-      if (await this.store.idExists(lookup.id))
-        throw new MensageiroError('conflict', `${lookup.id} is a group`);
-      // Creating an account is a registration, whichever door it comes through.
-      if (origin) this.registrationLimit.take(origin.ip);
-      account = await this.store.createAccount({ id: lookup.id }).catch(async (error: unknown) => {
-        // Two connections racing to create the same seed-000 id: the loser just signs in.
-        const existing = await this.store.getAccount(lookup.id!);
-        if (existing) return existing;
-        throw error;
-      });
-    }
-    if (!account)
-      throw new MensageiroError('unknown_account', `unknown user ${lookup.username ?? lookup.id}`);
-    if (account.secretHash !== null) {
-      throw new MensageiroError('auth_required', 'this account has a secret: sign in with it');
-    }
-    this.admit(account);
-    return account;
-  }
-
-  private admit(account: Account): void {
-    if (this.suspended.has(account.id)) {
-      throw new MensageiroError('auth_failed', 'this account is suspended');
-    }
   }
 
   /** Reports how a registration or sign-in ended; secrets and tokens stay out of the event. */
@@ -378,7 +280,7 @@ export class Hub {
       );
     }
     const at = this.now();
-    const { group, deliveries } = await this.createWithRandomId((id) =>
+    const { group, deliveries } = await withRandomId((id) =>
       this.store.createGroup({
         id,
         name: request.name ?? '',
@@ -438,26 +340,6 @@ export class Hub {
   private route(deliveries: Delivery[]): void {
     for (const delivery of deliveries) {
       this.bus.publish(this.inboxSubject(delivery.to), delivery.item satisfies InboxItem);
-    }
-  }
-
-  private async findAccount(lookup: { id?: AccountId; username?: string }): Promise<Account | null> {
-    if (lookup.id !== undefined) return isAccountId(lookup.id) ? this.store.getAccount(lookup.id) : null;
-    if (lookup.username !== undefined) {
-      const recipient = await this.resolve(lookup.username);
-      return recipient?.kind === 'user' ? recipient.account : null;
-    }
-    return null;
-  }
-
-  private async createWithRandomId<T>(create: (id: AccountId) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await create(randomAccountId());
-      } catch (error) {
-        const collided = error instanceof MensageiroError && error.code === 'conflict';
-        if (!collided || attempt >= ID_RETRIES) throw error;
-      }
     }
   }
 }
