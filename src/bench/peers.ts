@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Protocol } from './clients.js';
+import { jetstreamPeer } from './peer-jetstream.js';
+import { rabbitmqPeer } from './peer-rabbitmq.js';
 
 /** The servers the bench compares, how each starts, pinned to its CPU, and the flags they share. */
 
@@ -11,6 +13,14 @@ export const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '../..');
 export const CLI = path.join(root, 'dist/cli/main.js');
 export const GC_HOOK = pathToFileURL(path.join(here, 'gc-hook.js')).href;
+
+/** A peer's start when a command line is not enough: its environment, and processes it needs first. */
+export interface PeerLaunch {
+  command: string[];
+  env?: Record<string, string>;
+  /** Started before the peer, pinned like it, each ready once its port accepts; stopped after it. */
+  helpers?: Array<{ command: string[]; port: number }>;
+}
 
 export interface Peer {
   name: string;
@@ -21,7 +31,9 @@ export interface Peer {
   skips: string[];
   /** Keeps accounts across runs: W3 creates them in a first server run, then measures a fresh one. */
   persistentAccounts?: boolean;
-  start(port: number, dir: string): string[];
+  /** Why this machine cannot run it (a server not installed); the run leaves it out and says so. */
+  unavailable?: string;
+  start(port: number, dir: string): string[] | PeerLaunch | Promise<PeerLaunch>;
 }
 
 export const taskset = (() => {
@@ -101,13 +113,15 @@ export const WEB_SKIPS = [
   'W4',
 ];
 
+/** The version of an installed npm package. */
+const pkg = (name: string) =>
+  (
+    JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+
 export function peers(): Peer[] {
-  const pkg = (name: string) =>
-    (
-      JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
-        version: string;
-      }
-    ).version;
   const own = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
     .version;
   const mosquitto = ensureMosquitto();
@@ -179,5 +193,7 @@ export function peers(): Peer[] {
       skips: ['W2', 'W2 restart', 'W4'],
       start: (port) => nodePeer([path.join(here, 'relay.js'), String(port)]),
     },
+    rabbitmqPeer(pkg),
+    jetstreamPeer(pkg),
   ];
 }
