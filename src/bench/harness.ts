@@ -5,7 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { freePort } from './free-port.js';
 import type { Spec } from './loadgen.js';
-import { here, type Peer, pinned } from './peers.js';
+import { type Peer, pinned, SCRIPTS } from './peers.js';
 import { stopProcess, waitForPort } from './processes.js';
 import { measuredWindow } from './proc-stats.js';
 
@@ -97,7 +97,7 @@ export function runScript(
   const [command, ...args] = pinned(cpu, [
     process.execPath,
     ...profile,
-    path.join(here, script),
+    path.join(SCRIPTS, script),
     JSON.stringify(spec),
   ]);
   const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'] });

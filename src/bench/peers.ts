@@ -9,10 +9,11 @@ import { rabbitmqPeer } from './peer-rabbitmq.js';
 
 /** The servers the bench compares, how each starts, pinned to its CPU, and the flags they share. */
 
-export const here = path.dirname(fileURLToPath(import.meta.url));
-export const root = path.resolve(here, '../..');
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The bench's compiled scripts that run as processes of their own (also when a test imports src/). */
+export const SCRIPTS = path.join(root, 'dist/bench');
 export const CLI = path.join(root, 'dist/cli/main.js');
-export const GC_HOOK = pathToFileURL(path.join(here, 'gc-hook.js')).href;
+export const GC_HOOK = pathToFileURL(path.join(SCRIPTS, 'gc-hook.js')).href;
 
 /** A peer's start when a command line is not enough: its environment, and processes it needs first. */
 export interface PeerLaunch {
@@ -183,7 +184,7 @@ export function peers(): Peer[] {
       version: `aedes ${pkg('aedes')}, node ${process.version}`,
       config: `QoS 1, default in-memory persistence; node ${SEMI_SPACES}`,
       skips: ['W2 restart'],
-      start: (port) => nodePeer([path.join(here, 'aedes-server.js'), String(port)]),
+      start: (port) => nodePeer([path.join(SCRIPTS, 'aedes-server.js'), String(port)]),
     },
     {
       name: 'relay',
@@ -191,7 +192,7 @@ export function peers(): Peer[] {
       version: `bare relay, node ${process.version}`,
       config: `length-prefixed frames forwarded to the destination socket, acked, no storage; node ${SEMI_SPACES}`,
       skips: ['W2', 'W2 restart', 'W4'],
-      start: (port) => nodePeer([path.join(here, 'relay.js'), String(port)]),
+      start: (port) => nodePeer([path.join(SCRIPTS, 'relay.js'), String(port)]),
     },
     rabbitmqPeer(pkg),
     jetstreamPeer(pkg),

@@ -90,10 +90,14 @@ export function descendantsOf(pid: number): ProcessId[] {
   return found;
 }
 
-/** Whether that process still runs (and is not a later one that reused its pid). */
+/**
+ * Whether that process still runs: not ended, not a zombie waiting for its parent, and not a
+ * later process that reused its pid.
+ */
 export function stillRunning(process: ProcessId): boolean {
   try {
-    return Number(statFields(process.pid)[19]) === process.startTime;
+    const fields = statFields(process.pid);
+    return fields[0] !== 'Z' && Number(fields[19]) === process.startTime;
   } catch {
     return false;
   }

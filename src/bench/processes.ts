@@ -41,11 +41,14 @@ export async function stopProcess(child: ChildProcess, graceMs = 15_000): Promis
       await exited;
     }
   }
-  for (const left of started) {
+  const left = started.filter((each) => stillRunning(each));
+  for (const each of left) {
     try {
-      if (stillRunning(left)) process.kill(left.pid, 'SIGKILL');
+      process.kill(each.pid, 'SIGKILL');
     } catch {
       // It ended between the check and the signal.
     }
   }
+  // Gone before the caller removes their data directory or reuses their ports.
+  for (let tries = 0; tries < 500 && left.some((each) => stillRunning(each)); tries++) await sleep(10);
 }
