@@ -19,6 +19,7 @@ import type { BenchClient } from './clients.js';
 export const STREAM = 'BENCH';
 /** Messages a consumer pulls at a time (Mensageiro's inbox pages hold 512). */
 export const JETSTREAM_BATCH = 512;
+const ACK_WAIT_S = 300;
 
 const subjectOf = (index: number) => `u.${index}`;
 
@@ -60,10 +61,17 @@ export class JetStreamBenchClient implements BenchClient {
       filter_subject: subjectOf(this.index),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
+      // Redelivered only when the consumer goes away, as RabbitMQ and Mensageiro redeliver, not
+      // because a starved machine took longer than the default 30 s to ack: in ns.
+      ack_wait: ACK_WAIT_S * 1e9,
     });
     const consumer = await this.js.consumers.get(STREAM, durable);
     await consumer.consume({
       max_messages: JETSTREAM_BATCH,
+      // A pull the server answers with a 409 stalls until two idle heartbeats are missed
+      // (expires / 2 each): 30 s by default, longer than the 10 s without a delivery after
+      // which W1 counts the rest as lost. 5 s bounds that stall at about 5 s.
+      expires: 5000,
       callback: (message) => {
         this.onDeliver(message.string());
         message.ack();
