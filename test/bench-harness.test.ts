@@ -6,6 +6,7 @@ import { machineSlug, type Machine } from '../src/bench/machine.js';
 import { cpuMsOf, descendantsOf, treeCpuMsOf } from '../src/bench/proc-stats.js';
 import { stopProcess } from '../src/bench/processes.js';
 import { type Row, table } from '../src/bench/report.js';
+import { parseBenchArgs } from '../src/bench/run.js';
 
 /** A shell that runs `script` (which prints a pid) and waits for what it started; and that pid. */
 async function shellWith(script: string) {
@@ -89,5 +90,18 @@ describe("the bench's report", () => {
       '| W1 | 30,000/s, 20 µs (p99 5 ms) | 10,000/s, 60 µs (p99 5 ms) | 3.00× |',
       '| W2 | 500 ms, 5 µs | 1,000 ms, 9 µs | 2.00× |',
     ]);
+  });
+});
+
+describe("the bench's arguments", () => {
+  it('takes both the = and the space form, and refuses what it does not know', () => {
+    expect(parseBenchArgs(['--only', 'mensageiro,rabbitmq', '--workloads=W1,W2', '--quick'])).toEqual({
+      quick: true,
+      only: ['mensageiro', 'rabbitmq'],
+      workloads: ['W1', 'W2'],
+    });
+    expect(() => parseBenchArgs(['--onyl=mensageiro'])).toThrow(/unknown argument --onyl/);
+    expect(() => parseBenchArgs(['--only'])).toThrow(/--only needs/);
+    expect(() => parseBenchArgs(['--only', '--quick'])).toThrow(/--only needs/);
   });
 });

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { freePort } from '../src/bench/free-port.js';
 import { Client } from '../src/client/client.js';
 import { tempDir } from './helpers/server.js';
 import { spawnServer, type ServerProcess } from './helpers/server-process.js';
+import { startSendLoad } from './helpers/send-load.js';
 
 /**
  * Crash safety under load: a real server process is SIGKILLed at random moments (so also in the
@@ -26,12 +28,33 @@ async function until(check: () => boolean, what: string, timeoutMs = 60_000): Pr
   }
 }
 
+/** Each embedded store, and how its files are checked while the server is down. */
+const STORES = [
+  {
+    store: 'sqlite',
+    args: [] as string[],
+    check(dataDir: string) {
+      const db = new Database(path.join(dataDir, 'mensageiro.db'), { readonly: true });
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      db.close();
+    },
+  },
+  // The log is checked by the restart: it reads every record back, and cuts only a torn tail.
+  {
+    store: 'log',
+    args: ['--store', 'log:'],
+    check(dataDir: string) {
+      expect(fs.existsSync(path.join(dataDir, 'mensageiro.db'))).toBe(false);
+    },
+  },
+];
+
 let server: ServerProcess | null = null;
 afterEach(async () => {
   await server?.kill('SIGKILL');
 });
 
-describe('chaos: SIGKILL under load', () => {
+describe.each(STORES)('chaos: SIGKILL under load, $store store', ({ args: storeArgs, check }) => {
   it(
     `loses and duplicates nothing that was acknowledged, across ${KILLS} kills`,
     async () => {
@@ -46,6 +69,7 @@ describe('chaos: SIGKILL under load', () => {
         '0',
         '--register-burst',
         '0',
+        ...storeArgs,
       ];
       const start = async () => (server = await spawnServer(dataDir, args));
       await start();
@@ -60,36 +84,16 @@ describe('chaos: SIGKILL under load', () => {
       );
       await Promise.all([receiver, ...senders].map((c) => c.connect()));
 
-      const acked = new Set<string>();
-      let stop = false;
-      const load = senders.map(async (sender, i) => {
-        let n = 0;
-        const inFlight = new Set<Promise<unknown>>();
-        while (!stop) {
-          if (inFlight.size >= WINDOW) {
-            await Promise.race(inFlight);
-            continue;
-          }
-          const text = `${i}:${n++}`;
-          const sent = sender.send(receiver.id!, text).then(() => acked.add(text));
-          inFlight.add(sent);
-          void sent.finally(() => inFlight.delete(sent));
-          if (n % WINDOW === 0) await sleep(1);
-        }
-        await Promise.all(inFlight);
-      });
+      const { acked, stop } = startSendLoad(senders, receiver.id!, WINDOW);
 
       for (let kill = 1; kill <= KILLS; kill++) {
         await sleep(150 + Math.random() * 450);
         await server!.kill('SIGKILL');
-        const db = new Database(path.join(dataDir, 'mensageiro.db'), { readonly: true });
-        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-        db.close();
+        check(dataDir);
         await start();
       }
-      stop = true;
       // Every send still in an outbox goes again after the last restart, and is acknowledged.
-      await Promise.all(load);
+      await stop();
       await until(() => senders.every((s) => s.unacknowledged.length === 0), 'all outboxes drained');
       await until(() => [...acked].every((text) => received.includes(text)), 'every acked message delivered');
 

@@ -177,6 +177,27 @@ describe('piped chat', () => {
     for (let i = 1; i <= 5; i++) await bob.waitFor((f) => f.text === `mensagem ${i}`, `message ${i}`);
     bob.close();
   }, 60_000);
+  it('on a new device with nothing typed, reads back the history from the server before it leaves', async () => {
+    const s = await server();
+    const port = s.ports.native!;
+    const dave = await NativeTestClient.connect(port);
+    const welcome = await dave.register({ username: 'dave4', secret: 's3cret', acks: true });
+    const bob = await NativeTestClient.connect(port);
+    await bob.register({ username: 'bob4', acks: true });
+    await bob.send({ type: 'msg', to: welcome.id, text: 'oi dave', cid: 'b1' });
+    await dave.waitFor(ofType('msg'), 'the message at dave');
+    dave.close();
+    bob.close();
+
+    const home = tempDir();
+    const laptop = chat('laptop', home, port, ['--username', 'dave4', '--secret', 's3cret']);
+    laptop.endInput();
+    await exitsWith(laptop, 0);
+    expect(laptop.stdout).not.toContain('could not read back');
+    const history = run(['history', 'bob4', '--profile', 'laptop', '--home', home]);
+    await exitsWith(history, 0);
+    expect(history.stdout).toContain('oi dave');
+  }, 60_000);
 });
 
 describe('a port that speaks another protocol', () => {

@@ -41,4 +41,13 @@ describe('cluster settings', () => {
       'nats:// URLs',
     );
   });
+
+  it('refuses the log store with a bus, which it cannot share, or with retention, which it lacks', () => {
+    const bus = refused(['--store', 'log:', '--bus', 'nats://127.0.0.1:4222']);
+    expect(bus.code).not.toBe(0);
+    expect(bus.stderr).toContain('the log store belongs to one process');
+    const retention = refused(['--retain-days', '7'], { MENSAGEIRO_STORE: 'log:' });
+    expect(retention.code).not.toBe(0);
+    expect(retention.stderr).toContain('--retain-days');
+  });
 });

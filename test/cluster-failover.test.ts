@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Client } from '../src/client/client.js';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { startSendLoad } from './helpers/send-load.js';
 import { service } from './helpers/services.js';
 import { TcpBalancer } from './helpers/tcp-balancer.js';
 
@@ -22,8 +23,6 @@ afterAll(async () => {
   await balancer?.close();
   await cluster?.close();
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!available)('cluster failover', () => {
   it(
@@ -52,24 +51,7 @@ describe.skipIf(!available)('cluster failover', () => {
       // One at a time, so the balancer's turns spread them over the three nodes.
       for (const client of [receiver, ...senders]) await client.connect();
 
-      const acked = new Set<string>();
-      let stop = false;
-      const load = senders.map(async (sender, i) => {
-        let n = 0;
-        const inFlight = new Set<Promise<unknown>>();
-        while (!stop) {
-          if (inFlight.size >= WINDOW) {
-            await Promise.race(inFlight);
-            continue;
-          }
-          const text = `${i}:${n++}`;
-          const sent = sender.send(receiver.id!, text).then(() => acked.add(text));
-          inFlight.add(sent);
-          void sent.finally(() => inFlight.delete(sent));
-          if (n % WINDOW === 0) await sleep(1);
-        }
-        await Promise.all(inFlight);
-      });
+      const { acked, stop } = startSendLoad(senders, receiver.id!, WINDOW);
 
       for (let kill = 0; kill < KILLS; kill++) {
         const victim = kill % 3;
@@ -83,8 +65,7 @@ describe.skipIf(!available)('cluster failover', () => {
         await live.restart(victim);
         running.add(victim);
       }
-      stop = true;
-      await Promise.all(load);
+      await stop();
       await vi.waitFor(() => expect(senders.every((s) => s.unacknowledged.length === 0)).toBe(true), {
         timeout: 30_000,
       });

@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LobbyClient } from '../src/client/lobby-client.js';
 import { CliProcess } from './helpers/cli-process.js';
+import { CLI } from './helpers/server-process.js';
 import { closingServer, fakeZap, silentServer, type FakeServer } from './helpers/conform-fakes.js';
 import { startTestServer, tempDir, type TestServer } from './helpers/server.js';
 
@@ -102,6 +104,15 @@ describe('mensageiro conform (the CLI)', () => {
       expect.arrayContaining([expect.stringMatching(/^p2p\.01\.list-names-others {2}LIST names/)]),
     );
     expect(run.stdout).not.toContain('p2p.10');
+  });
+
+  it('--list into a pipe whose reader has gone (`| head`) exits 0 without an error', () => {
+    // `true` exits without reading, so every write of the list meets a closed pipe (EPIPE).
+    const run = spawnSync('bash', ['-c', `set -o pipefail; node '${CLI}' conform zap --list | true`], {
+      encoding: 'utf8',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
   });
 
   it('refuses mm without --users, and a target that is not host:port', async () => {

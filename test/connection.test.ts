@@ -11,8 +11,9 @@ class EagerSocket extends EventEmitter {
   readonly remotePort = 40000;
   readonly writableLength = 0;
   readonly written: Buffer[] = [];
-  write(bytes: Buffer): boolean {
-    this.written.push(bytes);
+  write(bytes: Buffer | string): boolean {
+    // A turn of text alone is written as a string, encoded by the socket.
+    this.written.push(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
     return true;
   }
   end(): void {}

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { LineTestClient } from './helpers/line-client.js';
 import { NativeTestClient, ofType } from './helpers/native-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -73,6 +74,11 @@ describe('/metrics after a scripted exchange', () => {
     await mmBob.write('bob\n');
     await mmBob.waitLine((l) => l === '@alice oi', 'the message at bob');
 
+    // A browser's connection, on the web door.
+    const browser = new WebSocket(`ws://127.0.0.1:${server.ports.web}/ws`);
+    open.push({ close: () => browser.terminate() });
+    await new Promise((resolve, reject) => browser.once('open', resolve).once('error', reject));
+
     const { status, text } = await get('/metrics');
     expect(status).toBe(200);
     const at = (name: string) => sample(text, name);
@@ -90,6 +96,7 @@ describe('/metrics after a scripted exchange', () => {
     expect(at('mensageiro_sign_ins_total{dialect="mm",outcome="ok"}')).toBe(2);
     expect(at('mensageiro_errors_total{dialect="native",code="auth_failed"}')).toBe(1);
     expect(at('mensageiro_connections{dialect="native"}')).toBe(3);
+    expect(at('mensageiro_connections{dialect="web"}')).toBe(1);
     expect(at('mensageiro_commit_batch_size_count')).toBeGreaterThan(0);
     expect(at('mensageiro_commit_seconds_count{durability="fsync"}')).toBeGreaterThan(0);
   });
@@ -114,7 +121,9 @@ describe('/healthz and /readyz', () => {
     const detailed = JSON.parse((await get('/readyz?details=true')).text) as {
       checks: Array<{ name: string }>;
     };
-    expect(detailed.checks.map((check) => check.name)).toContain('store');
+    expect(detailed.checks.map((check) => check.name)).toEqual(
+      expect.arrayContaining(['store', 'native listener', 'web listener']),
+    );
 
     await server.store.close();
     const ready = await get('/readyz');

@@ -50,7 +50,7 @@ describe.skipIf(!available)('postgres across nodes', () => {
       [1, 2, 3, 4].map(() => PostgresStore.open({ url: POSTGRES_URL, schema: fresh, onWarning: () => {} })),
     );
     const { rows } = await stores[0]!.pool.query<{ version: number }>(`SELECT version FROM migrations`);
-    expect(rows.map((r) => r.version)).toEqual([1]);
+    expect(rows.map((r) => r.version)).toEqual([1, 2]);
     await stores[0]!.pool.query(`DROP SCHEMA ${fresh} CASCADE`);
     await Promise.all(stores.map((s) => s.close()));
   });
@@ -67,6 +67,29 @@ describe.skipIf(!available)('postgres across nodes', () => {
     expect(results.map((r) => r.deliveries[0]!.item.seq)).toEqual(
       Array.from({ length: 50 }, (_, n) => n + 1),
     );
+    await store.close();
+  });
+
+  it('settles a turn in the order its writes took their seqs, so deliveries are routed in order', async () => {
+    const store = await open();
+    const [sender, reader] = ids(2);
+    await Promise.all([sender!, reader!].map((id) => store.createAccount({ id })));
+    await store.appendMessage(message(sender!, reader!, 'first'));
+    // One turn: the reader's ack (a receipt for the sender) is queued before the reader's
+    // reply to the sender, but the turn writes messages first, so the reply takes the lower seq.
+    const settled: Array<{ what: string; seqs: number[] }> = [];
+    await Promise.all([
+      store
+        .ackDelivered(reader!, 1, 3)
+        .then((deliveries) => settled.push({ what: 'ack', seqs: deliveries.map((d) => d.item.seq) })),
+      store
+        .appendMessage(message(reader!, sender!, 'reply'))
+        .then((r) => settled.push({ what: 'reply', seqs: r.deliveries.map((d) => d.item.seq) })),
+    ]);
+    expect(settled).toEqual([
+      { what: 'reply', seqs: [1] },
+      { what: 'ack', seqs: [2] },
+    ]);
     await store.close();
   });
 

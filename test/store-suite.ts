@@ -128,6 +128,35 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it("gives a sender one receipt per conversation and status for a whole commit's acks and reads", async () => {
+      const { store } = await factory.create();
+      const [a, b] = await users(store, 2);
+      const m1 = await send(store, a!, b!, 'one', { ts: 10 });
+      const m2 = await send(store, a!, b!, 'two', { ts: 20 });
+      // Submitted in one turn, so one group commit: two acks and two reads of the same peer.
+      const results = await Promise.all([
+        store.ackDelivered(b!, 1, T0),
+        store.ackDelivered(b!, 2, T0 + 1),
+        store.markRead(b!, a!, { mid: m1.message.mid }, T0 + 2),
+        store.markRead(b!, a!, { mid: m2.message.mid }, T0 + 3),
+      ]);
+      const toA = receiptsTo(results.flat(), a!);
+      expect(toA.map((r) => [r!.status, r!.mid])).toEqual([
+        ['delivered', m2.message.mid],
+        ['read', m2.message.mid],
+      ]);
+      const stored = await store.readInbox(a!, 0, 10);
+      expect(
+        stored.map((item) => (item.kind === 'receipt' ? [item.receipt.status, item.receipt.mid] : null)),
+      ).toEqual([
+        ['delivered', m2.message.mid],
+        ['read', m2.message.mid],
+      ]);
+      // What went out is what is stored, seq for seq.
+      expect(results.flat().map((d) => d.item)).toEqual(stored);
+      await store.close();
+    });
+
     it('sends a group delivery receipt only once every member has the message', async () => {
       const { store } = await factory.create();
       const [a, b, c] = await users(store, 3);

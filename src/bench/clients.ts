@@ -15,6 +15,7 @@ import { connectTcp } from '../client/tcp.js';
 import { FrameBuffer } from '../dialects/frame-buffer.js';
 import { AmqpBenchClient } from './client-amqp.js';
 import { JetStreamBenchClient } from './client-jetstream.js';
+import { frameCount } from './frame-count.js';
 
 export type Protocol = 'native' | 'web' | 'mqtt' | 'relay' | 'amqp' | 'jetstream';
 
@@ -85,6 +86,7 @@ export class NativeBenchClient implements BenchClient {
   }
 
   protected writeJson(json: string): void {
+    if (frameCount.counting) frameCount.toServer++;
     this.writer.write(encodeNativeJson(json));
   }
 
@@ -113,6 +115,7 @@ export class NativeBenchClient implements BenchClient {
   }
 
   protected dispatch(json: string): void {
+    if (frameCount.counting) frameCount.fromServer++;
     const frame = readWireFrame(json);
     switch (frame.type) {
       case 'sent':

@@ -29,7 +29,8 @@ export interface ClusterTools {
   loadgen(spec: Spec, onLine?: (line: Record<string, unknown>) => void): Promise<Record<string, unknown>>;
 }
 
-const POSTGRES_URL = process.env.MENSAGEIRO_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.MENSAGEIRO_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** The nats-server binary of the cluster section and of the JetStream peer. */
 export const NATS_SERVER = process.env.MENSAGEIRO_BENCH_NATS_SERVER ?? '/usr/sbin/nats-server';
 
@@ -93,11 +94,12 @@ export async function runClusterWorkload(
       await waitForPort(port, child);
       ports.push(port);
     }
+    const postgresPids = await postgresProcesses();
     let before = { nodes: 0, postgres: 0, nats: 0, at: 0 };
     let after = before;
     const sample = () => ({
       nodes: nodes.reduce((sum, child) => sum + tools.cpuMsOf(child.pid!), 0),
-      postgres: postgresCpuMs(tools),
+      postgres: cpuMsOfAll(tools.cpuMsOf, postgresPids()),
       nats: nats ? tools.cpuMsOf(nats.pid!) : 0,
       at: performance.now(),
     });
@@ -141,16 +143,57 @@ export async function runClusterWorkload(
   }
 }
 
-/** CPU of every PostgreSQL process (postmaster, backends, WAL writer...), in ms. */
-function postgresCpuMs(tools: ClusterTools): number {
+/**
+ * The PIDs whose CPU counts as PostgreSQL's: the postmaster serving POSTGRES_URL and its
+ * children (backends, WAL writer, checkpointer...), read again at each sample since backends
+ * come and go. Without access to its data directory, every process named postgres.
+ */
+export async function postgresProcesses(): Promise<() => number[]> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  let postmaster: number | null = null;
+  try {
+    const { rows } = await client.query<{ setting: string }>(
+      `SELECT setting FROM pg_settings WHERE name = 'data_directory'`,
+    );
+    const pidFile = rows[0] ? path.join(rows[0].setting, 'postmaster.pid') : null;
+    if (pidFile && fs.existsSync(pidFile))
+      postmaster = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  } catch {
+    // Not a superuser, or another machine's data directory: count every postgres process.
+  } finally {
+    await client.end();
+  }
+  return () => {
+    const pids: number[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const pid = Number(entry);
+        if (postmaster !== null) {
+          const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+          const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          if (pid === postmaster || parent === postmaster) pids.push(pid);
+          continue;
+        }
+        const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+        if (comm === 'postgres' || comm.startsWith('postgres:')) pids.push(pid);
+      } catch {
+        // The process ended between the listing and the read.
+      }
+    }
+    return pids;
+  };
+}
+
+/** The CPU of these processes, in ms; one that ended since it was listed counts nothing. */
+export function cpuMsOfAll(cpuMsOf: (pid: number) => number, pids: number[]): number {
   let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of pids) {
     try {
-      const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (comm === 'postgres' || comm.startsWith('postgres:')) total += tools.cpuMsOf(Number(entry));
+      total += cpuMsOf(pid);
     } catch {
-      // The process ended between the listing and the read.
+      // ended
     }
   }
   return total;

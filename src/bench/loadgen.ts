@@ -3,6 +3,7 @@ import readline from 'node:readline';
 import hdr from 'hdr-histogram-js';
 import { createClient, type BenchClient, type Protocol } from './clients.js';
 import { makePayload, parsePayload } from './payload.js';
+import { frameCount, framesPerDelivery } from './frame-count.js';
 
 /**
  * The load generator: one process, pinned to its own core, speaking every peer's protocol with
@@ -42,6 +43,8 @@ export interface LiveResult {
   p50: number;
   p99: number;
   p999: number;
+  /** Native frames each way per measured delivery (null for MQTT and the relay). */
+  frames: ReturnType<typeof framesPerDelivery>;
   lost: number;
   duplicated: number;
   cpuPercent: number;
@@ -131,6 +134,7 @@ async function live(spec: Extract<Spec, { workload: 'live' }>): Promise<LiveResu
   for (const client of clients) fire(client);
   await sleep(spec.warmupMs);
   measuring = true;
+  frameCount.counting = true;
   // The harness reads the peer's CPU time at these two lines.
   console.log(JSON.stringify({ phase: 'measuring' }));
   const cpuBefore = process.cpuUsage();
@@ -139,6 +143,7 @@ async function live(spec: Extract<Spec, { workload: 'live' }>): Promise<LiveResu
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   measuring = false;
+  frameCount.counting = false;
   console.log(JSON.stringify({ phase: 'measured' }));
   stopped = true;
   // Drain: everything acknowledged must arrive. A peer that acks on receipt (MQTT) may hold a
@@ -161,6 +166,7 @@ async function live(spec: Extract<Spec, { workload: 'live' }>): Promise<LiveResu
     p50: histogram.getValueAtPercentile(50) / 1000,
     p99: histogram.getValueAtPercentile(99) / 1000,
     p999: histogram.getValueAtPercentile(99.9) / 1000,
+    frames: framesPerDelivery(measuredDelivered),
     lost: Math.max(0, expected - (delivered - duplicated)),
     duplicated,
     cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / elapsed) * 100),

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Protocol } from './clients.js';
 import { jetstreamPeer } from './peer-jetstream.js';
 import { rabbitmqPeer } from './peer-rabbitmq.js';
+import { logStorePeer } from './log-peer.js';
 
 /** The servers the bench compares, how each starts, pinned to its CPU, and the flags they share. */
 
@@ -55,16 +56,15 @@ export const NODE_FLAGS = [SEMI_SPACES, '--expose-gc', `--import=${GC_HOOK}`];
 export const nodePeer = (script: string[]) => [process.execPath, ...NODE_FLAGS, ...script];
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function ensureMosquitto(): string {
+/** Mosquitto's version line, or null when it is not installed (the bench installs nothing). */
+export function mosquittoVersion(): string | null {
   try {
     return execFileSync('mosquitto', ['-h'], { encoding: 'utf8' }).split('\n')[0]!.trim();
   } catch (error) {
     const output = (error as { stdout?: string }).stdout;
     if (output && output.includes('mosquitto version')) return output.split('\n')[0]!.trim();
+    return null;
   }
-  console.log('mosquitto not found: installing Debian package mosquitto');
-  execFileSync('apt-get', ['install', '-y', 'mosquitto'], { stdio: 'inherit' });
-  return ensureMosquitto();
 }
 
 /** Mensageiro's server as the bench runs it, with these flags added (data, ports, store...). */
@@ -125,7 +125,7 @@ const pkg = (name: string) =>
 export function peers(): Peer[] {
   const own = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
     .version;
-  const mosquitto = ensureMosquitto();
+  const mosquitto = mosquittoVersion();
   return [
     {
       name: 'mensageiro',
@@ -138,6 +138,7 @@ export function peers(): Peer[] {
       persistentAccounts: true,
       start: (port, dir) => mensageiroNode(['--data', dir, '--native-port', String(port)]),
     },
+    logStorePeer(`mensageiro ${own}, node ${process.version}`),
     {
       name: 'mensageiro-web',
       protocol: 'web',
@@ -152,7 +153,8 @@ export function peers(): Peer[] {
     {
       name: 'mosquitto',
       protocol: 'mqtt',
-      version: mosquitto,
+      version: mosquitto ?? 'not installed',
+      unavailable: mosquitto ? undefined : 'mosquitto not found (Debian package mosquitto)',
       config:
         'QoS 1, persistence true (saved on shutdown and autosave, not per message), max_queued_messages 1000000',
       skips: [],

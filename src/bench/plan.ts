@@ -35,6 +35,8 @@ export const FULL: Plan = {
     { users: 100, messages: 200_000, batch: 800 },
     { users: 100, messages: 200_000, batch: 800, inMemory: true },
     { users: 1000, messages: 200_000, batch: 9000 },
+    { users: 100, messages: 200_000, batch: 800, log: true },
+    { users: 1000, messages: 200_000, batch: 9000, log: true },
   ],
   cluster: [1, 2, 3].flatMap((nodes) =>
     [100, 1000].map((clients) => ({

@@ -49,12 +49,41 @@ async function runAll(peers: Peer[], plan: Plan, rows: Row[]): Promise<void> {
   }
 }
 
-/** `--workloads=W1,W3` keeps the plan's workloads whose names start so; `--quick` the CI plan. */
-function planOf(argv: string[], quick: boolean): Plan {
-  const wanted = argv
-    .find((a) => a.startsWith('--workloads='))
-    ?.slice(12)
-    .split(',');
+export interface BenchArgs {
+  quick: boolean;
+  /** Peers by name; all when absent. */
+  only?: string[];
+  /** Workload name prefixes; all when absent. */
+  workloads?: string[];
+}
+
+/**
+ * `--quick`, `--only=a,b` or `--only a,b`, `--workloads=W1,W3` or `--workloads W1,W3`; anything
+ * else is refused, so a mistyped flag does not run the whole plan.
+ */
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  const args: BenchArgs = { quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--quick') {
+      args.quick = true;
+      continue;
+    }
+    const [flag, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
+    if (flag !== '--only' && flag !== '--workloads') {
+      throw new Error(`unknown argument ${arg}: use --quick, --only=<peers>, --workloads=<prefixes>`);
+    }
+    const value = inline ?? argv[++i];
+    if (!value || value.startsWith('--')) throw new Error(`${flag} needs a comma-separated list`);
+    args[flag === '--only' ? 'only' : 'workloads'] = value.split(',');
+  }
+  return args;
+}
+
+/** The plan's workloads whose names start with one of `wanted`; `quick`, CI's plan. */
+function planOf(wanted: string[] | undefined, quick: boolean): Plan {
   const keep = (name: string) => !wanted || wanted.some((w) => name.startsWith(w));
   const base = quick ? QUICK : FULL;
   return {
@@ -69,14 +98,13 @@ function planOf(argv: string[], quick: boolean): Plan {
 }
 
 export async function runBench(argv: string[]): Promise<number> {
-  const quick = argv.includes('--quick');
-  const plan = planOf(argv, quick);
-  // --only=mensageiro,rabbitmq runs only those peers.
-  const only = argv
-    .find((a) => a.startsWith('--only='))
-    ?.slice(7)
-    .split(',');
-  const chosen = peers().filter((p) => !only || only.includes(p.name));
+  const { quick, only, workloads } = parseBenchArgs(argv);
+  const plan = planOf(workloads, quick);
+  const known = peers();
+  const unknown = (only ?? []).filter((name) => !known.some((p) => p.name === name));
+  if (unknown.length > 0)
+    throw new Error(`unknown peer ${unknown.join(', ')}: ${known.map((p) => p.name).join(', ')}`);
+  const chosen = known.filter((p) => !only || only.includes(p.name));
   console.log(`mensageiro bench${quick ? ' --quick (counts only; timings are not checked)' : ''}`);
   const machine = describeMachine();
   console.log(machineLine(machine));
@@ -109,8 +137,10 @@ export async function runBench(argv: string[]): Promise<number> {
   for (const f of failures) console.log(`FAILED: ${f.peer} ${f.workload}: ${JSON.stringify(f.detail)}`);
   const out = writeResults({ quick, argv, machine, peers: all, rows, table: report });
   console.log(`results: ${path.relative(process.cwd(), out)} (replacing this machine's previous file)`);
-  // A peer asked for by name but not installed fails the run: it measured less than was asked.
-  const missing = only ? chosen.filter((p) => p.unavailable) : [];
+  // A peer asked for by name, or any under MENSAGEIRO_REQUIRE_SERVICES=1, that is not installed
+  // fails the run: it measured less than was asked.
+  const required = only !== undefined || process.env.MENSAGEIRO_REQUIRE_SERVICES === '1';
+  const missing = required ? chosen.filter((p) => p.unavailable) : [];
   console.log(
     failures.length === 0
       ? `bench: every workload delivered every message, exactly once (${rows.length} runs)`
@@ -122,5 +152,10 @@ export async function runBench(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
-  process.exit(await runBench(process.argv.slice(2)));
+  try {
+    process.exit(await runBench(process.argv.slice(2)));
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(2);
+  }
 }

@@ -12,7 +12,7 @@ import { CHROMIUM_PATH, appFirstLoadBytes, timeToConversationList } from './web-
 /** The sections that measure Mensageiro alone: S (the store), C (the cluster), the web door and app. */
 
 const storeWorkload = (spec: StoreBenchSpec) =>
-  `S store alone, ${spec.users} users, ${spec.batch} a commit${spec.inMemory ? ', in memory' : ''}`;
+  `S store alone, ${spec.users} users, ${spec.batch} a commit${spec.inMemory ? ', in memory' : ''}${spec.log ? ', log store' : ''}`;
 
 /** Runs store-bench.ts pinned to CPU0, where the peers run. */
 export async function runStore(spec: StoreBenchSpec, rows: Row[]): Promise<void> {
@@ -33,7 +33,7 @@ export async function runStore(spec: StoreBenchSpec, rows: Row[]): Promise<void>
   });
   console.log(
     result
-      ? `  mensageiro ${storeWorkload(spec)}: ${result.usPerMessage.toFixed(2)} µs of CPU a message, ${result.receipts} receipts, ${result.wrong} items wrong`
+      ? `  mensageiro ${storeWorkload(spec)}: ${result.usPerMessage.toFixed(2)} µs of CPU a message, ${result.receipts} receipts, ${result.wrong} items wrong${result.reopenMs === undefined ? '' : `, its log (${((result.logBytes ?? 0) / 1e6).toFixed(1)} MB) read back in ${result.reopenMs} ms`}`
       : `  mensageiro ${storeWorkload(spec)}: ${failure}`,
   );
 }

@@ -3,12 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AccountId, Delivery } from '../core/types.js';
+import { LogStore } from '../store/log/log-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 /**
  * The store alone, without sockets or frames: W1's pattern (random sender to random recipient,
  * every recipient acking what it got, so nearly every message gets a delivery receipt) driven
- * straight into SqliteStore, `batch` sends and their acks per group commit. It reports the
+ * straight into SqliteStore (or LogStore), `batch` sends and their acks per group commit. It reports the
  * process's CPU per message, the checkpoint worker's included, and checks that every message
  * and receipt is in its inbox exactly once, in order.
  */
@@ -18,6 +19,8 @@ export interface StoreBenchSpec {
   batch: number;
   /** ':memory:' instead of a fresh directory: what the B-trees cost without any I/O. */
   inMemory?: boolean;
+  /** The log store (src/store/log) instead of SQLite; its replay at a reopen is timed too. */
+  log?: boolean;
 }
 
 export interface StoreBenchResult extends StoreBenchSpec {
@@ -25,6 +28,9 @@ export interface StoreBenchResult extends StoreBenchSpec {
   receipts: number;
   /** Inbox items missing, duplicated or out of order when read back; 0 when all is well. */
   wrong: number;
+  /** The log store: how long a reopen took to read the log back, and the log's size. */
+  reopenMs?: number;
+  logBytes?: number;
 }
 
 const ID_BASE = 1_000_000_000_000;
@@ -32,7 +38,10 @@ const TEXT = 'x'.repeat(64);
 
 export async function runStoreBench(spec: StoreBenchSpec): Promise<StoreBenchResult> {
   const dir = spec.inMemory ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'bench-store-'));
-  const store = new SqliteStore({ dataDir: dir ?? ':memory:', onWarning: () => undefined });
+  let store: SqliteStore | LogStore =
+    spec.log && dir
+      ? new LogStore({ dataDir: dir })
+      : new SqliteStore({ dataDir: dir ?? ':memory:', onWarning: () => undefined });
   try {
     const ids = Array.from({ length: spec.users }, (_, i) => ID_BASE + i);
     await Promise.all(ids.map((id) => store.createAccount({ id })));
@@ -66,6 +75,13 @@ export async function runStoreBench(spec: StoreBenchSpec): Promise<StoreBenchRes
       await Promise.all(ops);
     }
     const cpu = process.cpuUsage(before);
+    let reopened: Pick<StoreBenchResult, 'reopenMs' | 'logBytes'> = {};
+    if (store instanceof LogStore && dir) {
+      const logBytes = store.logBytes;
+      await store.close();
+      store = new LogStore({ dataDir: dir });
+      reopened = { reopenMs: Math.round(store.recovery.ms), logBytes };
+    }
     let wrong = 0;
     for (const id of ids) {
       let read = 0;
@@ -75,7 +91,7 @@ export async function runStoreBench(spec: StoreBenchSpec): Promise<StoreBenchRes
       }
       wrong += Math.abs(read - handedOut.get(id)!);
     }
-    return { ...spec, usPerMessage: (cpu.user + cpu.system) / spec.messages, receipts, wrong };
+    return { ...spec, usPerMessage: (cpu.user + cpu.system) / spec.messages, receipts, wrong, ...reopened };
   } finally {
     await store.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import type { Spec } from './loadgen.js';
+import { framesNote } from './frame-count.js';
 import { loadgen, measuredLoadgen, startPeer } from './harness.js';
 import type { Plan } from './plan.js';
 import { type Peer, sleep } from './peers.js';
@@ -39,7 +40,7 @@ export async function runLive(peer: Peer, w: LiveWorkload, plan: Plan, rows: Row
       ok,
     });
     console.log(
-      `  ${peer.name.padEnd(10)} ${w.name.padEnd(24)} ${String(result.perSecond).padStart(8)} /s  p50 ${result.p50} ms  p99 ${result.p99} ms  p99.9 ${result.p999} ms  lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuPercent}% (${result.serverUsPerDelivery} µs a delivery)`,
+      `  ${peer.name.padEnd(10)} ${w.name.padEnd(24)} ${String(result.perSecond).padStart(8)} /s  p50 ${result.p50} ms  p99 ${result.p99} ms  p99.9 ${result.p999} ms  lost ${result.lost} dup ${result.duplicated}  loadgen CPU ${result.cpuPercent}%  server CPU ${result.serverCpuPercent}% (${result.serverUsPerDelivery} µs a delivery)${framesNote(result.frames)}`,
     );
   } finally {
     await running.stop();

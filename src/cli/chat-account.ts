@@ -98,7 +98,8 @@ export class ChatAccount {
     const conversations = await client.conversations(REBUILD.conversations);
     for (const c of conversations) {
       if (c.kind === 'group') state.saveGroup({ id: c.conv, name: c.name ?? '', members: c.members ?? [] });
-      else if (c.name !== null && state.knownName(c.conv) === undefined) state.rememberName(c.conv, c.name);
+      // A conversation partner on the other device is a contact on this one too.
+      else if (c.name !== null) state.rememberUsername(c.name, c.conv);
     }
     let messages = 0;
     for (const c of conversations) {

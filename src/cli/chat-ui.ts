@@ -36,6 +36,8 @@ export class ChatUi {
   private lastRetry = '';
   private quitting = false;
   private signedInOnce = false;
+  /** The first sign-in of a new profile reading back its history from the server. */
+  private rebuilding: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly link: ChatLink,
@@ -71,7 +73,7 @@ export class ChatUi {
       this.markSignedIn();
       this.commands.flushQueued();
       if (this.account && !state.rebuilt)
-        this.account
+        this.rebuilding = this.account
           .rebuild()
           .catch((error: unknown) => terminal.print(`* could not read back the history: ${String(error)}`));
     });
@@ -170,6 +172,8 @@ export class ChatUi {
       await this.until(this.lines, deadline);
       await this.commands.allSent(deadline);
     }
+    // A new profile reading back its history on this first run keeps it, piped or not.
+    await this.until(this.rebuilding, deadline);
     await this.until(this.view.settled(), Math.min(deadline, Date.now() + 2000));
     this.view.closed = true;
     this.link.removeAllListeners();

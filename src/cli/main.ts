@@ -11,6 +11,12 @@ import { addP2pCommand } from './p2p-command.js';
 import { addProfileCommand } from './profile-command.js';
 import { addServerCommand } from './server-command.js';
 
+// `mensageiro ... | head` closes the pipe early; the reader has what it wanted, so that is no failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const program = new Command()
   .name('mensageiro')
   .description('Instant messaging on one durable core, spoken in five classroom protocols')

@@ -21,7 +21,7 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   seedHandshakeTimeout: 'ms a seed-dialect client has to send its first frame',
   p2pKeepalive: 'ms of silence after which a P2P directory client is dropped',
   zapFrameIdle: 'ms after which an undelimited zap 05/10 frame is taken as complete',
-  maxGroupSize: 'members a group may have, creator included (default 8, as seed 002)',
+  maxGroupSize: 'members a group may have, creator included (as seed 002)',
   logLevel: 'trace, debug, info, warn, error or silent',
   logFormat: 'auto (readable on a terminal, JSON otherwise), pretty or json',
   retainDays: 'remove messages older than this many days once every recipient has them (0 keeps all)',
@@ -37,13 +37,17 @@ const HELP: Partial<Record<keyof ServerConfig, string>> = {
   tlsPort: 'native-over-TLS port, used when --tls-cert and --tls-key are given',
   tlsCert: 'PEM certificate (chain) for TLS',
   tlsKey: 'PEM private key for TLS',
-  store: 'postgres://host:port/db for a store shared by many nodes (default: embedded SQLite in --data)',
+  store:
+    'postgres://host:port/db for a store shared by many nodes, or log:<dir> (log: alone: --data) for the embedded append-only log (default: embedded SQLite in --data)',
   bus: 'nats://host:port[,nats://...] to route between nodes (needs --store postgres://...)',
   busPrefix: 'NATS subject prefix, one per cluster',
   nodeId: "this node's name in logs, NATS and PostgreSQL (default <hostname>-<pid>)",
   webPort: 'web app and its WebSocket (/ws) port, or "off"; HTTPS/WSS with --tls-cert and --tls-key',
   webOrigin: "origins besides the server's own that may open the WebSocket (comma-separated, or *)",
 };
+
+/** Defaults worked out when the server starts, so the help's own value would mislead. */
+const COMPUTED_DEFAULTS = new Set<keyof ServerConfig>(['nodeId']);
 
 const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -53,7 +57,7 @@ export function addServerCommand(program: Command): void {
     .description('start the server on every dialect port, with the embedded store')
     .option('--config <file>', 'JSON config file with the same keys as the flags, camelCased');
   for (const key of CONFIG_KEYS) {
-    const fallback = DEFAULTS[key];
+    const fallback = COMPUTED_DEFAULTS.has(key) ? null : DEFAULTS[key];
     command.option(
       `--${flagName(key)} <value>`,
       `${HELP[key] ?? key} (env ${envName(key)}${fallback === null ? '' : `, default ${String(fallback)}`})`,

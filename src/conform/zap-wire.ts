@@ -138,3 +138,14 @@ export function expectFrame(frame: ZapReply, expected: string, what: string): vo
   if (frame.raw !== expected)
     throw new CaseFailure(what, `"${visible(expected)}"`, `"${visible(frame.raw)}"`);
 }
+
+/** Awaits the next frame with `expected`'s code and checks it is exactly `expected`. */
+export async function awaitExactly(
+  conn: Conn,
+  expected: string,
+  what: string,
+  failure: string,
+): Promise<void> {
+  const code = expected.slice(0, 2);
+  expectFrame(await awaitFrame(conn, (f) => f.code === code, what, expected), expected, failure);
+}

@@ -22,10 +22,8 @@ export type ErrorCode =
   | 'conflict'
   | 'name_taken'
   | 'too_many_connections'
-  | 'slow_consumer'
   | 'rate_limited'
   | 'timeout'
-  | 'shutting_down'
   /** The store (or another engine the server needs) cannot be reached; nothing was acknowledged. */
   | 'unavailable'
   | 'internal';

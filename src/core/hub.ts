@@ -40,6 +40,9 @@ export type {
 
 const ID_RETRIES = 8;
 
+/** Inbox subjects the hub keeps made; past it, it starts over. */
+const SUBJECTS_KEPT = 100_000;
+
 /**
  * The messaging core. Every dialect session calls these methods; nothing here knows about
  * sockets, wire formats or a concrete store.
@@ -62,6 +65,11 @@ export class Hub {
   private readonly registrationLimit: RateLimiter;
   private readonly signInLimit: RateLimiter;
   readonly nodes: NodeWatch | null = null;
+  /**
+   * Inbox subjects by user, made once: every delivery and receipt publishes to one, and printing
+   * a 13-digit id (a double to V8) and hashing the new string each time cost more than a lookup.
+   */
+  private readonly subjects = new Map<AccountId, string>();
 
   constructor(options: HubOptions) {
     this.store = options.store;
@@ -418,7 +426,13 @@ export class Hub {
 
   /** `u.<id>`: on NATS, `<prefix>.u.<id>`, one subject per user connected to a node. */
   inboxSubject(user: AccountId): string {
-    return `u.${user}`;
+    let subject = this.subjects.get(user);
+    if (subject === undefined) {
+      if (this.subjects.size >= SUBJECTS_KEPT) this.subjects.clear();
+      subject = `u.${user}`;
+      this.subjects.set(user, subject);
+    }
+    return subject;
   }
 
   private route(deliveries: Delivery[]): void {

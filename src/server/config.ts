@@ -48,7 +48,10 @@ export interface ServerConfig {
   tlsPort: PortSetting;
   tlsCert: string | null;
   tlsKey: string | null;
-  /** postgres://... for a PostgreSQL store shared by many nodes; null for the embedded SQLite one. */
+  /**
+   * postgres://... for a PostgreSQL store shared by many nodes; `log:<dir>` for the embedded
+   * append-only log store (`log:` alone: in `data`); null for the embedded SQLite one.
+   */
   store: string | null;
   /** nats://... (several comma-separated) to route between nodes; null for the in-process bus. */
   bus: string | null;
@@ -235,13 +238,28 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   return config as unknown as ServerConfig;
 }
 
+/** The directory of the embedded log store when `store` is `log:<dir>`; null for any other store. */
+export function logStoreDir(config: Pick<ServerConfig, 'store' | 'data'>): string | null {
+  if (config.store === null || !config.store.startsWith('log:')) return null;
+  return config.store.slice('log:'.length) || config.data;
+}
+
 /** The store and the bus must fit each other: nodes sharing a bus must share a store. */
 function checkEngines(config: ServerConfig): void {
-  if (config.store !== null && !/^postgres(ql)?:\/\//.test(config.store)) {
+  if (config.store !== null && !/^postgres(ql)?:\/\//.test(config.store) && logStoreDir(config) === null) {
     throw new MensageiroError(
       'bad_request',
-      `store must be a postgres:// URL (or unset for SQLite), got ${config.store}`,
+      `store must be a postgres:// URL or log:<dir> (or unset for SQLite), got ${config.store}`,
     );
+  }
+  if (config.bus !== null && logStoreDir(config) !== null) {
+    throw new MensageiroError(
+      'bad_request',
+      'a NATS bus joins nodes that must share one store: the log store belongs to one process',
+    );
+  }
+  if (config.retainDays > 0 && logStoreDir(config) !== null) {
+    throw new MensageiroError('bad_request', 'retention (--retain-days) needs the SQLite store, not log:');
   }
   if (config.bus !== null && !config.bus.split(',').every((url) => /^nats:\/\//.test(url))) {
     throw new MensageiroError(

@@ -222,6 +222,18 @@ export class Connection {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.outgoing === null && this.outgoingText !== '') {
+      // Text alone (the native dialect's frames) is written as a string: the socket encodes it
+      // straight into its write request, with no Buffer made for it first.
+      const text = this.outgoingText;
+      this.outgoingText = '';
+      if (this.closed) return;
+      this.outgoingBytes = 0;
+      this.writesStarted++;
+      this.socket.write(text, 'utf8', (this.onWriteDone ??= (error) => this.written(error)));
+      this.notifyDrain();
+      return;
+    }
     this.takeText();
     const batch = this.outgoing;
     if (this.closed || batch === null) return;

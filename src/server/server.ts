@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { Hub } from '../core/hub.js';
 import type { Bus, Store } from '../core/ports.js';
 import { LocalBus } from '../bus/local/local-bus.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { LogStore } from '../store/log/log-store.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { NatsBus } from '../bus/nats/nats-bus.js';
 import { nativeDialect } from '../dialects/native/dialect.js';
@@ -18,7 +20,7 @@ import { serveAdmin } from './admin-socket.js';
 import { DataLock } from './data-lock.js';
 import { serveMonitor, type HealthCheck } from './health.js';
 import { MessagingMetrics } from './metrics.js';
-import type { PortSetting, ServerConfig } from './config.js';
+import { logStoreDir, type PortSetting, type ServerConfig } from './config.js';
 import type { Dialect } from './dialect.js';
 import { ConnectionLimits, DialectListener } from './listener.js';
 import { ActivityLog, createLogger, startUpSummary } from './logger.js';
@@ -81,20 +83,24 @@ function tlsFiles(config: ServerConfig): { cert: Buffer; key: Buffer } | undefin
 export async function startServer(config: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
   const base = parts.log ?? createLogger(config.logLevel, config.logFormat);
   // In a cluster every line says which node wrote it; a lone server's lines stay as they are.
-  const clustered = config.store !== null || config.bus !== null;
+  const logDir = logStoreDir(config);
+  const clustered = (config.store !== null && logDir === null) || config.bus !== null;
   const log = clustered ? base.child({ node: config.nodeId }) : base;
   const listeners: DialectListener[] = [];
   /** Each listener's name in `ports`, for the metrics and health checks. */
   const keys = new Map<DialectListener, DialectName>();
   let sqlite: SqliteStore | null = parts.store instanceof SqliteStore ? parts.store : null;
   const metrics = new MessagingMetrics({
-    connections: () =>
-      listeners.map((listener) => ({ dialect: keys.get(listener)!, count: listener.connectionCount })),
+    connections: () => [
+      ...listeners.map((listener) => ({ dialect: keys.get(listener)!, count: listener.connectionCount })),
+      ...(web ? [{ dialect: 'web', count: web.connectionCount }] : []),
+    ],
     inboxBacklog: () => (sqlite ? inboxBacklog(sqlite.database) : null),
   });
   const embedded = parts.store === undefined && config.store === null && config.data !== ':memory:';
   // One server per data directory: a second one would route live messages only to its own sessions.
-  const lock = embedded ? DataLock.acquire(config.data) : null;
+  const lockDir = parts.store === undefined ? (logDir ?? (embedded ? config.data : null)) : null;
+  const lock = lockDir === null ? null : DataLock.acquire(lockDir);
   let store: Store;
   let bus: Bus;
   try {
@@ -198,6 +204,14 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
         name: `${keys.get(listener)} listener`,
         check: async () => (listener.isListening ? null : 'not listening'),
       }));
+      if (web) {
+        const door = web;
+        liveness.push({
+          type: 'listener',
+          name: 'web listener',
+          check: async () => (door.isListening ? null : 'not listening'),
+        });
+      }
       const storeCheck: HealthCheck = {
         type: 'store',
         name: 'store',
@@ -262,6 +276,12 @@ export async function startServer(config: ServerConfig, parts: ServerParts = {})
 }
 
 async function openStore(config: ServerConfig, log: Logger, metrics: MessagingMetrics): Promise<Store> {
+  const logDir = logStoreDir(config);
+  if (logDir !== null) {
+    const store = new LogStore({ dataDir: logDir });
+    log.info({ store: 'log', dir: path.resolve(logDir), ...store.recovery }, 'store open');
+    return store;
+  }
   if (config.store === null) {
     return new SqliteStore({
       dataDir: config.data,

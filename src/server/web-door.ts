@@ -200,6 +200,10 @@ export class WebDoor {
     });
   }
 
+  get isListening(): boolean {
+    return this.server.listening;
+  }
+
   get connectionCount(): number {
     return this.links.size;
   }

@@ -1,16 +1,12 @@
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
 interface PendingOp {
   run: () => unknown;
   /** May commit without an fsync of its own; it still settles only once it is on disk. */
   lazy: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
-}
-
-interface CommittedOp {
-  op: PendingOp;
-  outcome: Outcome;
+  /** What `run` returned, or threw when `failed`; kept on the op, not in an object per op. */
+  outcome: unknown;
+  failed: boolean;
 }
 
 export interface CommitBackend {
@@ -50,9 +46,9 @@ export class GroupCommit {
   private idle: Array<() => void> = [];
   private batches = 0;
   /** Committed lazy ops that no sync has started to cover yet. */
-  private unsynced: CommittedOp[] = [];
+  private unsynced: PendingOp[] = [];
   /** Those the sync in flight covers; null while no sync runs. */
-  private syncing: CommittedOp[] | null = null;
+  private syncing: PendingOp[] | null = null;
 
   constructor(
     private readonly backend: CommitBackend,
@@ -62,7 +58,14 @@ export class GroupCommit {
   submit<T>(run: () => T, options: { lazy?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const lazy = options.lazy === true && this.backend.sync !== undefined;
-      this.queue.push({ run, lazy, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({
+        run,
+        lazy,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        outcome: undefined,
+        failed: false,
+      });
       if (!this.scheduled) {
         this.scheduled = true;
         // setImmediate runs after this turn's I/O callbacks, so all of them land in one batch.
@@ -88,59 +91,60 @@ export class GroupCommit {
     this.queue = [];
     const durable = batch.some((op) => !op.lazy);
     const started = this.observer ? performance.now() : 0;
-    const outcomes = this.commit(batch, durable);
+    const committed = this.commit(batch, durable);
     this.observer?.committed(batch.length, (performance.now() - started) / 1000, durable);
-    if (outcomes === null) {
+    if (!committed) {
       this.settleIdle();
       return;
     }
-    const committed = batch.map((op, i) => ({ op, outcome: outcomes[i]! }));
     if (durable) {
       // This commit's fsync covered every earlier commit too.
-      const earlier = [...(this.syncing ?? []), ...this.unsynced];
+      if (this.syncing) {
+        settle(this.syncing);
+        this.syncing = [];
+      }
+      settle(this.unsynced);
       this.unsynced = [];
-      if (this.syncing) this.syncing = [];
-      settle(earlier);
-      settle(committed);
+      settle(batch);
     } else {
-      this.unsynced.push(...committed);
+      for (const op of batch) this.unsynced.push(op);
       this.startSync();
     }
     this.settleIdle();
   }
 
-  /** Runs the batch; null when even the replay failed and every op was rejected. */
-  private commit(batch: PendingOp[], durable: boolean): Outcome[] | null {
-    let outcomes: Outcome[] = [];
+  /** Runs the batch, each op's outcome kept on it; false when even the replay failed and every op was rejected. */
+  private commit(batch: PendingOp[], durable: boolean): boolean {
     try {
       // Optimistic: no savepoints, which cost as much as the writes. Ops almost never fail.
       this.backend.transaction(() => {
-        for (const op of batch) outcomes.push({ ok: true, value: op.run() });
+        for (const op of batch) op.outcome = op.run();
       }, durable);
       this.batches++;
-      return outcomes;
+      return true;
     } catch {
       // One op failed and the whole attempt rolled back: replay with a savepoint per op, so
       // only the failing one fails. Ops read their state from the database, so a replay is safe.
       this.backend.onRollback();
-      outcomes = [];
       try {
         this.backend.transaction(() => {
           for (const op of batch) {
             try {
-              outcomes.push({ ok: true, value: this.backend.savepoint(op.run) });
+              op.outcome = this.backend.savepoint(op.run);
+              op.failed = false;
             } catch (error) {
               this.backend.onRollback();
-              outcomes.push({ ok: false, error });
+              op.outcome = error;
+              op.failed = true;
             }
           }
         }, durable);
         this.batches++;
-        return outcomes;
+        return true;
       } catch (error) {
         this.backend.onRollback();
         for (const op of batch) op.reject(error);
-        return null;
+        return false;
       }
     }
   }
@@ -156,7 +160,7 @@ export class GroupCommit {
       // A durable commit in the meantime may have settled them already (it emptied the list).
       const waiting = this.syncing ?? [];
       this.syncing = null;
-      if (error) for (const { op } of waiting) op.reject(error);
+      if (error) for (const op of waiting) op.reject(error);
       else settle(waiting);
       this.startSync();
       this.settleIdle();
@@ -175,9 +179,11 @@ export class GroupCommit {
   }
 }
 
-function settle(committed: CommittedOp[]): void {
-  for (const { op, outcome } of committed) {
-    if (outcome.ok) op.resolve(outcome.value);
-    else op.reject(outcome.error);
+function settle(committed: PendingOp[]): void {
+  for (const op of committed) {
+    if (op.failed) op.reject(op.outcome);
+    else op.resolve(op.outcome);
+    // Settled: what it returned is the caller's now, not the list's to keep alive.
+    op.outcome = undefined;
   }
 }

@@ -4,6 +4,7 @@ import { CaseFailure } from '../types.js';
 import { expectThat } from '../check.js';
 import { visible } from '../transcript.js';
 import {
+  awaitExactly,
   awaitFrame,
   clientTs,
   connectZap,
@@ -76,13 +77,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       const ts = clientTs();
       await a.conn.sendFrame(frames.send(a.id, b.id, ts, `entregue ${ctx.unique()}`));
       await awaitFrame(b.conn, is06, 'the 06 at B');
-      const got = await awaitFrame(
+      await awaitExactly(
         a.conn,
-        (f) => f.code === '07',
-        'the 07 delivery receipt at A',
         receipt('07', b.id, ts),
+        'the 07 delivery receipt at A',
+        'the 07 does not name B and the message ts',
       );
-      expectFrame(got, receipt('07', b.id, ts), 'the 07 does not name B and the message ts');
     },
   },
   {
@@ -99,13 +99,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       await a.conn.expectSilence(ctx.quietMs, 'B is offline, so no 07 may come yet');
       const later = await connectZap(ctx, 'B', b);
       await awaitFrame(later, is06, 'the pending 06 at B');
-      const got = await awaitFrame(
+      await awaitExactly(
         a.conn,
-        (f) => f.code === '07',
-        'the 07 after B connected',
         receipt('07', b, ts),
+        'the 07 after B connected',
+        'the 07 does not name B and the message ts',
       );
-      expectFrame(got, receipt('07', b, ts), 'the 07 does not name B and the message ts');
     },
   },
   {
@@ -123,13 +122,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       const bConn = await connectZap(ctx, 'B', b);
       await awaitFrame(bConn, is06, 'the pending 06 at B');
       const again = await connectZap(ctx, 'A', a.id);
-      const got = await awaitFrame(
+      await awaitExactly(
         again,
-        (f) => f.code === '07',
-        'the pending 07 after A reconnected',
         receipt('07', b, ts),
+        'the pending 07 after A reconnected',
+        'the pending 07 does not name B and the message ts',
       );
-      expectFrame(got, receipt('07', b, ts), 'the pending 07 does not name B and the message ts');
     },
   },
   {
@@ -145,13 +143,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       await a.conn.sendFrame(frames.send(a.id, b.id, ts, `leia ${ctx.unique()}`));
       await awaitFrame(b.conn, is06, 'the 06 at B');
       await b.conn.sendFrame(frames.read(a.id, ts));
-      const got = await awaitFrame(
+      await awaitExactly(
         a.conn,
-        (f) => f.code === '09',
-        'the 09 read receipt at A',
         receipt('09', b.id, ts),
+        'the 09 read receipt at A',
+        'the 09 does not name the reader B and the ts',
       );
-      expectFrame(got, receipt('09', b.id, ts), 'the 09 does not name the reader B and the ts');
     },
   },
   {
@@ -169,13 +166,12 @@ export const ZAP_RECEIPT_CASES: Case[] = [
       await offline(ctx, a.conn);
       await b.conn.sendFrame(frames.read(a.id, ts));
       const again = await connectZap(ctx, 'A', a.id);
-      const got = await awaitFrame(
+      await awaitExactly(
         again,
-        (f) => f.code === '09',
-        'the pending 09 after A reconnected',
         receipt('09', b.id, ts),
+        'the pending 09 after A reconnected',
+        'the pending 09 does not name the reader B and the ts',
       );
-      expectFrame(got, receipt('09', b.id, ts), 'the pending 09 does not name the reader B and the ts');
     },
   },
   {

@@ -3,6 +3,7 @@ import { CaseFailure } from '../types.js';
 import { expectSame, expectThat } from '../check.js';
 import { visible } from '../transcript.js';
 import {
+  awaitExactly,
   awaitFrame,
   clientTs,
   connectZap,
@@ -134,8 +135,12 @@ const ZAP_CORE_CASES: Case[] = [
       const text = `formato ${ctx.unique()}`;
       const ts = clientTs(30);
       await a.conn.sendFrame(frames.send(a.id, b.id, ts, text));
-      const got = await awaitFrame(b.conn, (f) => f.code === '06', 'the 06 delivery at B');
-      expectFrame(got, delivery(a.id, b.id, ts, text), 'the 06 is not the 05 with its code changed');
+      await awaitExactly(
+        b.conn,
+        delivery(a.id, b.id, ts, text),
+        'the 06 delivery at B',
+        'the 06 is not the 05 with its code changed',
+      );
     },
   },
   {
@@ -174,8 +179,12 @@ const ZAP_CORE_CASES: Case[] = [
       const whole = frames.send(a.id, b.id, ts, text);
       await a.conn.send(whole.slice(0, 20));
       await a.conn.sendFrame(whole.slice(20), 20);
-      const got = await awaitFrame(b.conn, (f) => f.code === '06', 'the 06 of the split 05');
-      expectFrame(got, delivery(a.id, b.id, ts, text), 'the split 05 was not delivered whole');
+      await awaitExactly(
+        b.conn,
+        delivery(a.id, b.id, ts, text),
+        'the 06 of the split 05',
+        'the split 05 was not delivered whole',
+      );
     },
   },
   {

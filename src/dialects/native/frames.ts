@@ -94,7 +94,7 @@ export function sizedItemJson(item: InboxItem): { json: string; bytes: number } 
     // The name is not ASCII-only either, so it is counted like the text; each is counted on its
     // own, since counting a concatenation would copy a long text first.
     const name = msg.fromName == null ? '' : `,"from_name":${JSON.stringify(msg.fromName)}`;
-    const json = `{"type":"msg","id":${msg.from},"to":${msg.to},"text":${text}${name},"mid":${msg.mid},"seq":${item.seq},"at":${msg.at},"ts":${msg.ts}}`;
+    const json = `{"type":"msg","id":${idText(msg.from)},"to":${idText(msg.to)},"text":${text}${name},"mid":${msg.mid},"seq":${item.seq},"at":${timeText(msg.at)},"ts":${msg.ts}}`;
     const wide = text.length + name.length;
     return {
       json,
@@ -105,7 +105,7 @@ export function sizedItemJson(item: InboxItem): { json: string; bytes: number } 
     // Nearly one receipt per message under load; its status is one of two fixed words, and all
     // of it is ASCII.
     const { receipt } = item;
-    const json = `{"type":"receipt","status":"${receipt.status}","by":${receipt.by},"conv":${receipt.conv},"mid":${receipt.mid},"ts":${receipt.ts},"at":${receipt.at},"seq":${item.seq}}`;
+    const json = `{"type":"receipt","status":"${receipt.status}","by":${idText(receipt.by)},"conv":${idText(receipt.conv)},"mid":${receipt.mid},"ts":${receipt.ts},"at":${timeText(receipt.at)},"seq":${item.seq}}`;
     return { json, bytes: json.length };
   }
   const json = JSON.stringify(itemFrame(item));
@@ -128,7 +128,34 @@ export interface SentAck {
  */
 export function sentJson(ack: SentAck): string {
   const cid = ack.cid === undefined ? '' : `"cid":${JSON.stringify(ack.cid)},`;
-  return `{"type":"sent",${cid}"mid":${ack.mid},"to":${ack.to},"at":${ack.at},"ts":${ack.ts},"duplicate":${ack.duplicate}}`;
+  return `{"type":"sent",${cid}"mid":${ack.mid},"to":${idText(ack.to)},"at":${timeText(ack.at)},"ts":${ack.ts},"duplicate":${ack.duplicate}}`;
+}
+
+// Ids have 13 digits and times in ms are as large: to V8 both are doubles, and printing one
+// costs a shortest-digits conversion each time. The templates above print a few of them per
+// frame, so ids are printed once and kept, and the last time printed is kept too (the items of
+// one commit mostly share it).
+const ID_TEXTS_KEPT = 100_000;
+const idTexts = new Map<number, string>();
+let lastTime = -1;
+let lastTimeText = '';
+
+function idText(id: number): string {
+  let text = idTexts.get(id);
+  if (text === undefined) {
+    if (idTexts.size >= ID_TEXTS_KEPT) idTexts.clear();
+    text = String(id);
+    idTexts.set(id, text);
+  }
+  return text;
+}
+
+function timeText(time: number): string {
+  if (time !== lastTime) {
+    lastTime = time;
+    lastTimeText = String(time);
+  }
+  return lastTimeText;
 }
 
 /** The answer to a sign-in: who, which device, and where the inbox resumes. */

@@ -1,18 +1,48 @@
 import type pg from 'pg';
 import { MensageiroError } from '../../core/errors.js';
 import type { AppendResult, NewMessage } from '../../core/ports.js';
-import type { AccountId, DeliveredMessage, StoredMessage } from '../../core/types.js';
-import { ITEM_MSG, ITEM_SENT, lockCounters, writeItems, type Counters, type NewItem } from './inbox-sql.js';
+import type { AccountId, DeliveredMessage, InboxItem, StoredMessage } from '../../core/types.js';
+import { ITEM_MSG, ITEM_SENT, lockCounters, type Counters } from './inbox-sql.js';
 
-const TAKE_MIDS = {
-  name: 'take_mids',
-  text: `SELECT nextval('messages_mid') AS mid FROM generate_series(1, $1)`,
-};
-const INSERT_MESSAGES = {
-  name: 'insert_messages',
-  text: `INSERT INTO messages (mid, sender, conv, cid, text, ts, at, in_group)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::boolean[])
-    ON CONFLICT DO NOTHING RETURNING mid`,
+/**
+ * One statement for a turn's messages: it takes their mids (in message order), inserts them (a
+ * (sender, cid) already stored, here or by another node, inserts nothing), appends the inbox
+ * items of those it inserted, each account's seqs following its counter, and moves the
+ * counters. It returns a row per inserted message (its sender's name) and one per item (its
+ * seq). The counter rows are locked by the transaction, so reading them here is safe.
+ */
+const STORE_MESSAGES = {
+  name: 'store_messages',
+  text: `WITH taken AS MATERIALIZED (
+      SELECT nextval('messages_mid') AS mid FROM generate_series(1, cardinality($1::bigint[]))
+    ), numbered AS (
+      SELECT mid, row_number() OVER (ORDER BY mid) AS ord FROM taken
+    ), wanted AS (
+      SELECT n.mid, u.* FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::boolean[])
+        WITH ORDINALITY AS u(sender, conv, cid, text, ts, at, in_group, ord)
+      JOIN numbered n USING (ord)
+    ), stored AS (
+      INSERT INTO messages (mid, sender, conv, cid, text, ts, at, in_group)
+      SELECT mid, sender, conv, cid, text, ts, at, in_group FROM wanted
+      ON CONFLICT DO NOTHING RETURNING mid, sender
+    ), items AS (
+      SELECT i.item, i.account, i.kind, w.mid, i.body,
+        a.last_seq + row_number() OVER (PARTITION BY i.account ORDER BY i.item) AS seq
+      FROM unnest($8::integer[], $9::bigint[], $10::smallint[], $11::text[]) WITH ORDINALITY AS i(message, account, kind, body, item)
+      JOIN wanted w ON w.ord = i.message
+      JOIN stored s ON s.mid = w.mid
+      JOIN accounts a ON a.id = i.account
+    ), added AS (
+      INSERT INTO inbox (account, seq, kind, mid, body) SELECT account, seq, kind, mid, body FROM items
+    ), counted AS (
+      UPDATE accounts a SET last_seq = c.last
+      FROM (SELECT account, max(seq) AS last FROM items GROUP BY account) c WHERE a.id = c.account
+    )
+    SELECT w.ord::integer AS message, w.mid, COALESCE(a.display_name, a.username) AS name,
+      NULL::integer AS item, NULL::bigint AS seq
+    FROM stored s JOIN wanted w ON w.mid = s.mid JOIN accounts a ON a.id = s.sender
+    UNION ALL
+    SELECT NULL, NULL, NULL, item::integer, seq FROM items`,
 };
 const STORED_BY_CID = {
   name: 'stored_by_cid',
@@ -20,11 +50,19 @@ const STORED_BY_CID = {
     JOIN unnest($1::bigint[], $2::text[]) AS k(sender, cid) ON m.sender = k.sender AND m.cid = k.cid`,
 };
 
+/** An inbox item a message will make if it is inserted. */
+interface PlannedItem {
+  /** Index of the message in the batch. */
+  message: number;
+  to: AccountId;
+  kind: number;
+  body: string | null;
+}
+
 /**
- * Stores one turn's messages in the open transaction, in a fixed number of statements whatever
- * their count. With every recipient's counter row locked by the batch (in id order), it takes
- * the mids, inserts the messages (a (sender, cid) already stored, here or by another node,
- * inserts nothing), then writes every inbox row and counter at once.
+ * Stores one turn's messages in the open transaction: with every recipient's counter row
+ * locked by the batch (in id order), one statement takes the mids, inserts the messages and
+ * writes their inbox rows and counters.
  *
  * The mids are taken after the counter locks: of two transactions that share a recipient, the
  * one that locks first also takes its mids first, so in every inbox mids rise with seqs.
@@ -49,10 +87,6 @@ export async function appendMessages(
   const withDevice = messages.filter((m) => (m.device ?? 0) > 0).map((m) => m.from);
   await lockCounters(client, [...recipients.flat(), ...withDevice], counters);
   const devices = await deviceCounts(client, withDevice);
-  const names = await namesOf(
-    client,
-    messages.map((m) => m.from),
-  );
   // The first of each (sender, cid) in the batch is stored; later ones are its duplicates.
   const firstOf = new Map<string, number>();
   const stored: number[] = [];
@@ -75,73 +109,78 @@ export async function appendMessages(
     if (key !== null) firstOf.set(key, i);
     stored.push(i);
   });
-  const mids = new Map<number, number>();
-  if (stored.length > 0) {
-    const taken = await client.query<{ mid: number }>({ ...TAKE_MIDS, values: [stored.length] });
-    const sorted = taken.rows.map((r) => r.mid).sort((a, b) => a - b);
-    stored.forEach((i, k) => mids.set(i, sorted[k]!));
-    const rows = stored.map((i) => messages[i]!);
-    const inserted = await client.query<{ mid: number }>({
-      ...INSERT_MESSAGES,
-      values: [
-        stored.map((i) => mids.get(i)!),
-        rows.map((m) => m.from),
-        rows.map((m) => m.to),
-        rows.map((m) => m.cid),
-        rows.map((m) => m.text),
-        rows.map((m) => m.ts),
-        rows.map((m) => m.at),
-        rows.map((m) => !isDirect(m)),
-      ],
-    });
-    const insertedMids = new Set(inserted.rows.map((r) => r.mid));
-    for (const i of stored) if (!insertedMids.has(mids.get(i)!)) duplicates.push(i);
+  if (stored.length === 0) {
+    await resolveDuplicates(client, messages, duplicates, outcomes);
+    return outcomes as Array<AppendResult | Error>;
   }
-  await resolveDuplicates(client, messages, duplicates, outcomes);
-
-  const items: NewItem[] = [];
-  const owners: number[] = [];
-  for (const i of stored) {
-    if (outcomes[i] !== undefined) continue;
+  const planned: PlannedItem[] = [];
+  stored.forEach((i, k) => {
     const input = messages[i]!;
-    const mid = mids.get(i)!;
+    for (const to of recipients[i]!) planned.push({ message: k + 1, to, kind: ITEM_MSG, body: null });
+    // The sender's other devices get it too, when there are others.
+    const device = input.device ?? 0;
+    if (device > 0 && (devices.get(input.from) ?? 0) > 1 && !recipients[i]!.includes(input.from)) {
+      planned.push({ message: k + 1, to: input.from, kind: ITEM_SENT, body: String(device) });
+    }
+  });
+  const rows = stored.map((i) => messages[i]!);
+  const { rows: written } = await client.query<{
+    message: number | null;
+    mid: number | null;
+    name: string | null;
+    item: number | null;
+    seq: number | null;
+  }>({
+    ...STORE_MESSAGES,
+    values: [
+      rows.map((m) => m.from),
+      rows.map((m) => m.to),
+      rows.map((m) => m.cid),
+      rows.map((m) => m.text),
+      rows.map((m) => m.ts),
+      rows.map((m) => m.at),
+      rows.map((m) => !isDirect(m)),
+      planned.map((p) => p.message),
+      planned.map((p) => p.to),
+      planned.map((p) => p.kind),
+      planned.map((p) => p.body),
+    ],
+  });
+  const inserted = new Map<number, DeliveredMessage>();
+  const seqs = new Map<number, number>();
+  for (const row of written) {
+    if (row.item !== null) {
+      seqs.set(row.item, row.seq!);
+      continue;
+    }
+    const input = rows[row.message! - 1]!;
     const delivered: DeliveredMessage = {
-      mid,
+      mid: row.mid!,
       from: input.from,
       to: input.to,
       text: input.text,
       ts: input.ts,
       at: input.at,
     };
-    const fromName = names.get(input.from) ?? null;
-    if (fromName !== null) delivered.fromName = fromName;
-    const to = recipients[i]!;
-    for (const user of to) {
-      items.push({
-        to: user,
-        kind: ITEM_MSG,
-        mid,
-        body: null,
-        build: (seq) => ({ seq, kind: 'msg', msg: delivered }),
-      });
-      owners.push(i);
-    }
-    // The sender's other devices get it too, when there are others.
-    const device = input.device ?? 0;
-    if (device > 0 && (devices.get(input.from) ?? 0) > 1 && !to.includes(input.from)) {
-      items.push({
-        to: input.from,
-        kind: ITEM_SENT,
-        mid,
-        body: String(device),
-        build: (seq) => ({ seq, kind: 'sent', msg: delivered, device }),
-      });
-      owners.push(i);
-    }
-    outcomes[i] = { message: { ...delivered, cid: input.cid }, duplicate: false, deliveries: [] };
+    if (row.name !== null) delivered.fromName = row.name;
+    inserted.set(row.message!, delivered);
   }
-  const deliveries = await writeItems(client, items, last);
-  deliveries.forEach((delivery, k) => (outcomes[owners[k]!] as AppendResult).deliveries.push(delivery));
+  stored.forEach((i, k) => {
+    const delivered = inserted.get(k + 1);
+    if (!delivered) duplicates.push(i);
+    else outcomes[i] = { message: { ...delivered, cid: messages[i]!.cid }, duplicate: false, deliveries: [] };
+  });
+  await resolveDuplicates(client, messages, duplicates, outcomes);
+  planned.forEach((p, n) => {
+    const seq = seqs.get(n + 1);
+    if (seq === undefined) return; // its message was a duplicate
+    if (seq > last.get(p.to)!) last.set(p.to, seq);
+    const msg = inserted.get(p.message)!;
+    const device = Number(p.body);
+    const item: InboxItem =
+      p.kind === ITEM_MSG ? { seq, kind: 'msg', msg } : { seq, kind: 'sent', msg, device };
+    (outcomes[stored[p.message - 1]!] as AppendResult).deliveries.push({ to: p.to, item });
+  });
   return outcomes as Array<AppendResult | Error>;
 }
 

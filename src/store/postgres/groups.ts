@@ -5,6 +5,7 @@ import type { AccountId, Delivery, Group, GroupChange } from '../../core/types.j
 import { namesOf } from './append-messages.js';
 import { insertAccount } from './accounts-sql.js';
 import { appendItems, noticeItem, type Counters } from './inbox-sql.js';
+import { planGroupChange } from '../group-change.js';
 
 /**
  * Groups: current members with an admin flag (`group_members`), and each member's window of
@@ -103,66 +104,39 @@ export async function changeGroup(
 ): Promise<{ group: Group; deliveries: Delivery[] }> {
   const group = await loadGroup(client, change.gid);
   if (!group) throw new MensageiroError('unknown_recipient', `unknown group ${change.gid}`);
-  const members = [...group.members];
-  let admins = [...group.admins];
-  let name = group.name;
-  let affected: AccountId[] = [];
-  const removed: AccountId[] = [];
+  const { group: after, affected, removed } = planGroupChange(group, change);
   const gid = group.id;
   switch (change.action) {
     case 'add': {
-      affected = unique(change.members).filter((m) => !members.includes(m));
-      if (affected.length === 0) throw new MensageiroError('bad_request', 'they are members already');
-      if (members.length + affected.length > change.maxMembers) {
-        throw new MensageiroError(
-          'group_too_large',
-          `a group has at most ${change.maxMembers} members, creator included`,
-        );
-      }
       const { rows } = await client.query<{ next: number }>(
         `SELECT COALESCE(max(position), -1) + 1 AS next FROM group_members WHERE group_id = $1`,
         [gid],
       );
       await addMembers(client, gid, affected, rows[0]!.next);
-      members.push(...affected);
       break;
     }
     case 'remove':
     case 'leave': {
-      affected = unique(change.members).filter((m) => members.includes(m));
-      if (affected.length === 0) throw new MensageiroError('bad_request', 'they are not members');
       const now = await lastMid(client);
       await client.query(`DELETE FROM group_members WHERE group_id = $1 AND member = ANY($2::bigint[])`, [
         gid,
-        affected,
+        removed,
       ]);
       await client.query(
         `UPDATE group_access SET to_mid = $3 WHERE group_id = $1 AND member = ANY($2::bigint[])`,
-        [gid, affected, now],
+        [gid, removed, now],
       );
-      for (const member of affected) members.splice(members.indexOf(member), 1);
-      removed.push(...affected);
-      admins = admins.filter((m) => members.includes(m));
-      if (!members.includes(group.creator) && admins.length === 0 && members.length > 0) {
-        // Nobody left may manage the group: its oldest member takes over, as WhatsApp does.
-        await setAdmins(client, gid, [members[0]!]);
-        admins = [members[0]!];
-      }
+      // Nobody left could manage the group, and its oldest member took over.
+      if (after.admins.some((m) => !group.admins.includes(m))) await setAdmins(client, gid, after.admins);
       break;
     }
     case 'rename':
-      name = change.name ?? '';
-      await client.query(`UPDATE accounts SET group_name = $2 WHERE id = $1`, [gid, name]);
+      await client.query(`UPDATE accounts SET group_name = $2 WHERE id = $1`, [gid, after.name]);
       break;
-    case 'admins': {
-      const wanted = unique(change.members).filter((m) => members.includes(m) && m !== group.creator);
-      await setAdmins(client, gid, wanted);
-      admins = members.filter((m) => wanted.includes(m));
-      affected = admins;
+    case 'admins':
+      await setAdmins(client, gid, after.admins);
       break;
-    }
   }
-  const after: Group = { ...group, name, members, admins };
   const notice: GroupChange = {
     action: change.action,
     by: change.by,
@@ -172,7 +146,7 @@ export async function changeGroup(
   };
   return {
     group: after,
-    deliveries: await notify(client, after, notice, [...members, ...removed], counters),
+    deliveries: await notify(client, after, notice, [...after.members, ...removed], counters),
   };
 }
 
@@ -198,8 +172,4 @@ async function notify(
     audience.map((member) => noticeItem(member, notice)),
     counters,
   );
-}
-
-function unique(ids: AccountId[]): AccountId[] {
-  return [...new Set(ids)];
 }

@@ -11,20 +11,13 @@ import type {
 import { namesOf } from './append-messages.js';
 import { loadGroup } from './groups.js';
 import { ITEM_MSG } from './inbox-sql.js';
+import { participantStatus, statusRule, type Participant } from '../message-status.js';
 
 /** Unread counts stop here: counting costs one index step per unread message. */
 const MAX_UNREAD = 9_999;
 /** How far back in a peer's inbox a page looks for its last delivered message. */
 const DELIVERED_WALK = 10_000;
 const NEWEST = Number.MAX_SAFE_INTEGER - 1;
-
-interface Participant {
-  member: AccountId;
-  /** Messages after this mid reached them (0 for a 1:1 peer). */
-  since: number;
-  read: number;
-  delivered: number;
-}
 
 interface MessageRow {
   mid: number;
@@ -45,7 +38,7 @@ interface View {
 
 /**
  * History pages and conversation lists, read straight from the messages' indexes
- * (`messages_pair` for a 1:1 pair, `messages_group` for a group), newest first.
+ * (`messages_conv` from both sides of a 1:1 pair, `messages_group` for a group), newest first.
  */
 export class PostgresHistory {
   constructor(private readonly pool: pg.Pool) {}
@@ -153,11 +146,17 @@ export class PostgresHistory {
            WHERE conv = $1 AND in_group AND mid > $2 AND mid < $3 ORDER BY mid DESC LIMIT $4`,
           [view.conv, view.after, below, limit],
         )
-      : await this.pool.query<MessageRow>(
-          `SELECT mid, sender, conv, text, ts, at FROM messages
-           WHERE least(sender, conv) = $1 AND greatest(sender, conv) = $2 AND NOT in_group AND mid < $3
-           ORDER BY mid DESC LIMIT $4`,
-          [Math.min(user, view.conv), Math.max(user, view.conv), below, limit],
+      : // Each side of the pair newest first on messages_conv, merged (UNION: a note to self
+        // is found from both sides).
+        await this.pool.query<MessageRow>(
+          `SELECT * FROM (
+             (SELECT mid, sender, conv, text, ts, at FROM messages
+              WHERE conv = $1 AND sender = $2 AND NOT in_group AND mid < $3 ORDER BY mid DESC LIMIT $4)
+             UNION
+             (SELECT mid, sender, conv, text, ts, at FROM messages
+              WHERE conv = $2 AND sender = $1 AND NOT in_group AND mid < $3 ORDER BY mid DESC LIMIT $4)
+           ) pair ORDER BY mid DESC LIMIT $4`,
+          [user, view.conv, below, limit],
         );
     return rows;
   }
@@ -173,14 +172,7 @@ export class PostgresHistory {
     );
     const myReadMark = own[0]?.mid ?? 0;
     const others = await this.participants(user, view.conv, view.group);
-    return (mid, from) => {
-      if (from !== user) return mid <= myReadMark ? 'read' : 'delivered';
-      // Those who were in when it was sent: a member added later never gets it.
-      const audience = others.filter((o) => o.since < mid);
-      if (audience.length === 0) return 'sent';
-      if (audience.every((o) => o.read >= mid)) return 'read';
-      return audience.every((o) => o.delivered >= mid) ? 'delivered' : 'sent';
-    };
+    return statusRule(user, myReadMark, others);
   }
 
   /** Who else is in `conv`, with how far each has `user`'s messages and has read them. */
@@ -228,10 +220,10 @@ export class PostgresHistory {
       this.pool,
       audience.map((p) => p.member),
     );
-    const states = audience.map(({ member, read, delivered }) => ({
-      member,
-      name: names.get(member) ?? null,
-      status: (read >= mid ? 'read' : delivered >= mid ? 'delivered' : 'sent') as MessageStatus,
+    const states = audience.map((participant) => ({
+      member: participant.member,
+      name: names.get(participant.member) ?? null,
+      status: participantStatus(participant, mid),
     }));
     return { mid, conv, states };
   }

@@ -53,6 +53,12 @@ export interface Bulk<Item> {
   locks(client: pg.PoolClient, items: Item[]): Promise<AccountId[]>;
   /** Runs every item in the open transaction; an Error outcome fails that item alone. */
   run(client: pg.PoolClient, items: Item[], counters: Counters): Promise<unknown[]>;
+  /**
+   * The item indexes in the order `run` gave them their seqs. They settle in that order, so
+   * the deliveries they publish reach each inbox stream in seq order: one out of order makes
+   * the stream read the store for the gap.
+   */
+  settleOrder(items: Item[]): number[];
 }
 
 /**
@@ -131,11 +137,13 @@ export class PgGroupCommit<Item> {
     return {
       locks: (client) => this.bulk.locks(client, items),
       run: (client, counters) => this.bulk.run(client, items, counters),
-      resolve: (outcomes) =>
-        (outcomes as unknown[]).forEach((outcome, i) => {
+      resolve: (outcomes) => {
+        for (const i of this.bulk.settleOrder(items)) {
+          const outcome = (outcomes as unknown[])[i];
           if (outcome instanceof Error) queued[i]!.reject(outcome);
           else queued[i]!.resolve(outcome);
-        }),
+        }
+      },
       reject: (error) => queued.forEach((q) => q.reject(error)),
     };
   }

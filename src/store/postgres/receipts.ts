@@ -1,7 +1,15 @@
 import type pg from 'pg';
 import type { ReadMark } from '../../core/ports.js';
-import type { AccountId, Delivery, ReceiptStatus } from '../../core/types.js';
-import { ITEM_MSG, ITEM_READ, appendItems, receiptItem, type Counters, type NewItem } from './inbox-sql.js';
+import type { AccountId, Delivery, Receipt, ReceiptStatus } from '../../core/types.js';
+import {
+  ITEM_MSG,
+  ITEM_READ,
+  ITEM_RECEIPT,
+  appendItems,
+  receiptItem,
+  type Counters,
+  type NewItem,
+} from './inbox-sql.js';
 
 const STATUS = { delivered: 1, read: 2 } as const;
 
@@ -229,6 +237,7 @@ export async function markRead(
   // The reader's own mark: what `mid` says, or the newest message the receipts found.
   let readMid = 'mid' in mark ? mark.mid : 0;
   for (const item of items) readMid = Math.max(readMid, item.mid ?? 0);
+  await unmerged(client, items, counters);
   if (readMid > 0 && (await raiseReadMark(client, reader, conv, readMid))) {
     const devices = await client.query(`SELECT 1 FROM devices WHERE account = $1 LIMIT 2`, [reader]);
     if ((devices.rowCount ?? 0) > 1) {
@@ -241,7 +250,61 @@ export async function markRead(
       });
     }
   }
-  return appendItems(client, items, counters);
+  const deliveries = await appendItems(client, items, counters);
+  remember(deliveries, counters);
+  return deliveries;
+}
+
+/**
+ * The read receipts appended in each transaction (known by its counters, which every attempt
+ * makes anew), per recipient: a later read of the same commit moves such a receipt's mark in
+ * place instead of appending another, so a sender gets one receipt per conversation, peer and
+ * status for a whole commit.
+ */
+const inCommit = new WeakMap<Counters, Map<AccountId, Delivery[]>>();
+
+function remember(deliveries: Delivery[], counters: Counters): void {
+  let byTo = inCommit.get(counters);
+  if (byTo === undefined) inCommit.set(counters, (byTo = new Map()));
+  for (const delivery of deliveries) {
+    if (delivery.item.kind !== 'receipt') continue;
+    const list = byTo.get(delivery.to);
+    if (list === undefined) byTo.set(delivery.to, [delivery]);
+    else list.push(delivery);
+  }
+}
+
+/**
+ * Takes out of `items` the receipts that an earlier one of this commit covers, rewriting that
+ * one's row and delivery to the later mark.
+ */
+async function unmerged(client: pg.PoolClient, items: NewItem[], counters: Counters): Promise<void> {
+  const byTo = inCommit.get(counters);
+  if (byTo === undefined) return;
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i]!;
+    if (item.kind !== ITEM_RECEIPT) continue;
+    const receipt = JSON.parse(item.body as string) as Receipt;
+    const earlier = byTo
+      .get(item.to)
+      ?.find(
+        (d) =>
+          d.item.kind === 'receipt' &&
+          d.item.receipt.conv === receipt.conv &&
+          d.item.receipt.by === receipt.by &&
+          d.item.receipt.status === receipt.status,
+      );
+    if (earlier === undefined || earlier.item.kind !== 'receipt') continue;
+    if (receipt.mid > earlier.item.receipt.mid) {
+      await client.query({
+        name: 'rewrite_receipt',
+        text: `UPDATE inbox SET mid = $1, body = $2 WHERE account = $3 AND seq = $4`,
+        values: [receipt.mid, item.body, item.to, earlier.item.seq],
+      });
+      earlier.item = { seq: earlier.item.seq, kind: 'receipt', receipt };
+    }
+    items.splice(i, 1);
+  }
 }
 
 /** Raises `owner`'s read mark in `conv`; true when it moved. */

@@ -24,11 +24,14 @@ export const turnBulk: Bulk<TurnItem> = {
     return ids;
   },
 
+  settleOrder(items: TurnItem[]): number[] {
+    const { messageAt, ackAt } = byKind(items);
+    return [...messageAt, ...ackAt];
+  },
+
   async run(client: pg.PoolClient, items: TurnItem[], counters: Counters): Promise<unknown[]> {
     const outcomes: Array<AppendResult | Delivery[] | Error> = new Array(items.length);
-    const messageAt: number[] = [];
-    const ackAt: number[] = [];
-    items.forEach((item, i) => ('message' in item ? messageAt : ackAt).push(i));
+    const { messageAt, ackAt } = byKind(items);
     // Messages first: an ack in the same turn was for items the client saw before them.
     const stored = await appendMessages(
       client,
@@ -45,3 +48,10 @@ export const turnBulk: Bulk<TurnItem> = {
     return outcomes;
   },
 };
+
+function byKind(items: TurnItem[]): { messageAt: number[]; ackAt: number[] } {
+  const messageAt: number[] = [];
+  const ackAt: number[] = [];
+  items.forEach((item, i) => ('message' in item ? messageAt : ackAt).push(i));
+  return { messageAt, ackAt };
+}

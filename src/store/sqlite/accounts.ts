@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { MensageiroError } from '../../core/errors.js';
-import type { AccountChange } from '../../core/ports.js';
+import type { AccountChange, NewAccount } from '../../core/ports.js';
 import type { Account, AccountId } from '../../core/types.js';
 
 interface AccountRow {
@@ -120,6 +120,49 @@ export class SqliteAccounts {
 
   clear(): void {
     this.users.clear();
+  }
+
+  /** A user account with no secret or with one, as registration makes it. */
+  create(account: NewAccount): Account {
+    const row = {
+      id: account.id,
+      username: account.username ?? null,
+      secretHash: account.secretHash ?? null,
+      displayName: account.displayName ?? null,
+      createdAt: Date.now(),
+    };
+    this.insert({ ...row, kind: 'user', groupName: null, creator: null, clientTs: null });
+    return row;
+  }
+
+  /** Creates a secret-less account for each username that has none (mm's users.csv). */
+  ensureUsernames(usernames: string[], newId: () => AccountId): number {
+    const createdAt = Date.now();
+    let created = 0;
+    for (const username of usernames) {
+      if (this.byUsername(username)) continue;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          this.insert({
+            id: newId(),
+            kind: 'user',
+            username,
+            secretHash: null,
+            displayName: null,
+            groupName: null,
+            creator: null,
+            clientTs: null,
+            createdAt,
+          });
+          created++;
+          break;
+        } catch (error) {
+          // A random id that is taken: draw again, as register does.
+          if (!(error instanceof MensageiroError && error.code === 'conflict') || attempt >= 8) throw error;
+        }
+      }
+    }
+    return created;
   }
 }
 

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
-import { MensageiroError } from '../../core/errors.js';
 import type { GroupChangeRequest } from '../../core/ports.js';
 import type { AccountId, Group } from '../../core/types.js';
+import { planGroupChange, type PlannedChange } from '../group-change.js';
 
 interface GroupRow {
   id: number;
@@ -13,11 +13,7 @@ interface GroupRow {
 }
 
 /** A change applied: the group after it, who it touched, and who lost access. */
-export interface AppliedChange {
-  group: Group;
-  affected: AccountId[];
-  removed: AccountId[];
-}
+export type AppliedChange = PlannedChange;
 
 /**
  * Group rows: current members with an admin flag (`group_members`), and each member's window
@@ -77,65 +73,35 @@ export class SqliteGroups {
 
   apply(group: Group, change: GroupChangeRequest): AppliedChange {
     const now = this.sql.lastMid.get() as number;
-    const members = [...group.members];
-    let admins = [...group.admins];
-    let name = group.name;
-    let affected: AccountId[] = [];
-    const removed: AccountId[] = [];
+    const applied = planGroupChange(group, change);
+    const { group: after, affected, removed } = applied;
     switch (change.action) {
       case 'add': {
-        affected = unique(change.members).filter((m) => !members.includes(m));
-        if (affected.length === 0) throw new MensageiroError('bad_request', 'they are members already');
-        if (members.length + affected.length > change.maxMembers) {
-          throw new MensageiroError(
-            'group_too_large',
-            `a group has at most ${change.maxMembers} members, creator included`,
-          );
-        }
         let position = this.sql.lastPosition.get(group.id) as number;
         for (const member of affected) {
           this.sql.insertMember.run(group.id, ++position, member, 0);
           this.sql.grantAccess.run(group.id, member, now);
-          members.push(member);
         }
         break;
       }
       case 'remove':
-      case 'leave': {
-        affected = unique(change.members).filter((m) => members.includes(m));
-        if (affected.length === 0) throw new MensageiroError('bad_request', 'they are not members');
-        for (const member of affected) {
+      case 'leave':
+        for (const member of removed) {
           this.sql.removeMember.run(group.id, member);
           this.sql.endAccess.run(now, group.id, member);
-          members.splice(members.indexOf(member), 1);
-          removed.push(member);
         }
-        admins = admins.filter((m) => members.includes(m));
-        const someoneInCharge = members.includes(group.creator) || admins.length > 0;
-        if (!someoneInCharge && members.length > 0) {
-          // Nobody left may manage the group: its oldest member takes over, as WhatsApp does.
-          this.sql.setAdmin.run(1, group.id, members[0]!);
-          admins = [members[0]!];
-        }
+        // Nobody left could manage the group, and its oldest member took over.
+        for (const member of after.admins)
+          if (!group.admins.includes(member)) this.sql.setAdmin.run(1, group.id, member);
         break;
-      }
       case 'rename':
-        name = change.name ?? '';
-        this.sql.rename.run(name, group.id);
+        this.sql.rename.run(after.name, group.id);
         break;
-      case 'admins': {
-        const wanted = unique(change.members).filter((m) => members.includes(m) && m !== group.creator);
-        for (const member of members)
-          this.sql.setAdmin.run(wanted.includes(member) ? 1 : 0, group.id, member);
-        admins = members.filter((m) => wanted.includes(m));
-        affected = admins;
+      case 'admins':
+        for (const member of after.members)
+          this.sql.setAdmin.run(after.admins.includes(member) ? 1 : 0, group.id, member);
         break;
-      }
     }
-    return { group: { ...group, name, members, admins }, affected, removed };
+    return applied;
   }
-}
-
-function unique(ids: AccountId[]): AccountId[] {
-  return [...new Set(ids)];
 }

@@ -9,6 +9,7 @@ import type {
   MessageStatus,
 } from '../../core/types.js';
 import { RECEIPT_STATUS_CODES } from './receipt-body.js';
+import { participantStatus, statusRule, type Participant } from '../message-status.js';
 
 /** Messages indexed per catch-up step: one lazy transaction of about this many rows. */
 export const INDEX_CHUNK = 5_000;
@@ -16,14 +17,6 @@ export const INDEX_CHUNK = 5_000;
 export const MAX_UNREAD = 9_999;
 /** How far back in a peer's inbox a page looks for its last delivered message. */
 const DELIVERED_WALK = 10_000;
-
-interface Participant {
-  member: AccountId;
-  /** Messages after this mid reached them (they joined then). */
-  since: number;
-  read: number;
-  delivered: number;
-}
 
 type MessageRow = [mid: number, sender: number, conv: number, text: string, ts: number, at: number];
 
@@ -225,14 +218,7 @@ export class SqliteHistory {
   ): (mid: number, from: AccountId) => MessageStatus {
     const myReadMark = (this.sql.readMark.get(user, conv) as number | undefined) ?? 0;
     const others = this.participants(user, conv, group);
-    return (mid, from) => {
-      if (from !== user) return mid <= myReadMark ? 'read' : 'delivered';
-      // Those who were in when it was sent: a member added later never gets it.
-      const audience = others.filter((o) => o.since < mid);
-      if (audience.length === 0) return 'sent';
-      if (audience.every((o) => o.read >= mid)) return 'read';
-      return audience.every((o) => o.delivered >= mid) ? 'delivered' : 'sent';
-    };
+    return statusRule(user, myReadMark, others);
   }
 
   /** Who else is in `conv`, with how far each has `user`'s messages and read them. */
@@ -263,10 +249,10 @@ export class SqliteHistory {
     const conv = row[1];
     const states = this.participants(user, conv, this.context.group(conv))
       .filter((p) => p.since < mid)
-      .map(({ member, read, delivered }) => ({
-        member,
-        name: this.context.nameOf(member),
-        status: (read >= mid ? 'read' : delivered >= mid ? 'delivered' : 'sent') as MessageStatus,
+      .map((participant) => ({
+        member: participant.member,
+        name: this.context.nameOf(participant.member),
+        status: participantStatus(participant, mid),
       }));
     return { mid, conv, states };
   }

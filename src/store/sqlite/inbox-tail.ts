@@ -126,6 +126,17 @@ export class InboxTail {
     return found.sort((a, b) => a.sender - b.sender || a.conv - b.conv);
   }
 
+  /** A receipt the tail may hold was rewritten in place (same seq, a later mark). */
+  replaced(user: AccountId, item: InboxItem): void {
+    const tail = this.users.get(user);
+    if (tail === undefined || item.kind !== 'receipt' || item.seq <= tail.start || item.seq > tail.coveredTo)
+      return;
+    const at = (item.seq - tail.start - 1) * STRIDE;
+    tail.numbers[at + 3] = item.receipt.mid;
+    tail.numbers[at + 4] = item.receipt.ts;
+    tail.numbers[at + 5] = item.receipt.at;
+  }
+
   /** The user acked up to `upTo`: those items are no longer needed. */
   acked(user: AccountId, upTo: number): void {
     const tail = this.users.get(user);

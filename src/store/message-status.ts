@@ -1,0 +1,34 @@
+import type { AccountId, MessageStatus } from '../core/types.js';
+
+/** Another participant of a conversation, as far as the receipt marks say, for one sender. */
+export interface Participant {
+  member: AccountId;
+  /** Messages after this mid reached them (they joined then; 0 for a 1:1 peer). */
+  since: number;
+  read: number;
+  delivered: number;
+}
+
+/** Where message `mid` is for one participant. */
+export function participantStatus(participant: Participant, mid: number): MessageStatus {
+  return participant.read >= mid ? 'read' : participant.delivered >= mid ? 'delivered' : 'sent';
+}
+
+/**
+ * The status of each message of one conversation as `user` sees it: another's message by the
+ * user's own read mark, the user's own by everyone who was in when it was sent.
+ */
+export function statusRule(
+  user: AccountId,
+  myReadMark: number,
+  others: Participant[],
+): (mid: number, from: AccountId) => MessageStatus {
+  return (mid, from) => {
+    if (from !== user) return mid <= myReadMark ? 'read' : 'delivered';
+    // Those who were in when it was sent: a member added later never gets it.
+    const audience = others.filter((o) => o.since < mid);
+    if (audience.length === 0) return 'sent';
+    if (audience.every((o) => o.read >= mid)) return 'read';
+    return audience.every((o) => o.delivered >= mid) ? 'delivered' : 'sent';
+  };
+}
