@@ -13,9 +13,11 @@ import { encodeNativeJson } from '../dialects/native/codec.js';
 import { NativeWireReader, readWireFrame } from './native-wire.js';
 import { connectTcp } from '../client/tcp.js';
 import { FrameBuffer } from '../dialects/frame-buffer.js';
+import { AmqpBenchClient } from './client-amqp.js';
+import { JetStreamBenchClient } from './client-jetstream.js';
 import { frameCount } from './frame-count.js';
 
-export type Protocol = 'native' | 'web' | 'mqtt' | 'relay';
+export type Protocol = 'native' | 'web' | 'mqtt' | 'relay' | 'amqp' | 'jetstream';
 
 /** One load-generator connection, whatever the protocol. */
 export interface BenchClient {
@@ -306,5 +308,7 @@ export function createClient(protocol: Protocol, index: number, port: number): B
   if (protocol === 'native') return new NativeBenchClient(index, port);
   if (protocol === 'web') return new WebBenchClient(index, port);
   if (protocol === 'mqtt') return new MqttBenchClient(index, port);
+  if (protocol === 'amqp') return new AmqpBenchClient(index, port);
+  if (protocol === 'jetstream') return new JetStreamBenchClient(index, port);
   return new RelayBenchClient(index, port);
 }

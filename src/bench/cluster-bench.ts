@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from './free-port.js';
+import { stopProcess, waitForPort } from './processes.js';
 import type { Spec } from './loadgen.js';
 
 /**
@@ -31,8 +31,8 @@ export interface ClusterTools {
 
 export const POSTGRES_URL =
   process.env.MENSAGEIRO_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
-const NATS_SERVER = process.env.MENSAGEIRO_BENCH_NATS_SERVER ?? '/usr/sbin/nats-server';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The nats-server binary of the cluster section and of the JetStream peer. */
+export const NATS_SERVER = process.env.MENSAGEIRO_BENCH_NATS_SERVER ?? '/usr/sbin/nats-server';
 
 /** Why the section cannot run here, or null when PostgreSQL and nats-server are both present. */
 export async function clusterUnavailable(): Promise<string | null> {
@@ -134,7 +134,7 @@ export async function runClusterWorkload(
       natsUsPerMessage: per(after.nats - before.nats),
     };
   } finally {
-    for (const child of children.reverse()) await stop(child);
+    for (const child of children.reverse()) await stopProcess(child);
     for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
@@ -197,30 +197,4 @@ export function cpuMsOfAll(cpuMsOf: (pid: number) => number, pids: number[]): nu
     }
   }
   return total;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  if ((await Promise.race([exited, sleep(5000).then(() => 'timeout')])) === 'timeout') {
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  for (let tries = 0; tries < 1000; tries++) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before listening on ${port}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(10);
-  }
-  throw new Error(`nothing listened on ${port}`);
 }

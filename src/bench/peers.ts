@@ -4,14 +4,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Protocol } from './clients.js';
+import { jetstreamPeer } from './peer-jetstream.js';
+import { rabbitmqPeer } from './peer-rabbitmq.js';
 import { logStorePeer } from './log-peer.js';
 
 /** The servers the bench compares, how each starts, pinned to its CPU, and the flags they share. */
 
-export const here = path.dirname(fileURLToPath(import.meta.url));
-export const root = path.resolve(here, '../..');
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The bench's compiled scripts that run as processes of their own (also when a test imports src/). */
+export const SCRIPTS = path.join(root, 'dist/bench');
 export const CLI = path.join(root, 'dist/cli/main.js');
-export const GC_HOOK = pathToFileURL(path.join(here, 'gc-hook.js')).href;
+export const GC_HOOK = pathToFileURL(path.join(SCRIPTS, 'gc-hook.js')).href;
+
+/** A peer's start when a command line is not enough: its environment, and processes it needs first. */
+export interface PeerLaunch {
+  command: string[];
+  env?: Record<string, string>;
+  /** Started before the peer, pinned like it, each ready once its port accepts; stopped after it. */
+  helpers?: Array<{ command: string[]; port: number }>;
+}
 
 export interface Peer {
   name: string;
@@ -22,7 +33,9 @@ export interface Peer {
   skips: string[];
   /** Keeps accounts across runs: W3 creates them in a first server run, then measures a fresh one. */
   persistentAccounts?: boolean;
-  start(port: number, dir: string): string[];
+  /** Why this machine cannot run it (a server not installed); the run leaves it out and says so. */
+  unavailable?: string;
+  start(port: number, dir: string): string[] | PeerLaunch | Promise<PeerLaunch>;
 }
 
 export const taskset = (() => {
@@ -43,16 +56,15 @@ export const NODE_FLAGS = [SEMI_SPACES, '--expose-gc', `--import=${GC_HOOK}`];
 export const nodePeer = (script: string[]) => [process.execPath, ...NODE_FLAGS, ...script];
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function ensureMosquitto(): string {
+/** Mosquitto's version line, or null when it is not installed (the bench installs nothing). */
+export function mosquittoVersion(): string | null {
   try {
     return execFileSync('mosquitto', ['-h'], { encoding: 'utf8' }).split('\n')[0]!.trim();
   } catch (error) {
     const output = (error as { stdout?: string }).stdout;
     if (output && output.includes('mosquitto version')) return output.split('\n')[0]!.trim();
+    return null;
   }
-  console.log('mosquitto not found: installing Debian package mosquitto');
-  execFileSync('apt-get', ['install', '-y', 'mosquitto'], { stdio: 'inherit' });
-  return ensureMosquitto();
 }
 
 /** Mensageiro's server as the bench runs it, with these flags added (data, ports, store...). */
@@ -102,16 +114,18 @@ export const WEB_SKIPS = [
   'W4',
 ];
 
+/** The version of an installed npm package. */
+const pkg = (name: string) =>
+  (
+    JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+
 export function peers(): Peer[] {
-  const pkg = (name: string) =>
-    (
-      JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
-        version: string;
-      }
-    ).version;
   const own = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
     .version;
-  const mosquitto = ensureMosquitto();
+  const mosquitto = mosquittoVersion();
   return [
     {
       name: 'mensageiro',
@@ -139,7 +153,8 @@ export function peers(): Peer[] {
     {
       name: 'mosquitto',
       protocol: 'mqtt',
-      version: mosquitto,
+      version: mosquitto ?? 'not installed',
+      unavailable: mosquitto ? undefined : 'mosquitto not found (Debian package mosquitto)',
       config:
         'QoS 1, persistence true (saved on shutdown and autosave, not per message), max_queued_messages 1000000',
       skips: [],
@@ -171,7 +186,7 @@ export function peers(): Peer[] {
       version: `aedes ${pkg('aedes')}, node ${process.version}`,
       config: `QoS 1, default in-memory persistence; node ${SEMI_SPACES}`,
       skips: ['W2 restart'],
-      start: (port) => nodePeer([path.join(here, 'aedes-server.js'), String(port)]),
+      start: (port) => nodePeer([path.join(SCRIPTS, 'aedes-server.js'), String(port)]),
     },
     {
       name: 'relay',
@@ -179,7 +194,9 @@ export function peers(): Peer[] {
       version: `bare relay, node ${process.version}`,
       config: `length-prefixed frames forwarded to the destination socket, acked, no storage; node ${SEMI_SPACES}`,
       skips: ['W2', 'W2 restart', 'W4'],
-      start: (port) => nodePeer([path.join(here, 'relay.js'), String(port)]),
+      start: (port) => nodePeer([path.join(SCRIPTS, 'relay.js'), String(port)]),
     },
+    rabbitmqPeer(pkg),
+    jetstreamPeer(pkg),
   ];
 }

@@ -1,17 +1,24 @@
 import type { Command } from 'commander';
 
+/** `mensageiro bench [args]`: `npm run bench` from the checkout; its arguments go to the same parser. */
 export function addBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('benchmark beside Mosquitto, Aedes and a bare relay (needs the repository checkout)')
-    .option('--quick', 'small counts; checks only that every message arrives once')
-    .option('--only <peers>', 'comma-separated: mensageiro,mosquitto,aedes,relay')
-    .action(async (options: { quick?: boolean; only?: string }) => {
+    .description(
+      'benchmark beside Mosquitto, Aedes, a bare relay, RabbitMQ and NATS JetStream (needs the repository checkout): ' +
+        '--quick, --only=<peers>, --workloads=<prefixes>',
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
       const { runBench } = await import('../bench/run.js');
-      const args = [
-        ...(options.quick ? ['--quick'] : []),
-        ...(options.only ? [`--only=${options.only}`] : []),
-      ];
-      process.exitCode = await runBench(args);
+      try {
+        process.exitCode = await runBench(args);
+      } catch (error) {
+        console.error(`bench: ${(error as Error).message}`);
+        process.exitCode = 2;
+      }
     });
 }

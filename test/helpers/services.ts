@@ -24,8 +24,15 @@ function reachable(port: number): boolean {
  */
 export function service(name: 'postgres' | 'nats-server'): boolean {
   const present = name === 'postgres' ? reachable(5432) : fs.existsSync(NATS_SERVER);
+  return presentOrSkip(
+    present,
+    name === 'postgres' ? 'PostgreSQL on 127.0.0.1:5432' : `nats-server at ${NATS_SERVER}`,
+  );
+}
+
+/** `present`, or a loud warning and false, or a failure under MENSAGEIRO_REQUIRE_SERVICES=1. */
+export function presentOrSkip(present: boolean, what: string): boolean {
   if (present) return true;
-  const what = name === 'postgres' ? 'PostgreSQL on 127.0.0.1:5432' : `nats-server at ${NATS_SERVER}`;
   if (process.env.MENSAGEIRO_REQUIRE_SERVICES === '1') {
     throw new Error(`${what} is required (MENSAGEIRO_REQUIRE_SERVICES=1) but absent`);
   }
