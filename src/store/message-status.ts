@@ -1,4 +1,4 @@
-import type { AccountId, MessageStatus } from '../core/types.js';
+import type { AccountId, HistoryMessage, MessageStatus, Receipt } from '../core/types.js';
 
 /** Another participant of a conversation, as far as the receipt marks say, for one sender. */
 export interface Participant {
@@ -31,4 +31,24 @@ export function statusRule(
     if (audience.every((o) => o.read >= mid)) return 'read';
     return audience.every((o) => o.delivered >= mid) ? 'delivered' : 'sent';
   };
+}
+
+/** A message as a history page or the conversation list shows it, in every backend alike. */
+export function historyMessage(
+  message: { mid: number; from: AccountId; to: AccountId; text: string; ts: number; at: number },
+  fromName: string | null,
+  status: MessageStatus,
+): HistoryMessage {
+  const { mid, from, to, text, ts, at } = message;
+  return { mid, from, to, text, ts, at, ...(fromName === null ? {} : { fromName }), status };
+}
+
+/** The read receipt `reader` gives for `conv` (a peer's id or a group's), up to message `last`. */
+export function readReceiptUpTo(
+  reader: AccountId,
+  conv: AccountId,
+  last: { mid: number; ts: number },
+  at: number,
+): Receipt {
+  return { status: 'read', by: reader, conv, mid: last.mid, ts: last.ts, at };
 }

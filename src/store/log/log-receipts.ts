@@ -1,4 +1,5 @@
 import type { ReadMark } from '../../core/ports.js';
+import { readReceiptUpTo } from '../message-status.js';
 import type { AccountId, Delivery, Receipt } from '../../core/types.js';
 import { upperBound, type Entry, type GroupState, type LogState, type Row } from './log-state.js';
 import type { StoredEntry } from './message-columns.js';
@@ -185,14 +186,7 @@ export class LogReceipts {
         : this.lastFromUpTo(this.state.groupOf(receiptConv)!, sender, mark);
     if (!last || last.mid <= already) return null;
     this.state.receiptMarks.set(`${sender}:${receiptConv}:${reader}:read`, last.mid);
-    return this.receipt(sender, {
-      status: 'read',
-      by: reader,
-      conv: receiptConv,
-      mid: last.mid,
-      ts: last.ts,
-      at,
-    });
+    return this.receipt(sender, readReceiptUpTo(reader, receiptConv, last, at));
   }
 
   /** The last message from `sender` to `reader` within the mark, no further back than `already`. */

@@ -10,7 +10,7 @@ import type {
 import { MAX_UNREAD } from '../sqlite/history.js';
 import { upperBound, type LogState } from './log-state.js';
 import type { StoredEntry } from './message-columns.js';
-import { participantStatus, statusRule, type Participant } from '../message-status.js';
+import { historyMessage, participantStatus, statusRule, type Participant } from '../message-status.js';
 
 /** How far back in a peer's inbox a page looks for its last delivered message (as SQLite's). */
 const DELIVERED_WALK = 10_000;
@@ -163,17 +163,7 @@ export class LogViews {
     { mid, from, to, text, ts, at }: StoredEntry,
     statusOf: (mid: number, from: AccountId) => MessageStatus,
   ): HistoryMessage {
-    const fromName = this.state.name(from);
-    return {
-      mid,
-      from,
-      to,
-      text,
-      ts,
-      at,
-      ...(fromName === null ? {} : { fromName }),
-      status: statusOf(mid, from),
-    };
+    return historyMessage({ mid, from, to, text, ts, at }, this.state.name(from), statusOf(mid, from));
   }
 }
 

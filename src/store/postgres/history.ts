@@ -11,7 +11,7 @@ import type {
 import { namesOf } from './append-messages.js';
 import { loadGroup } from './groups.js';
 import { ITEM_MSG } from './inbox-sql.js';
-import { participantStatus, statusRule, type Participant } from '../message-status.js';
+import { historyMessage, participantStatus, statusRule, type Participant } from '../message-status.js';
 
 /** Unread counts stop here: counting costs one index step per unread message. */
 const MAX_UNREAD = 9_999;
@@ -236,18 +236,12 @@ export class PostgresHistory {
       this.pool,
       rows.map((r) => r.sender),
     );
-    return rows.map((row) => {
-      const fromName = names.get(row.sender) ?? null;
-      return {
-        mid: row.mid,
-        from: row.sender,
-        to: row.conv,
-        text: row.text,
-        ts: row.ts,
-        at: row.at,
-        ...(fromName === null ? {} : { fromName }),
-        status: statusOf(row.mid, row.sender),
-      };
-    });
+    return rows.map((row) =>
+      historyMessage(
+        { mid: row.mid, from: row.sender, to: row.conv, text: row.text, ts: row.ts, at: row.at },
+        names.get(row.sender) ?? null,
+        statusOf(row.mid, row.sender),
+      ),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { ReadMark } from '../../core/ports.js';
+import { readReceiptUpTo } from '../message-status.js';
 import type { AccountId, Delivery, Receipt, ReceiptStatus } from '../../core/types.js';
 import {
   ITEM_MSG,
@@ -333,14 +334,7 @@ async function readReceipt(
   const inGroup = receiptConv !== reader;
   const last = await lastInConversation(client, receiptConv, sender, mark, inGroup);
   if (!last || !(await raiseMark(client, sender, receiptConv, reader, 'read', last.mid))) return null;
-  return receiptItem(sender, {
-    status: 'read',
-    by: reader,
-    conv: receiptConv,
-    mid: last.mid,
-    ts: last.ts,
-    at,
-  });
+  return receiptItem(sender, readReceiptUpTo(reader, receiptConv, last, at));
 }
 
 /** The last message `sender` wrote in `conv` (the recipient, or the group) within the mark. */

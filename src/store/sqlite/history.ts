@@ -9,7 +9,7 @@ import type {
   MessageStatus,
 } from '../../core/types.js';
 import { RECEIPT_STATUS_CODES } from './receipt-body.js';
-import { participantStatus, statusRule, type Participant } from '../message-status.js';
+import { historyMessage, participantStatus, statusRule, type Participant } from '../message-status.js';
 
 /** Messages indexed per catch-up step: one lazy transaction of about this many rows. */
 export const INDEX_CHUNK = 5_000;
@@ -261,16 +261,6 @@ export class SqliteHistory {
     [mid, from, to, text, ts, at]: MessageRow,
     statusOf: (mid: number, from: AccountId) => MessageStatus,
   ): HistoryMessage {
-    const fromName = this.context.nameOf(from);
-    return {
-      mid,
-      from,
-      to,
-      text,
-      ts,
-      at,
-      ...(fromName === null ? {} : { fromName }),
-      status: statusOf(mid, from),
-    };
+    return historyMessage({ mid, from, to, text, ts, at }, this.context.nameOf(from), statusOf(mid, from));
   }
 }

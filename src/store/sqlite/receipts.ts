@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { ReadMark } from '../../core/ports.js';
+import { readReceiptUpTo } from '../message-status.js';
 import type { AccountId, Delivery, Group, Receipt } from '../../core/types.js';
 import type { SqliteAccounts } from './accounts.js';
 import type { SqliteInbox } from './inbox.js';
@@ -151,15 +152,7 @@ export class SqliteReceipts {
             { mid: number; ts: number } | undefined);
     if (!last || last.mid <= already) return;
     this.sql.setReceiptMark.run(sender, receiptConv, reader, RECEIPT_STATUS_CODES.read, last.mid);
-    const receipt: Receipt = {
-      status: 'read',
-      by: reader,
-      conv: receiptConv,
-      mid: last.mid,
-      ts: last.ts,
-      at,
-    };
-    this.append(sender, receipt, deliveries);
+    this.append(sender, readReceiptUpTo(reader, receiptConv, last, at), deliveries);
   }
 
   /**
