@@ -9,7 +9,9 @@ import { createLogger } from '../src/server/logger.js';
 class EagerSocket extends EventEmitter {
   readonly remoteAddress = '::ffff:127.0.0.1';
   readonly remotePort = 40000;
-  readonly writableLength = 0;
+  get writableLength(): number {
+    return 0;
+  }
   readonly written: Buffer[] = [];
   write(bytes: Buffer | string): boolean {
     // A turn of text alone is written as a string, encoded by the socket.
@@ -18,6 +20,21 @@ class EagerSocket extends EventEmitter {
   }
   end(): void {}
   destroy(): void {}
+}
+
+/**
+ * A socket whose peer reads nothing: writes stay queued, and `writableLength` counts them as
+ * Node's net.Socket does, a string by its length in characters and a Buffer by its bytes.
+ */
+class StuckSocket extends EagerSocket {
+  private held = 0;
+  override get writableLength(): number {
+    return this.held;
+  }
+  override write(chunk: Buffer | string): boolean {
+    this.held += chunk.length;
+    return super.write(chunk) && false;
+  }
 }
 
 const connectionOn = (socket: EagerSocket, highWaterMark: number) =>
@@ -51,6 +68,21 @@ describe('connection write batching', () => {
     await nextTurn();
     expect(socket.written.map((b) => b.toString())).toEqual(['4,"ç"3,{b}3,{c}']);
     expect(connection.bufferedBytes).toBe(0);
+  });
+
+  it('counts what the socket holds in bytes, also for text that is not ASCII', async () => {
+    // The slow-consumer bound is in bytes; a string queued in the socket counts by characters.
+    const socket = new StuckSocket();
+    const connection = connectionOn(socket, 1 << 16);
+    const text = `2000,"${'é'.repeat(997)}"`;
+    connection.sendText(text, Buffer.byteLength(text));
+    await nextTurn();
+    expect(connection.bufferedBytes).toBe(Buffer.byteLength(text));
+    const ascii = new StuckSocket();
+    const plain = connectionOn(ascii, 1 << 16);
+    plain.sendText('5,"abc"', 7);
+    await nextTurn();
+    expect(plain.bufferedBytes).toBe(7);
   });
 
   it('clears the stall mark once a write taken whole brings it under the high-water mark', async () => {

@@ -222,9 +222,15 @@ export class Connection {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.outgoing === null && this.outgoingText !== '') {
-      // Text alone (the native dialect's frames) is written as a string: the socket encodes it
-      // straight into its write request, with no Buffer made for it first.
+    // Text alone (the native dialect's frames) is written as a string: the socket encodes it
+    // straight into its write request, with no Buffer made for it first. Only ASCII text (as many
+    // bytes as characters): the socket counts a string's length, not its bytes, in what it
+    // buffers, and the slow-consumer bound must stay in bytes.
+    if (
+      this.outgoing === null &&
+      this.outgoingText !== '' &&
+      this.outgoingBytes === this.outgoingText.length
+    ) {
       const text = this.outgoingText;
       this.outgoingText = '';
       if (this.closed) return;
