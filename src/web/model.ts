@@ -6,7 +6,6 @@ import {
   transact,
   type Conversation,
   type MetaEntry,
-  type OutboxEntry,
   type Person,
   type StoredMessage,
 } from './db.js';
@@ -20,6 +19,7 @@ import {
 import { ServerLink, type LinkStatus } from './link.js';
 import { Outbox } from './outbox.js';
 import { byTime, newCid } from './records.js';
+import { markRefused, markSent, sendMessage } from './sending.js';
 import {
   type ConversationsFrame,
   type HistoryFrame,
@@ -73,7 +73,7 @@ export class Model implements InboxTarget {
       frame: (frame) => this.onFrame(frame),
       status: () => this.changed(),
     });
-    this.outbox = new Outbox(db, this.link, (cid, error) => this.onRefused(cid, error));
+    this.outbox = new Outbox(db, this.link, (entry, error) => markRefused(this, entry, error));
   }
 
   static async open(changed: () => void, notify: (title: string, body: string) => void): Promise<Model> {
@@ -166,7 +166,7 @@ export class Model implements InboxTarget {
         this.incoming.push(frame);
         return void this.flushIncoming();
       case 'sent':
-        return void this.onSent(frame.cid, frame.mid, frame.at);
+        return void markSent(this, frame.cid, frame.mid, frame.at);
       case 'history':
         return void this.onHistory(frame);
       case 'conversations':
@@ -221,55 +221,9 @@ export class Model implements InboxTarget {
     this.changed();
   }
 
-  /** The server refused a queued message for good: it stays shown, marked with the reason. */
-  private onRefused(entry: OutboxEntry, error: string): void {
-    const shown = this.messages.find((message) => message.cid === entry.cid);
-    if (shown) shown.failed = error;
-    void transact(this.db, ['messages'], 'readwrite', (tx) => {
-      const store = tx.objectStore('messages');
-      const request = store.get([entry.conv, `c${entry.cid}`]);
-      request.onsuccess = () => {
-        const stored = request.result as StoredMessage | undefined;
-        if (stored) store.put({ ...stored, failed: error });
-      };
-    }).then(() => this.changed());
-  }
-
   /** Queues a message durably, shows it, and sends it when the link is up. */
-  async send(conv: number, text: string): Promise<void> {
-    const me = this.session!.id;
-    const entry: OutboxEntry = { cid: newCid('o'), conv, text, ts: Math.floor(Date.now() / 1000) };
-    const message: StoredMessage = {
-      conv,
-      k: `c${entry.cid}`,
-      cid: entry.cid,
-      from: me,
-      text,
-      at: Date.now(),
-    };
-    const summary = this.convs.get(conv)!;
-    Object.assign(summary, { lastText: text, lastAt: message.at, lastFrom: me });
-    await transact(this.db, ['outbox', 'messages', 'convs'], 'readwrite', (tx) => {
-      tx.objectStore('outbox').add(entry);
-      tx.objectStore('messages').put(message);
-      tx.objectStore('convs').put(summary);
-    });
-    if (this.view.kind === 'conv' && this.view.id === conv) this.messages.push(message);
-    this.changed();
-    this.outbox.send(entry);
-  }
-
-  /** The server stored a queued message: its local key becomes the server's mid, in one transaction. */
-  private async onSent(cid: string, mid: number, at: number): Promise<void> {
-    const entry = await this.outbox.acknowledged(cid, (tx, entry) => {
-      const store = tx.objectStore('messages');
-      store.delete([entry.conv, `c${cid}`]);
-      store.put({ conv: entry.conv, k: `m${mid}`, mid, cid, from: this.session!.id, text: entry.text, at });
-    });
-    if (!entry) return;
-    const shown = this.messages.find((message) => message.cid === cid);
-    if (shown) Object.assign(shown, { k: `m${mid}`, mid, at });
-    this.changed();
+  send(conv: number, text: string): Promise<void> {
+    return sendMessage(this, conv, text);
   }
 
   /** Stores a batch of inbox items in one transaction, then acks the last seq. */
